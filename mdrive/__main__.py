@@ -1,0 +1,3 @@
+from mdrive.cli import main
+
+raise SystemExit(main())

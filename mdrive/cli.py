@@ -1,0 +1,63 @@
+"""`python -m mdrive COMMAND ...`: one thin module per command in mdrive/commands/."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from mdrive.errors import InputError
+
+COMMANDS = ("info", "ramp", "report", "structures")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2 (printed by MPI rank 0 only)."""
+
+    def error(self, message):
+        command = " ".join(self.prog.split()[1:])
+        say(f"{message}; see `python -m mdrive {command + ' ' if command else ''}--help`")
+        raise SystemExit(2)
+
+
+def say(message: str) -> None:
+    # before MPI starts, the launcher's rank variable tells which process speaks
+    if os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0")) == "0":
+        print(f"mdrive: {message}", file=sys.stderr)
+
+
+def build_parser() -> Parser:
+    import importlib
+
+    parser = Parser(prog="mdrive", description="LAMMPS-centric MD driver for ML interatomic potentials")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"mdrive.commands.{name}").add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.error(f"name a command: {', '.join(COMMANDS)}")
+    try:
+        return args.run(args, argv)
+    except InputError as err:
+        say(str(err))
+        return 2
+    except Exception:
+        _abort_others()
+        raise
+
+
+def _abort_others() -> None:
+    """An uncaught exception on one rank would leave the others waiting forever: end the whole job."""
+    if "mpi4py.MPI" in sys.modules:
+        from mpi4py import MPI
+
+        if MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.size > 1:
+            import traceback
+
+            traceback.print_exc()
+            MPI.COMM_WORLD.Abort(1)

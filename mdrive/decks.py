@@ -1,0 +1,97 @@
+"""Decks: templates in inputs/ (plain LAMMPS input with ${variables}) + values + potential + structure.
+
+A composed run directory is self-contained and runs by hand: `cd RUN && lmp -in in.lammps`.
+in.lammps is the template verbatim under a header of `variable NAME index VALUE` lines (index variables
+given first win, exactly like `lmp -var NAME VALUE`), data.lammps the structure, potential.in the pair
+lines; templates that `include` other templates get those copied beside them.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from mdrive.errors import InputError
+from mdrive.potentials import Potential
+from mdrive.structures import Structure, write_data
+
+DECK, DATA, POTENTIAL = "in.lammps", "data.lammps", "potential.in"
+_VAR = re.compile(r"\$\{(\w+)\}")
+_INCLUDE = re.compile(r"^\s*include\s+([^\s$]+)\s*$", re.M)
+
+
+def templates_dir() -> Path:
+    """inputs/ of the source tree, or its installed copy under <prefix>/share/mdrive/inputs."""
+    here = Path(__file__).resolve().parent.parent / "inputs"
+    return here if here.is_dir() else Path(sys.prefix) / "share" / "mdrive" / "inputs"
+
+
+def template_path(name: str) -> Path:
+    path = templates_dir() / name
+    if not path.is_file():
+        raise InputError(f"deck template {name} not found in {templates_dir()}")
+    return path
+
+
+def required_variables(text: str) -> set[str]:
+    """${names} a template uses and does not define itself."""
+    defined = set(re.findall(r"^\s*variable\s+(\w+)", text, re.M))
+    return set(_VAR.findall(text)) - defined - {"mdrive_hooks"}
+
+
+def render(template: str, variables: dict) -> str:
+    """The deck text: template verbatim below the values of its variables."""
+    text = template_path(template).read_text()
+    values = {"data": DATA, "potential": POTENTIAL, **variables}
+    missing = sorted(required_variables(text) - set(values))
+    if missing:
+        raise InputError(f"deck template {template} needs values for {', '.join(missing)}")
+    header = [f"# composed by mdrive from inputs/{template}; rerun with: lmp -in {DECK}"]
+    header += [f"variable {k} index {_quote(v)}" for k, v in values.items()]
+    return "\n".join(header) + "\n\n" + text
+
+
+def compose(run_dir: Path, template: str, variables: dict, potential: Potential,
+            structure: Structure) -> Path:
+    """Write deck, data file, potential include and included templates into `run_dir`."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    elements = structure.elements
+    write_data(structure.atoms, run_dir / DATA, elements)
+    (run_dir / POTENTIAL).write_text("\n".join(potential.lines(elements)) + "\n")
+    deck = render(template, variables)
+    for name in _INCLUDE.findall(template_path(template).read_text()):
+        shutil.copyfile(template_path(name), run_dir / name)
+    (run_dir / DECK).write_text(deck)
+    return run_dir / DECK
+
+
+def commands(deck: str) -> list[str]:
+    """Logical input lines of a deck (continuations joined, comments and blanks dropped)."""
+    out, pending = [], ""
+    for line in deck.splitlines():
+        body = _strip_comment(line).rstrip()
+        if body.endswith("&"):
+            pending += body[:-1] + " "
+            continue
+        body = (pending + body).strip()
+        pending = ""
+        if body:
+            out.append(body)
+    return out
+
+
+def _strip_comment(line: str) -> str:
+    # a '#' outside quotes starts a comment, as in LAMMPS
+    quote = None
+    for i, ch in enumerate(line):
+        if ch in "\"'" and quote in (None, ch):
+            quote = None if quote else ch
+        elif ch == "#" and quote is None:
+            return line[:i]
+    return line
+
+
+def _quote(value) -> str:
+    text = str(value)
+    return f'"{text}"' if any(c.isspace() for c in text) else text

@@ -1,0 +1,122 @@
+"""What every protocol command does around its own jobs: validate on every rank (one message, exit 2,
+nothing written), guard the output folder, record provenance, run the ensemble, summarise on rank 0."""
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from mpi4py import MPI
+
+from mdrive.ensemble import Ensemble, Job
+from mdrive.errors import InputError
+from mdrive.manifest import MANIFEST, base_manifest, now, structure_hash, write_json
+from mdrive.potentials import Potential
+from mdrive.run import StopControl
+from mdrive.runtime import build
+
+WORLD = MPI.COMM_WORLD
+
+
+@dataclass
+class Plan:
+    command: str
+    out: Path
+    jobs: list[Job]
+    analyze: Callable[[Path, dict, str | None], dict]
+    summarize: Callable[[Path, list[dict]], tuple[str, dict]]  # -> (headline text, headline data)
+    parameters: dict
+    potential: Potential | None = None
+    structures: list = field(default_factory=list)
+    ranks_per_run: int = 1
+    resume: bool = False
+    overwrite: bool = False
+    time_limit: float | None = None
+
+
+def check_ranks(ranks_per_run: int, potential: Potential | None) -> None:
+    if ranks_per_run < 1 or WORLD.size % ranks_per_run:
+        raise InputError(f"--ranks-per-run {ranks_per_run} must divide the {WORLD.size} MPI ranks")
+    if potential is not None:
+        potential.check_build(build(), ranks_per_run)
+
+
+def check_out(plan: Plan) -> None:
+    """A folder holding another invocation's results is never overwritten by accident."""
+    out = plan.out
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+    holds = any(out.iterdir())
+    if plan.resume:
+        if not (out / MANIFEST).exists():
+            raise InputError(f"--resume: {out} holds no {MANIFEST}; start without --resume")
+        return
+    if holds and not plan.overwrite:
+        raise InputError(f"--out {out} already holds results: add --resume to continue them, "
+                         f"--overwrite to replace them, or choose another --out")
+
+
+def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
+    """Run a protocol: `prepare` builds the plan (on every rank; it must be deterministic)."""
+    try:
+        plan = prepare()
+        check_ranks(plan.ranks_per_run, plan.potential)
+        if WORLD.rank == 0:
+            check_out(plan)
+        message = None
+    except InputError as err:
+        message, plan = (2, str(err)), None
+    except Exception as err:  # a bug, not bad input: still agree on it, or the other ranks would wait forever
+        message, plan = (1, f"internal error while preparing: {type(err).__name__}: {err}"), None
+    first = next((m for m in WORLD.allgather(message) if m), None)
+    if first:
+        if WORLD.rank == 0:
+            print(f"mdrive: {first[1]}", file=sys.stderr)
+        return first[0]
+    if WORLD.rank == 0:
+        _start(plan, argv)
+    WORLD.Barrier()
+    stop = StopControl(plan.time_limit)
+    stop.install()
+    results = Ensemble(plan.out, plan.ranks_per_run, plan.analyze, stop, plan.resume).run(plan.jobs)
+    if WORLD.rank == 0:
+        for r in results:
+            if r.get("status") == "censored" and stop.requested():
+                r["cause"] = stop.reason()
+        text, head = plan.summarize(plan.out, results)
+        _finish(plan, head, stop)
+        print(text, flush=True)
+        if len(results) < len(plan.jobs):
+            print(f"mdrive: {len(plan.jobs) - len(results)} runs not run ({stop.reason()}); "
+                  f"continue with --resume", file=sys.stderr)
+    return 128 + stop.signal if stop.signal else 0
+
+
+def _start(plan: Plan, argv: list[str]) -> None:
+    if plan.overwrite and plan.out.exists() and not plan.resume:
+        shutil.rmtree(plan.out)
+    plan.out.mkdir(parents=True, exist_ok=True)
+    manifest = base_manifest(plan.command, argv, plan.parameters, build())
+    manifest["ranks_per_run"] = plan.ranks_per_run
+    if plan.potential is not None:
+        manifest["potential"] = {"spec": plan.potential.spec, "family": plan.potential.family,
+                                 "styles": list(plan.potential.styles), "files": plan.potential.hashes()}
+    manifest["structures"] = {s.name: {"source": s.source, "sha256": structure_hash(s.atoms),
+                                       "n_atoms": len(s.atoms)} for s in plan.structures}
+    if plan.resume and (plan.out / MANIFEST).exists():
+        manifest["resumed"] = True
+    write_json(plan.out / MANIFEST, manifest)
+
+
+def _finish(plan: Plan, head: dict, stop: StopControl) -> None:
+    import json
+
+    manifest = json.loads((plan.out / MANIFEST).read_text())
+    manifest["finished"] = now()
+    manifest["headline"] = head
+    manifest["stopped_early"] = stop.reason() if stop.requested() else None
+    write_json(plan.out / MANIFEST, manifest)

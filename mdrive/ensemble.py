@@ -1,0 +1,137 @@
+"""Ensembles: COMM_WORLD split into groups of `ranks_per_run` ranks, each running its share of the runs.
+
+Assignment is static round-robin (run k goes to group k mod G): every rank knows its share without
+talking to the others, which keeps a failing group from blocking anyone, and the result does not
+depend on timing. Each finished run writes metrics.json atomically, so nothing finished is ever lost;
+with `resume`, runs whose metrics.json holds a final status are kept and only the rest run again.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from mpi4py import MPI
+
+from mdrive.manifest import write_json
+from mdrive.run import StopControl, execute
+
+WORLD = MPI.COMM_WORLD
+METRICS, RUN_INFO = "metrics.json", "run.json"
+FINAL = ("valid", "invalid", "error")  # a censored run is not final: resume runs it again
+
+
+@dataclass
+class Job:
+    name: str  # its directory under OUT/runs
+    compose: Callable[[Path], None]  # writes the deck and its inputs into the run directory
+    info: dict = field(default_factory=dict)  # run.json: what analysis needs besides the log
+
+
+@dataclass
+class Ensemble:
+    out: Path
+    ranks_per_run: int
+    analyze: Callable[[Path, dict, str | None], dict]  # (run_dir, info, error) -> metrics
+    stop: StopControl
+    resume: bool = False
+
+    def run(self, jobs: list[Job]) -> list[dict] | None:
+        """Run every job; on rank 0 return all runs' metrics (in job order), elsewhere None."""
+        color = WORLD.rank // self.ranks_per_run
+        groups = WORLD.size // self.ranks_per_run
+        comm = WORLD.Split(color, WORLD.rank)
+        progress = Progress(self.out, len(jobs)) if WORLD.rank == 0 else None
+        try:
+            for job in jobs[color::groups]:
+                if comm.allreduce(self.stop.requested(), op=MPI.LOR):
+                    break
+                self._one(job, comm, progress)
+        finally:
+            comm.Free()
+        WORLD.Barrier()
+        if WORLD.rank != 0:
+            return None
+        progress.show(final=True)
+        return [m for m in (read_metrics(self.out / "runs" / j.name) for j in jobs) if m is not None]
+
+    def _one(self, job: Job, comm, progress) -> None:
+        run_dir = self.out / "runs" / job.name
+        if self.resume and is_final(run_dir):
+            return
+        error = None
+        if comm.rank == 0:
+            try:
+                if run_dir.exists():
+                    shutil.rmtree(run_dir)  # a run that did not finish is redone from scratch
+                job.compose(run_dir)
+                write_json(run_dir / RUN_INFO, job.info)
+            except Exception as err:  # e.g. a disk error: this run fails, the others go on
+                error = f"composing the run failed: {type(err).__name__}: {err}"
+        error = comm.bcast(error, root=0)
+        started = time.time()
+        if error is None:
+            error = execute(run_dir, comm, self.stop, on_step=progress.tick if progress else None)
+        if comm.rank == 0:
+            write_json(run_dir / METRICS, self._verdict(run_dir, job, error, time.time() - started))
+        if progress:
+            progress.tick(0)
+
+
+    def _verdict(self, run_dir: Path, job: Job, error: str | None, wall: float) -> dict:
+        try:
+            metrics = self.analyze(run_dir, job.info, error)
+        except Exception as err:  # a log the analysis cannot read must not cost the other runs
+            metrics = {**job.info, "status": "error", "cause": f"analysis failed: {type(err).__name__}: {err}"}
+        metrics["wall_s"] = round(wall, 3)
+        return metrics
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / METRICS).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_final(run_dir: Path) -> bool:
+    metrics = read_metrics(run_dir)
+    return metrics is not None and metrics.get("status") in FINAL
+
+
+class Progress:
+    """One line on rank 0's stderr: runs done (from metrics.json files on disk), valid so far, ETA."""
+
+    def __init__(self, out: Path, total: int, every: float = 5.0):
+        self.out, self.total, self.every = out, total, every
+        self.start = self.last = time.monotonic()
+        self.done_before = self._count()[0]
+
+    def _count(self) -> tuple[int, int]:
+        metrics = [read_metrics(p) for p in (self.out / "runs").glob("*")] if (self.out / "runs").exists() else []
+        finished = [m for m in metrics if m is not None]
+        return len(finished), sum(m.get("status") == "valid" for m in finished)
+
+    def tick(self, _step: int) -> None:
+        if time.monotonic() - self.last >= self.every:
+            self.show()
+
+    def show(self, final: bool = False) -> None:
+        self.last = time.monotonic()
+        done, valid = self._count()
+        new = done - self.done_before
+        elapsed = self.last - self.start
+        eta = elapsed / new * (self.total - done) if new and done < self.total else 0.0
+        tail = "" if final or done >= self.total else f", ETA {_clock(eta)}"
+        print(f"[mdrive] {done}/{self.total} runs done, {valid} valid, {_clock(elapsed)} elapsed{tail}",
+              file=sys.stderr, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"

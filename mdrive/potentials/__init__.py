@@ -1,0 +1,81 @@
+"""Potentials: `load(SPEC)` turns `--potential SPEC` into a `Potential` (see base.py).
+
+SPEC is FAMILY:ARG (e.g. snap:W_2940_2017_2, eam/alloy:CuNi.eam.alloy, mace:model-lammps.pt), a bare
+family that needs no file (lj, zbl), or a YAML file describing any other pair style.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from mdrive.errors import InputError
+from mdrive.potentials import classical, mlip
+from mdrive.potentials.base import Kokkos, Potential
+from mdrive.potentials.files import find_file
+
+ADAPTERS = {
+    "eam": classical.eam,
+    "eam/alloy": lambda spec, arg: classical.eam_setfl(spec, arg, "eam/alloy"),
+    "eam/fs": lambda spec, arg: classical.eam_setfl(spec, arg, "eam/fs"),
+    "snap": classical.snap,
+    "mliap": classical.mliap,
+    "pod": classical.pod,
+    "uf3": classical.uf3,
+    "tersoff": lambda spec, arg: classical.tersoff_sw(spec, arg, "tersoff"),
+    "sw": lambda spec, arg: classical.tersoff_sw(spec, arg, "sw"),
+    "zbl": classical.zbl,
+    "lj": classical.lj,
+    "mace": mlip.mace,
+    "nequip": mlip.nequip,
+    "allegro": mlip.allegro,
+    "pace": mlip.pace,
+}
+NO_FILE = ("zbl", "lj")
+
+
+def load(spec: str) -> Potential:
+    """The potential a --potential SPEC names; InputError (one line) if it cannot be used."""
+    if spec.endswith((".yaml", ".yml")):
+        return from_yaml(spec)
+    family, _, arg = spec.partition(":")
+    if family not in ADAPTERS:
+        raise InputError(f"unknown potential '{spec}': use FAMILY:FILE with FAMILY one of "
+                         f"{', '.join(ADAPTERS)}, or a YAML file")
+    if not arg and family not in NO_FILE:
+        raise InputError(f"potential '{spec}' names no file: write {family}:FILE")
+    return ADAPTERS[family](spec, arg)
+
+
+def from_yaml(spec: str) -> Potential:
+    """Any pair style: pair_style, pair_coeff (with {elements} for the type-ordered names), and the rules."""
+    path = find_file(spec)
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(doc, dict) or "pair_style" not in doc or "pair_coeff" not in doc:
+        raise InputError(f"{path}: a potential YAML needs 'pair_style' and 'pair_coeff' keys")
+    style = str(doc["pair_style"])
+    coeffs = doc["pair_coeff"] if isinstance(doc["pair_coeff"], list) else [doc["pair_coeff"]]
+    base = path.parent
+    files = tuple((base / f).resolve() if not Path(f).is_absolute() else Path(f) for f in doc.get("files", []))
+    for f in files:
+        if not f.is_file():
+            raise InputError(f"{path}: listed file {f} does not exist")
+
+    def lines(els):
+        names = " ".join(els)
+        return [f"pair_style {style}"] + [f"pair_coeff {c}".replace("{elements}", names) for c in coeffs]
+
+    newton = doc.get("newton")
+    kokkos = doc.get("kokkos")
+    return Potential(
+        spec, "yaml", tuple(doc.get("styles", [style.split()[0]])), lines,
+        tuple(doc["elements"]) if doc.get("elements") else None, files,
+        newton={True: "on", False: "off"}.get(newton, newton), atom_map=bool(doc.get("atom_map", False)),
+        multi_rank=bool(doc.get("multi_rank", True)), kokkos=Kokkos(kokkos) if kokkos else None,
+        units=doc.get("units", "metal"))
+
+
+__all__ = ["load", "Potential", "Kokkos", "ADAPTERS"]

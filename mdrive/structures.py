@@ -1,0 +1,166 @@
+"""Structures: ASE Atoms in (any format ASE reads), LAMMPS data files out, random-mixture generator."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import ase.io
+from ase import Atoms
+from ase.data import atomic_numbers, covalent_radii, reference_states
+from ase.neighborlist import neighbor_list
+
+from mdrive.errors import InputError
+
+# Every ase.io call passes parallel=False: once mpi4py is loaded, ASE otherwise writes on rank 0 only and
+# reads with a broadcast over COMM_WORLD, which blocks ranks that are busy with their own runs.
+
+# Closest approach a structure may have before it is refused as overlapping (Å). Real crystals and
+# liquids stay above ~1.5 Å except for H–X bonds (~0.74 Å in H2), so 0.5 Å only catches broken inputs.
+MIN_DISTANCE = 0.5
+
+
+@dataclass(frozen=True)
+class Structure:
+    name: str  # unique within one invocation; names the run directory
+    atoms: Atoms
+    source: str  # file (and frame) it came from
+
+    @property
+    def elements(self) -> list[str]:
+        """Element symbols present, ordered by atomic number: LAMMPS type k holds elements[k-1]."""
+        return sorted(set(self.atoms.get_chemical_symbols()), key=atomic_numbers.get)
+
+    @property
+    def has_hydrogen(self) -> bool:
+        return "H" in self.atoms.get_chemical_symbols()
+
+
+def read(sources: list[str]) -> list[Structure]:
+    """Every frame of every file (folders: every file inside, sorted); refuses what cannot be simulated."""
+    files = []
+    for src in sources:
+        path = Path(src)
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"structure file '{src}' does not exist")
+    structures = []
+    for path in files:
+        frames = _read_frames(path)
+        for k, atoms in enumerate(frames):
+            name = path.stem if len(frames) == 1 else f"{path.stem}-{k:04d}"
+            structures.append(Structure(name, atoms, f"{path}@{k}"))
+    _unique_names(structures)
+    for s in structures:
+        check(s)
+    return structures
+
+
+def _read_frames(path: Path) -> list[Atoms]:
+    try:
+        if path.name.endswith((".data", ".lmp")) or path.name.startswith("data."):
+            frames = [ase.io.read(path, format="lammps-data", atom_style="atomic", units="metal", parallel=False)]
+        else:
+            frames = ase.io.read(path, index=":", parallel=False)
+    except Exception as err:  # ASE raises many types for unreadable files
+        raise InputError(f"cannot read structures from {path}: {str(err).splitlines()[0] if str(err) else type(err).__name__}; "
+                         f"give a file ASE can read (extxyz, cif, POSCAR, ASE db, LAMMPS data)") from None
+    frames = frames if isinstance(frames, list) else [frames]
+    if not frames or all(len(a) == 0 for a in frames):
+        raise InputError(f"{path} holds no atoms")
+    return frames
+
+
+def _unique_names(structures: list[Structure]) -> None:
+    seen = {}
+    for s in structures:
+        seen[s.name] = seen.get(s.name, 0) + 1
+    dup = [n for n, c in seen.items() if c > 1]
+    if dup:
+        raise InputError(f"two structure files share the name '{dup[0]}': rename one so runs stay apart")
+
+
+def check(s: Structure, min_distance: float = MIN_DISTANCE) -> None:
+    atoms = s.atoms
+    if len(atoms) == 0:
+        raise InputError(f"structure {s.name} ({s.source}) has no atoms")
+    if atoms.cell.rank < 3 or atoms.get_volume() <= 1e-6:
+        raise InputError(f"structure {s.name} ({s.source}) has no 3-D cell; give a periodic cell")
+    if not atoms.pbc.all():
+        atoms.pbc = True  # LAMMPS runs here are periodic in x, y and z
+    d = closest_distance(atoms, min_distance)
+    if d < min_distance:
+        raise InputError(f"structure {s.name} ({s.source}) has atoms {d:.3f} Å apart, closer than "
+                         f"{min_distance} Å: fix or drop it")
+
+
+def closest_distance(atoms: Atoms, cutoff: float) -> float:
+    """Shortest interatomic distance if below `cutoff`, else `cutoff` (periodic images included)."""
+    if len(atoms) == 1 and min(atoms.cell.lengths()) >= cutoff:
+        return cutoff
+    d = neighbor_list("d", atoms, cutoff, self_interaction=False)
+    return float(d.min()) if len(d) else cutoff
+
+
+def write_data(atoms: Atoms, path: Path, elements: list[str]) -> None:
+    """LAMMPS data file (atomic style, metal units, masses) with type k = elements[k-1]."""
+    with open(path, "w") as f:
+        ase.io.write(f, atoms, format="lammps-data", specorder=elements, masses=True, parallel=False,
+                     units="metal", atom_style="atomic")
+
+
+def formula(atoms: Atoms) -> str:
+    return atoms.get_chemical_formula(mode="hill")
+
+
+# --- random mixtures (like MLIP Arena's RM24 set, whose database is only on a model hub) -------------
+
+EXPANSION = 1.05  # cell volume over the sum of elemental atomic volumes: a dense, liquid-like packing
+_ATOMS_PER_CELL = {"fcc": 4, "bcc": 2, "sc": 1, "diamond": 8}
+
+
+def atomic_volume(symbol: str) -> float:
+    """Volume per atom (Å³) of the element's reference crystal (ASE's table); for molecular or
+    unlisted ground states, a covalent-radius sphere at 50 % packing."""
+    state = reference_states[atomic_numbers[symbol]] or {}
+    kind, a = state.get("symmetry"), state.get("a")
+    if kind in _ATOMS_PER_CELL and a:
+        return a ** 3 / _ATOMS_PER_CELL[kind]
+    if kind == "hcp" and a:
+        return np.sqrt(3) / 4 * a ** 3 * state.get("c/a", 1.633)
+    return 4 / 3 * np.pi * covalent_radii[atomic_numbers[symbol]] ** 3 / 0.5
+
+
+def random_mixture(elements: list[str], n_atoms: int, rng: np.random.Generator) -> Atoms:
+    """A random composition over 2..len(elements) of `elements`, randomly packed in a cubic cell
+    of `EXPANSION` × the elemental volumes, no two atoms closer than 0.7 × their covalent radii."""
+    k = int(rng.integers(min(2, len(elements)), len(elements) + 1))
+    chosen = list(rng.choice(elements, size=k, replace=False))
+    counts = np.ones(k, dtype=int) + rng.multinomial(n_atoms - k, rng.dirichlet(np.ones(k)))
+    symbols = [e for e, c in zip(chosen, counts) for _ in range(c)]
+    rng.shuffle(symbols)
+    radii = covalent_radii[[atomic_numbers[s] for s in symbols]]
+    length = (EXPANSION * sum(atomic_volume(s) for s in symbols)) ** (1 / 3)
+    positions = _pack(radii, length, rng)
+    return Atoms(symbols, positions=positions, cell=[length] * 3, pbc=True)
+
+
+def _pack(radii: np.ndarray, length: float, rng: np.random.Generator, tries: int = 2000) -> np.ndarray:
+    """Random sequential insertion with a minimum distance, periodic minimum image."""
+    placed = np.empty((0, 3))
+    placed_r = np.empty(0)
+    for r in radii:
+        for _ in range(tries):
+            p = rng.random(3) * length
+            delta = placed - p
+            delta -= length * np.round(delta / length)
+            if not len(placed) or np.all(np.einsum("ij,ij->i", delta, delta) >= (0.7 * (placed_r + r)) ** 2):
+                break
+        else:
+            raise InputError(f"could not pack {len(radii)} atoms without overlaps; use fewer atoms per cell")
+        placed = np.vstack([placed, p])
+        placed_r = np.append(placed_r, r)
+    return placed
