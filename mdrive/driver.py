@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -82,17 +83,22 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     WORLD.Barrier()
     stop = StopControl(plan.time_limit)
     stop.install()
-    results = Ensemble(plan.out, plan.ranks_per_run, plan.analyze, stop, plan.resume).run(plan.jobs)
-    if WORLD.rank == 0:
-        for r in results:
-            if r.get("status") == "censored" and stop.requested():
-                r["cause"] = stop.reason()
+    ensemble = Ensemble(plan.out, plan.ranks_per_run, plan.analyze, stop, plan.resume)
+    results = ensemble.run(plan.jobs)
+    if results is not None:
         text, head = plan.summarize(plan.out, results)
         _finish(plan, head, stop)
         print(text, flush=True)
-        if len(results) < len(plan.jobs):
-            print(f"mdrive: {len(plan.jobs) - len(results)} runs not run ({stop.reason()}); "
-                  f"continue with --resume", file=sys.stderr)
+        missing = len(plan.jobs) - len(results)
+        if missing:
+            why = "a one-rank LAMMPS error blocked a run's other ranks" if ensemble.lost else stop.reason()
+            print(f"mdrive: {missing} runs not run ({why}); continue with --resume", file=sys.stderr)
+        if ensemble.lost:  # the blocked ranks can only be ended by MPI_Abort, after the results are safe
+            sys.stdout.flush()
+            WORLD.Abort(3)
+    elif ensemble.lost:
+        while True:  # wait for the reporting rank to end the job
+            time.sleep(1)
     return 128 + stop.signal if stop.signal else 0
 
 

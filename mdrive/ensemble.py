@@ -18,7 +18,7 @@ from typing import Callable
 from mpi4py import MPI
 
 from mdrive.manifest import write_json
-from mdrive.run import StopControl, execute
+from mdrive.run import GroupLost, StopControl, execute
 
 WORLD = MPI.COMM_WORLD
 METRICS, RUN_INFO = "metrics.json", "run.json"
@@ -40,8 +40,10 @@ class Ensemble:
     stop: StopControl
     resume: bool = False
 
+    lost: bool = False  # a group was lost to a one-rank LAMMPS error; the caller must end the job
+
     def run(self, jobs: list[Job]) -> list[dict] | None:
-        """Run every job; on rank 0 return all runs' metrics (in job order), elsewhere None."""
+        """Run every job; return all runs' metrics (job order) on the one rank that reports, else None."""
         color = WORLD.rank // self.ranks_per_run
         groups = WORLD.size // self.ranks_per_run
         comm = WORLD.Split(color, WORLD.rank)
@@ -51,13 +53,39 @@ class Ensemble:
                 if comm.allreduce(self.stop.requested(), op=MPI.LOR):
                     break
                 self._one(job, comm, progress)
-        finally:
-            comm.Free()
-        WORLD.Barrier()
-        if WORLD.rank != 0:
+        except GroupLost:
+            self._mark(f"lost-{color}")
+        if not self._wait_for_all(groups):
             return None
+        if progress is None:
+            progress = Progress(self.out, len(jobs))
         progress.show(final=True)
         return [m for m in (read_metrics(self.out / "runs" / j.name) for j in jobs) if m is not None]
+
+    def _mark(self, name: str) -> None:
+        marks = self.out / ".mdrive"
+        marks.mkdir(exist_ok=True)
+        (marks / name).touch()
+
+    def _wait_for_all(self, groups: int) -> bool:
+        """True on the rank that reports. Normally every rank reaches the barrier and rank 0 reports;
+        when a group is lost its blocked ranks never come, so the lowest waiting rank reports once
+        every group has finished or been lost, and the caller then ends the job."""
+        self._mark(f"waiting-{WORLD.rank}")
+        barrier = WORLD.Ibarrier()
+        marks = self.out / ".mdrive"
+        while not barrier.Test():
+            names = {p.name for p in marks.iterdir()}
+            waiting = sorted(int(n.split("-")[1]) for n in names if n.startswith("waiting-"))
+            settled = all(f"lost-{g}" in names or all(f"waiting-{r}" in names for r in
+                          range(g * self.ranks_per_run, (g + 1) * self.ranks_per_run)) for g in range(groups))
+            if settled and any(n.startswith("lost-") for n in names):
+                self.lost = True
+                return WORLD.rank == waiting[0]
+            time.sleep(0.2)
+        if WORLD.rank == 0:
+            shutil.rmtree(marks, ignore_errors=True)
+        return WORLD.rank == 0
 
     def _one(self, job: Job, comm, progress) -> None:
         run_dir = self.out / "runs" / job.name
@@ -75,7 +103,11 @@ class Ensemble:
         error = comm.bcast(error, root=0)
         started = time.time()
         if error is None:
-            error = execute(run_dir, comm, self.stop, on_step=progress.tick if progress else None)
+            try:
+                error = execute(run_dir, comm, self.stop, on_step=progress.tick if progress else None)
+            except GroupLost as lost:  # this rank saw the error; the group's leader may be blocked
+                write_json(run_dir / METRICS, self._verdict(run_dir, job, str(lost), time.time() - started))
+                raise
         if comm.rank == 0:
             write_json(run_dir / METRICS, self._verdict(run_dir, job, error, time.time() - started))
         if progress:
@@ -87,6 +119,8 @@ class Ensemble:
             metrics = self.analyze(run_dir, job.info, error)
         except Exception as err:  # a log the analysis cannot read must not cost the other runs
             metrics = {**job.info, "status": "error", "cause": f"analysis failed: {type(err).__name__}: {err}"}
+        if metrics.get("status") == "censored" and self.stop.requested():
+            metrics["cause"] = self.stop.reason()
         metrics["wall_s"] = round(wall, 3)
         return metrics
 

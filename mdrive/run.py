@@ -76,19 +76,19 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None) -> str | None:
     except Exception as err:  # LAMMPS errors arrive as plain Exception; anything else is recorded too
         text = str(err).strip() or type(err).__name__
         if type(err).__name__ == "MPIAbortException" and comm.size > 1:
-            _abort_group(run_dir, text)
+            lmp = None  # closing would wait for the blocked ranks
+            raise GroupLost(text) from None
         return text
     finally:
-        with contextlib.suppress(Exception):
-            lmp.close()
+        if lmp is not None:
+            with contextlib.suppress(Exception):
+                lmp.close()
 
 
-def _abort_group(run_dir: Path, text: str) -> None:
-    """An error raised on one rank only leaves the run's other ranks blocked inside LAMMPS, where nothing
-    can reach them; the only way out is MPI_Abort. Finished runs are already on disk; --resume redoes
-    the runs that were in flight."""
-    (run_dir / "abort.txt").write_text(text + "\n")
-    MPI.COMM_WORLD.Abort(70)
+class GroupLost(Exception):
+    """A LAMMPS error raised on one rank only (error->one: neighbor list overflow, non-numeric
+    coordinates, ...) leaves the run's other ranks blocked inside LAMMPS, out of reach. The rank that
+    saw the error records the run; the group takes no more runs; the ensemble ends it last."""
 
 
 @contextlib.contextmanager

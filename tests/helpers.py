@@ -1,0 +1,33 @@
+"""Shared helpers: run mdrive (optionally under mpirun -np 2) and make small structures. Real LAMMPS only."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import ase.io
+from ase.build import bulk
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+MPIRUN = BIN / "mpirun"
+LMP = BIN / "lmp"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def mdrive(*args, np: int | None = None, timeout: float = 600, cwd: Path | None = None):
+    """Run `python -m mdrive ARGS` (under `mpirun -np NP` if np) and return the CompletedProcess."""
+    cmd = [sys.executable, "-m", "mdrive", *map(str, args)]
+    if np:
+        cmd = [str(MPIRUN), "-np", str(np), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=ENV)
+
+
+def write_structures(path: Path, frames) -> Path:
+    ase.io.write(path, frames, format="extxyz", parallel=False)
+    return path
+
+
+def copper(repeat: int = 3, a: float = 3.615):
+    return bulk("Cu", "fcc", a=a, cubic=True).repeat(repeat)

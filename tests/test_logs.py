@@ -1,0 +1,171 @@
+"""The log parser on a corpus made with real LAMMPS: clean, multi-run, minimize, WARNING inside thermo,
+ERROR mid-run, SIGKILL mid-run, NaN, YAML and multi thermo styles."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from mdrive.logs import parse_log, read_log, read_logs
+from mdrive.runtime import new_lammps
+
+from helpers import ENV, LMP
+
+LJ = """
+units lj
+atom_style atomic
+lattice fcc 0.8442
+region box block 0 4 0 4 0 4
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+velocity all create 3.0 87287 loop geom
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+fix 1 all nve
+"""
+
+
+def run_lammps(path, script):
+    """Run `script` in-process with its log at `path`; return thermo PotEng after each `run`."""
+    lmp = new_lammps(log=path)
+    energies = []
+    try:
+        for line in script.strip().splitlines():
+            lmp.command(line)
+            if line.startswith("run"):
+                energies.append(lmp.get_thermo("pe"))
+    finally:
+        lmp.close()
+    return energies
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("logs")
+    made = {}
+    made["clean"] = (d / "clean.log", run_lammps(d / "clean.log", LJ + "thermo 10\nrun 50\nthermo 25\nrun 100"))
+    made["yaml"] = (d / "yaml.log", run_lammps(d / "yaml.log", LJ + "thermo_style yaml\nthermo 10\nrun 50"))
+    made["multi"] = (d / "multi.log", run_lammps(d / "multi.log", LJ + "thermo_style multi\nthermo 10\nrun 50"))
+    made["minimize"] = (d / "min.log", run_lammps(d / "min.log", LJ.replace("fix 1 all nve", "")
+                                                      + "thermo 5\nminimize 0 1e-8 40 400"))
+    # a WARNING between thermo rows, then an ERROR mid-run: lost atoms through an open boundary
+    warn = LJ + ("thermo 10\nrun 30\nchange_box all boundary f p p\nvelocity all create 50.0 1 loop geom\n"
+                 "thermo_modify lost warn\nrun 200\nthermo_modify lost error\nvelocity all create 3.0 2 loop geom\n"
+                 "thermo 2\nrun 200")
+    (d / "warn.in").write_text(warn)
+    subprocess.run([str(LMP), "-in", "warn.in", "-log", "warn.log"], cwd=d, capture_output=True, env=ENV)
+    made["warn"] = (d / "warn.log", None)
+    nan = ("units metal\natom_style atomic\nregion box block 0 10 0 10 0 10\ncreate_box 1 box\nmass 1 63.5\n"
+           "create_atoms 1 single 1 1 1\ncreate_atoms 1 single 1 1 1\ncreate_atoms 1 single 5 5 5\n"
+           "pair_style lj/cut 5\npair_coeff * * 0.4 2.3\nthermo 1\nfix 1 all nve\nrun 5\n")
+    (d / "nan.in").write_text(nan)
+    subprocess.run([str(LMP), "-in", "nan.in", "-log", "nan.log"], cwd=d, capture_output=True, env=ENV)
+    made["nan"] = (d / "nan.log", None)
+    # killed with SIGKILL in the middle of a long run, thermo flushed every row
+    (d / "kill.in").write_text(LJ.replace("4 0 4 0 4", "8 0 8 0 8") + "thermo 10\nthermo_modify flush yes\nrun 10\nrun 10000000")
+    proc = subprocess.Popen([str(LMP), "-in", "kill.in", "-log", "kill.log"], cwd=d, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and (d / "kill.log").read_text().count("\n") < 120 if (d / "kill.log").exists() else True:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    made["kill"] = (d / "kill.log", None)
+    return made
+
+
+def test_clean_multi_run(corpus):
+    path, energies = corpus["clean"]
+    log = read_log(path)
+    assert log.complete and log.error is None and log.version.startswith("LAMMPS (")
+    assert [len(r.thermo) for r in log.runs] == [6, 5]
+    assert list(log.runs[1].thermo["Step"]) == [50, 75, 100, 125, 150]
+    # the last row of each run is the energy LAMMPS itself reports
+    assert np.allclose([r.thermo["E_pair"].iloc[-1] for r in log.runs], energies, rtol=1e-6)
+    run = log.runs[1]
+    assert run.steps == 100 and run.atoms == 256 and run.procs == 1 and run.complete
+    assert set(run.performance) >= {"tau/day", "timesteps/s", "atom-step/s"}
+    assert run.performance["atom-step/s"] == pytest.approx(run.performance["timesteps/s"] * 256, rel=1e-2)
+    assert run.cpu_use["mpi_tasks"] == 1
+    assert {"Pair", "Neigh", "Comm", "Output", "Modify", "Other"} <= set(run.timing.index)
+    assert run.timing["total"].sum() == pytest.approx(100, abs=1)
+    assert run.dangerous_builds == 0
+    assert len(log.thermo()) == 11
+
+
+def test_yaml_matches_custom(corpus):
+    yaml_log, custom = read_log(corpus["yaml"][0]), read_log(corpus["clean"][0])
+    assert yaml_log.runs[0].style == "yaml"
+    a, b = yaml_log.runs[0].thermo, custom.runs[0].thermo
+    assert list(a["Step"]) == list(b["Step"])
+    assert np.allclose(a["PotEng"], b["E_pair"]) and np.allclose(a["Temp"], b["Temp"])
+
+
+def test_multi_style(corpus):
+    run = read_log(corpus["multi"][0]).runs[0]
+    assert run.style == "multi" and list(run.thermo["Step"]) == [0, 10, 20, 30, 40, 50]
+    assert np.allclose(run.thermo["PotEng"], read_log(corpus["clean"][0]).runs[0].thermo["E_pair"], atol=1e-4)
+
+
+def test_minimize(corpus):
+    log = read_log(corpus["minimize"][0])
+    run = log.runs[0]
+    assert run.complete and run.performance is None  # minimize prints no Performance line
+    assert run.thermo["E_pair"].is_monotonic_decreasing
+    assert run.steps == len(run.thermo) - 1 or run.thermo["Step"].iloc[-1] == run.steps
+
+
+def test_warning_inside_thermo_and_error_mid_run(corpus):
+    log = read_log(corpus["warn"][0])
+    warned, failed = log.runs[1], log.runs[2]
+    assert list(warned.thermo["Step"]) == list(range(30, 231, 10))  # no row lost to the WARNING line
+    assert any("Lost atoms" in w for w in warned.warnings) and warned.complete
+    assert failed.error.startswith("Lost atoms") and failed.ended == "error"
+    rows = [int(ln.split()[0]) for ln in corpus["warn"][0].read_text().split("Per MPI")[-1].splitlines()
+            if ln.strip()[:1].isdigit()]
+    assert list(failed.thermo["Step"]) == rows and len(rows) > 2 and rows[0] == 230
+    assert not log.complete and log.error.startswith("Lost atoms")
+
+
+def test_input_error_keeps_last_input_line(tmp_path):
+    with pytest.raises(Exception):
+        run_lammps(tmp_path / "bad.log", LJ + "thermo 10\nrun 20\npair_style no_such_style")
+    log = read_log(tmp_path / "bad.log")
+    assert len(log.runs) == 1 and log.runs[0].ended == "completed"  # the error came after the run
+    assert "no_such_style" in log.error and log.last_input_line == "pair_style no_such_style"
+
+
+def test_nan_rows_kept(corpus):
+    run = read_log(corpus["nan"][0]).runs[0]
+    assert len(run.thermo) == 6
+    assert np.isinf(run.thermo["E_pair"].iloc[0]) and run.thermo["Temp"].iloc[1:].isna().all()
+
+
+def test_killed_run_keeps_every_complete_row(corpus):
+    text = corpus["kill"][0].read_bytes()
+    log = parse_log(text)
+    killed = log.runs[-1]
+    assert killed.ended == "truncated" and not log.complete
+    body = text.split(b"Per MPI rank memory")[-1].split(b"\n")[2:]
+    complete_rows = [ln for ln in body[:-1] if ln.strip()[:1].isdigit()]  # body[-1] may be torn
+    assert len(killed.thermo) == len(complete_rows) > 5
+    assert (np.diff(killed.thermo["Step"]) == 10).all()
+
+
+def test_damaged_text_never_raises(corpus):
+    text = read_log(corpus["clean"][0]) and corpus["clean"][0].read_bytes()
+    for cut in range(0, len(text), max(1, len(text) // 97)):
+        log = parse_log(text[:cut])
+        rows = sum(len(r.thermo) for r in log.runs)
+        assert rows <= 11
+    injected = text.replace(b"\n        20", b"\nWARNING: injected (src/x.cpp:1)\ncolvars: noise\n        20")
+    assert len(parse_log(injected).runs[0].thermo) == 6
+
+
+def test_read_logs_folder(corpus):
+    table = read_logs(corpus["clean"][0].parent, pattern="clean.log")
+    assert set(table["file"]) == {"clean.log"} and len(table) == 11 and set(table["run"]) == {0, 1}
