@@ -31,3 +31,13 @@ def write_structures(path: Path, frames) -> Path:
 
 def copper(repeat: int = 3, a: float = 3.615):
     return bulk("Cu", "fcc", a=a, cubic=True).repeat(repeat)
+
+
+
+def collapsing_pair_potential(folder: Path) -> Path:
+    """A deliberately wrong potential: Lennard-Jones Cu and Ag (Halicioglu & Pound 1975) with a Cu–Ag
+    pair of negative epsilon, so any Ag atom pulls its neighbours onto itself: pure Cu is unaffected."""
+    spec = folder / "collapse.yaml"
+    spec.write_text("pair_style: lj/cut 6.0\npairs:\n  Cu-Cu: 0.4093 2.338\n  Ag-Ag: 0.3447 2.644\n"
+                    "  Cu-Ag: -5.0 3.0\nelements: [Cu, Ag]\n")
+    return spec

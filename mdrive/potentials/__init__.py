@@ -48,16 +48,19 @@ def load(spec: str) -> Potential:
 
 
 def from_yaml(spec: str) -> Potential:
-    """Any pair style: pair_style, pair_coeff (with {elements} for the type-ordered names), and the rules."""
+    """Any pair style: pair_style, then pair_coeff lines (with {elements} for the type-ordered names)
+    and/or `pairs: {A-B: ARGS}` (pair_coeff i j ARGS for the types holding A and B), and the rules."""
     path = find_file(spec)
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(doc, dict) or "pair_style" not in doc or "pair_coeff" not in doc:
-        raise InputError(f"{path}: a potential YAML needs 'pair_style' and 'pair_coeff' keys")
+    if not isinstance(doc, dict) or "pair_style" not in doc or not ("pair_coeff" in doc or "pairs" in doc):
+        raise InputError(f"{path}: a potential YAML needs 'pair_style' and 'pair_coeff' or 'pairs' keys")
     style = str(doc["pair_style"])
-    coeffs = doc["pair_coeff"] if isinstance(doc["pair_coeff"], list) else [doc["pair_coeff"]]
+    coeffs = doc.get("pair_coeff", [])
+    coeffs = coeffs if isinstance(coeffs, list) else [coeffs]
+    pairs = {tuple(k.split("-")): str(v) for k, v in (doc.get("pairs") or {}).items()}
     base = path.parent
     files = tuple((base / f).resolve() if not Path(f).is_absolute() else Path(f) for f in doc.get("files", []))
     for f in files:
@@ -66,7 +69,15 @@ def from_yaml(spec: str) -> Potential:
 
     def lines(els):
         names = " ".join(els)
-        return [f"pair_style {style}"] + [f"pair_coeff {c}".replace("{elements}", names) for c in coeffs]
+        out = [f"pair_style {style}"] + [f"pair_coeff {c}".replace("{elements}", names) for c in coeffs]
+        for i, a in enumerate(els, 1):
+            for j, b in enumerate(els[i - 1:], i):
+                args = pairs.get((a, b), pairs.get((b, a)))
+                if args is None and pairs:
+                    raise InputError(f"{path}: no 'pairs' entry for {a}-{b}")
+                if args is not None:
+                    out.append(f"pair_coeff {i} {j} {args}")
+        return out
 
     newton = doc.get("newton")
     kokkos = doc.get("kokkos")

@@ -169,7 +169,9 @@ def summary_table(rows: list[dict]) -> pd.DataFrame:
     for col in SUMMARY_COLUMNS:
         if col not in table:
             table[col] = None
-    return table[SUMMARY_COLUMNS]
+    order = table["ensemble"].map({e: k for k, e in enumerate(ENSEMBLES)})
+    table = table.assign(_order=order).sort_values(["structure", "_order"], kind="stable")
+    return table[SUMMARY_COLUMNS].reset_index(drop=True)
 
 
 def headline(table: pd.DataFrame) -> dict:
@@ -206,6 +208,9 @@ def survival_table(table: pd.DataFrame) -> pd.DataFrame:
 def headline_text(head: dict) -> str:
     lines = []
     for ens, h in head.items():
+        if not h["scored"]:
+            lines.append(f"{ens.upper()}: no uncensored runs to score ({h['censored']} censored)")
+            continue
         lines.append(f"{ens.upper()}: {h['completed_percent']:.1f} % of scheduled timesteps completed, "
                      f"Arena AUC {h['arena_auc']:.3f} ({h['valid']} valid, {h['invalid']} invalid, "
                      f"{h['error']} error of {h['scored']} scored; {h['censored']} censored)")

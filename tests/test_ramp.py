@@ -1,0 +1,159 @@
+"""`mdrive ramp` with real LAMMPS: targets tracked, planted failures classified, resume, report, hand runs."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase.build import bulk
+
+from mdrive.logs import read_log
+
+from helpers import ENV, LMP, MPIRUN, ROOT, copper, mdrive, collapsing_pair_potential, write_structures
+
+TIMING = ["steps_per_s", "wall_s"]
+
+
+def summary(out):
+    return pd.read_csv(out / "summary.csv").drop(columns=TIMING)
+
+
+def ramp_thermo(run_dir):
+    return read_log(run_dir / "log.lammps").runs[-1].thermo
+
+
+def test_nvt_temperature_tracks_the_ramp(tmp_path, cu_file):
+    out = tmp_path / "out"
+    r = mdrive("ramp", cu_file, "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", "2",
+               "--t-stop", "1200", "--out", out)
+    assert r.returncode == 0, r.stderr
+    thermo = ramp_thermo(out / "runs" / "cu-nvt")
+    target = 300 + (1200 - 300) * thermo["Step"] / 1000
+    late = thermo["Step"] > 100
+    assert np.mean(np.abs(thermo["Temp"][late] - target[late]) / target[late]) < 0.1
+    assert thermo["Volume"].nunique() == 1  # NVT: the cell does not move
+    row = summary(out).iloc[0]
+    assert row["status"] == "valid" and row["steps_valid"] == row["steps_target"] == 1000
+    assert "NVT: 100.0 % of scheduled timesteps completed" in r.stdout.splitlines()[-1]
+
+
+def test_npt_pressure_tracks_the_ramp(tmp_path, cu_file):
+    out = tmp_path / "out"
+    r = mdrive("ramp", cu_file, "--potential", "eam:Cu_u3.eam", "--ensemble", "npt", "--duration", "4",
+               "--t-stop", "600", "--p-stop", "30", "--pdamp", "500", "--out", out)
+    assert r.returncode == 0, r.stderr
+    thermo = ramp_thermo(out / "runs" / "cu-npt")
+    target_bar = 30e4 * thermo["Step"] / 2000
+    late = thermo["Step"] > 1000
+    mean_gap_gpa = np.mean(thermo["Press"][late] - target_bar[late]) / 1e4
+    assert abs(mean_gap_gpa) < 2.0
+    v0, v1 = thermo["Volume"].iloc[0], thermo["Volume"].iloc[-20:].mean()
+    assert 0.80 < v1 / v0 < 0.93  # copper loses ~12 % of its volume at 30 GPa
+    deck = (out / "runs" / "cu-npt" / "in.lammps").read_text()
+    assert "variable p_stop index 300000.0" in deck  # GPa -> bar
+
+
+@pytest.mark.mpi
+def test_planted_instability_classified_under_mpi(tmp_path):
+    # MP-ALOE's thresholds are loose: an atom planted 0.6 Å from another is absorbed by the thermostat
+    # with every shipped potential. So the planted failure is a deliberately wrong potential whose Cu–Ag
+    # pair collapses: only the structure holding an Ag atom blows up.
+    potential = collapsing_pair_potential(tmp_path)
+    good = copper()
+    bad = good.copy()
+    bad.symbols[0] = "Ag"
+    src = tmp_path / "s"
+    src.mkdir()
+    write_structures(src / "a.extxyz", [good])
+    write_structures(src / "b.extxyz", [bad])
+    write_structures(src / "c.extxyz", [good])
+    out = tmp_path / "out"
+    r = mdrive("ramp", src, "--potential", potential, "--ensemble", "nvt", "--duration", "1",
+               "--out", out, "--ranks-per-run", "1", np=2)
+    assert r.returncode == 0, r.stderr
+    table = summary(out).set_index("structure")
+    assert list(table["status"]) == ["valid", "invalid", "valid"]
+    assert table.loc["b", "cause"] in ("lost atoms", "non-finite thermo", "energy drift > 100 eV/atom")
+    assert table.loc["b", "steps_valid"] < table.loc["b", "steps_target"]
+    # the invalid frame ended the run at once (fix halt), within one thermo interval
+    assert ramp_thermo(out / "runs" / "b-nvt")["Step"].iloc[-1] <= table.loc["b", "steps_valid"] + 10
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["mpi_ranks"] == 2 and manifest["parameters"]["seed"] == 12345
+    assert manifest["headline"]["nvt"]["invalid"] == 1
+
+
+def _set(tmp_path, n=6):
+    src = tmp_path / "set"
+    src.mkdir()
+    for k in range(n):
+        atoms = copper()
+        atoms.rattle(0.02, seed=k)
+        write_structures(src / f"s{k}.extxyz", [atoms])
+    return src
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, sig):
+    src = _set(tmp_path)
+    args = ["ramp", str(src), "--potential", "eam:Cu_u3.eam", "--duration", "3", "--t-stop", "1000"]
+    cmd = [str(MPIRUN), "-np", "2", sys.executable, "-m", "mdrive", *args]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + ["--out", str(killed)], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(killed.glob("runs/*/metrics.json"))) < 3:
+        time.sleep(0.05)
+    import os
+    os.killpg(proc.pid, sig)  # the whole job, as a scheduler would
+    proc.wait(timeout=60)
+    done = len(list(killed.glob("runs/*/metrics.json")))
+    assert 3 <= done < 12, "the interruption came too late to test anything"
+    r = mdrive(*args, "--out", killed, "--resume", np=2)
+    assert r.returncode == 0, r.stderr
+    full = tmp_path / "full"
+    assert mdrive(*args, "--out", full, np=2).returncode == 0
+    pd.testing.assert_frame_equal(summary(killed), summary(full))
+
+
+def test_report_rebuilds_from_logs(tmp_path, cu_file):
+    out = tmp_path / "out"
+    assert mdrive("ramp", cu_file, "--potential", "eam:Cu_u3.eam", "--duration", "0.5", "--out", out).returncode == 0
+    before = summary(out)
+    for name in ("summary.csv", "survival.csv", "survival.png"):
+        (out / name).unlink()
+    for metrics in out.glob("runs/*/metrics.json"):
+        metrics.unlink()
+    r = mdrive("report", out)
+    assert r.returncode == 0, r.stderr
+    pd.testing.assert_frame_equal(before, summary(out))
+    survival = pd.read_csv(out / "survival.csv")
+    assert set(survival["ensemble"]) == {"nvt", "npt"} and (out / "survival.png").stat().st_size > 10_000
+
+
+def test_composed_deck_runs_by_hand_with_identical_thermo(tmp_path, cu_file):
+    out = tmp_path / "out"
+    assert mdrive("ramp", cu_file, "--potential", "eam:Cu_u3.eam", "--ensemble", "npt", "--duration", "0.4",
+                  "--out", out).returncode == 0
+    run_dir = out / "runs" / "cu-npt"
+    subprocess.run([str(LMP), "-in", "in.lammps", "-log", "hand.log", "-screen", "none"], cwd=run_dir,
+                   env=ENV, check=True)
+    ours, hand = read_log(run_dir / "log.lammps"), read_log(run_dir / "hand.log")
+    assert len(ours.runs) == len(hand.runs) == 2
+    pd.testing.assert_frame_equal(ours.runs[-1].thermo, hand.runs[-1].thermo)
+
+
+def test_time_limit_censors_instead_of_failing(tmp_path, cu_file):
+    out = tmp_path / "out"
+    r = mdrive("ramp", cu_file, "--potential", "eam:Cu_u3.eam",
+               "--ensemble", "nvt", "--duration", "400", "--time-limit", "3", "--out", out)
+    assert r.returncode == 0, r.stderr
+    row = summary(out).iloc[0]
+    assert row["status"] == "censored" and row["cause"] == "wall-time limit"
+    assert 0 < row["steps_valid"] < row["steps_target"]
+    assert r.stdout.strip() == "NVT: no uncensored runs to score (1 censored)"
