@@ -2,6 +2,7 @@
 nothing written), guard the output folder, record provenance, run the ensemble, summarise on rank 0."""
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -14,7 +15,9 @@ from mpi4py import MPI
 from mdrive.ensemble import Ensemble, Job
 from mdrive.errors import InputError
 from mdrive.manifest import MANIFEST, base_manifest, now, structure_hash, write_json
+from mdrive.decks import templates_dir
 from mdrive.potentials import Potential
+from mdrive.potentials.base import sha256
 from mdrive.run import StopControl
 from mdrive.runtime import build
 
@@ -55,6 +58,10 @@ def check_out(plan: Plan) -> None:
     if plan.resume:
         if not (out / MANIFEST).exists():
             raise InputError(f"--resume: {out} holds no {MANIFEST}; start without --resume")
+        before = json.loads((out / MANIFEST).read_text()).get("parameters")
+        if before != json.loads(json.dumps(plan.parameters)):
+            raise InputError(f"--resume: {out} was started with other parameters; resume with the same "
+                             f"options, or use another --out")
         return
     if holds and not plan.overwrite:
         raise InputError(f"--out {out} already holds results: add --resume to continue them, "
@@ -65,6 +72,7 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     """Run a protocol: `prepare` builds the plan (on every rank; it must be deterministic)."""
     try:
         plan = prepare()
+        plan.out = plan.out.resolve()  # runs chdir into their folders: relative paths would break
         check_ranks(plan.ranks_per_run, plan.potential)
         if WORLD.rank == 0:
             check_out(plan)
@@ -108,19 +116,20 @@ def _start(plan: Plan, argv: list[str]) -> None:
     plan.out.mkdir(parents=True, exist_ok=True)
     manifest = base_manifest(plan.command, argv, plan.parameters, build())
     manifest["ranks_per_run"] = plan.ranks_per_run
+    manifest["templates"] = {p.name: sha256(p) for p in sorted(templates_dir().glob("*.in"))}
     if plan.potential is not None:
         manifest["potential"] = {"spec": plan.potential.spec, "family": plan.potential.family,
                                  "styles": list(plan.potential.styles), "files": plan.potential.hashes()}
     manifest["structures"] = {s.name: {"source": s.source, "sha256": structure_hash(s.atoms),
                                        "n_atoms": len(s.atoms)} for s in plan.structures}
-    if plan.resume and (plan.out / MANIFEST).exists():
-        manifest["resumed"] = True
+    if plan.resume:
+        first = json.loads((plan.out / MANIFEST).read_text())
+        manifest["started"] = first["started"]
+        manifest["resumed"] = first.get("resumed", []) + [now()]
     write_json(plan.out / MANIFEST, manifest)
 
 
 def _finish(plan: Plan, head: dict, stop: StopControl) -> None:
-    import json
-
     manifest = json.loads((plan.out / MANIFEST).read_text())
     manifest["finished"] = now()
     manifest["headline"] = head

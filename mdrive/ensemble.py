@@ -1,8 +1,8 @@
 """Ensembles: COMM_WORLD split into groups of `ranks_per_run` ranks, each running its share of the runs.
 
-Assignment is static round-robin (run k goes to group k mod G): every rank knows its share without
-talking to the others, which keeps a failing group from blocking anyone, and the result does not
-depend on timing. Each finished run writes metrics.json atomically, so nothing finished is ever lost;
+Assignment is static and deterministic (longest job first, to the least-loaded group, by each job's
+cost estimate): every rank knows its share without talking to the others, which keeps a failing group
+from blocking anyone, and the result does not depend on timing. Each finished run writes metrics.json atomically, so nothing finished is ever lost;
 with `resume`, runs whose metrics.json holds a final status are kept and only the rest run again.
 """
 from __future__ import annotations
@@ -30,6 +30,18 @@ class Job:
     name: str  # its directory under OUT/runs
     compose: Callable[[Path], None]  # writes the deck and its inputs into the run directory
     info: dict = field(default_factory=dict)  # run.json: what analysis needs besides the log
+    cost: float = 1.0  # relative expected run time, for balancing the groups
+
+
+def assign(jobs: list[Job], groups: int) -> list[list[Job]]:
+    """Longest-processing-time-first: each job, costliest first, to the group with the least work."""
+    shares: list[list[Job]] = [[] for _ in range(groups)]
+    load = [0.0] * groups
+    for k in sorted(range(len(jobs)), key=lambda k: (-jobs[k].cost, k)):
+        g = min(range(groups), key=lambda g: (load[g], g))
+        shares[g].append(jobs[k])
+        load[g] += jobs[k].cost
+    return shares
 
 
 @dataclass
@@ -49,13 +61,13 @@ class Ensemble:
         comm = WORLD.Split(color, WORLD.rank)
         progress = Progress(self.out, len(jobs)) if WORLD.rank == 0 else None
         try:
-            for job in jobs[color::groups]:
+            for job in assign(jobs, groups)[color]:
                 if comm.allreduce(self.stop.requested(), op=MPI.LOR):
                     break
                 self._one(job, comm, progress)
         except GroupLost:
             self._mark(f"lost-{color}")
-        if not self._wait_for_all(groups):
+        if not self._wait_for_all(groups, progress):
             return None
         if progress is None:
             progress = Progress(self.out, len(jobs))
@@ -67,7 +79,7 @@ class Ensemble:
         marks.mkdir(exist_ok=True)
         (marks / name).touch()
 
-    def _wait_for_all(self, groups: int) -> bool:
+    def _wait_for_all(self, groups: int, progress) -> bool:
         """True on the rank that reports. Normally every rank reaches the barrier and rank 0 reports;
         when a group is lost its blocked ranks never come, so the lowest waiting rank reports once
         every group has finished or been lost, and the caller then ends the job."""
@@ -82,6 +94,8 @@ class Ensemble:
             if settled and any(n.startswith("lost-") for n in names):
                 self.lost = True
                 return WORLD.rank == waiting[0]
+            if progress is not None:
+                progress.tick(0)
             time.sleep(0.2)
         if WORLD.rank == 0:
             shutil.rmtree(marks, ignore_errors=True)
@@ -159,8 +173,8 @@ class Progress:
         done, valid = self._count()
         new = done - self.done_before
         elapsed = self.last - self.start
-        eta = elapsed / new * (self.total - done) if new and done < self.total else 0.0
-        tail = "" if final or done >= self.total else f", ETA {_clock(eta)}"
+        eta = _clock(elapsed / new * (self.total - done)) if new else "?"
+        tail = "" if final or done >= self.total else f", ETA {eta}"
         print(f"[mdrive] {done}/{self.total} runs done, {valid} valid, {_clock(elapsed)} elapsed{tail}",
               file=sys.stderr, flush=True)
 

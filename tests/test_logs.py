@@ -2,6 +2,7 @@
 ERROR mid-run, SIGKILL mid-run, NaN, YAML and multi thermo styles."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -67,12 +68,13 @@ def corpus(tmp_path_factory):
     made["nan"] = (d / "nan.log", None)
     # killed with SIGKILL in the middle of a long run, thermo flushed every row
     (d / "kill.in").write_text(LJ.replace("4 0 4 0 4", "8 0 8 0 8") + "thermo 10\nthermo_modify flush yes\nrun 10\nrun 10000000")
+    # the lmp console script is a wrapper around the binary: kill the whole process group
     proc = subprocess.Popen([str(LMP), "-in", "kill.in", "-log", "kill.log"], cwd=d, env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline and (d / "kill.log").read_text().count("\n") < 120 if (d / "kill.log").exists() else True:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     made["kill"] = (d / "kill.log", None)
     return made

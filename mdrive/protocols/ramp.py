@@ -93,7 +93,8 @@ def jobs(structures: list[Structure], potential: Potential, params: RampParams) 
                     "n_atoms": len(s.atoms), "formula": formula(s.atoms), "seed": params.seed,
                     "steps_target": variables["steps"], "timestep_fs": params.dt_fs(s),
                     "variables": variables}
-            out.append(Job(f"{s.name}-{ens}", _composer(ens, variables, potential, s), info))
+            cost = len(s.atoms) * variables["steps"] * (3.0 if ens == "npt" else 1.0)  # NPT: ~3x per step
+            out.append(Job(f"{s.name}-{ens}", _composer(ens, variables, potential, s), info, cost))
     return out
 
 

