@@ -7,7 +7,7 @@ import sys
 
 from mdrive.errors import InputError
 
-COMMANDS = ("info", "ramp", "report", "structures")
+COMMANDS = ("info", "ramp", "evscan", "report", "structures")
 
 
 class Parser(argparse.ArgumentParser):

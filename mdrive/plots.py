@@ -34,3 +34,32 @@ def survival(table: pd.DataFrame, ramps: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def evscan(curves: pd.DataFrame, table: pd.DataFrame, path: Path, worst: int = 6) -> None:
+    """The `worst` curves (most dE/dV sign changes, then Spearman E furthest from -1) and the metric
+    distributions."""
+    ranked = table.assign(
+        _sc=pd.to_numeric(table["sign_changes"], errors="coerce").fillna(99),
+        _sp=pd.to_numeric(table["spearman_E_compression"], errors="coerce").fillna(1.0),
+    ).sort_values(["_sc", "_sp"], ascending=[False, False])
+    names = list(ranked["structure"][:worst])
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    for name in names:
+        c = curves[curves["structure"] == name]
+        axes[0, 0].plot(c["volume_ratio"], c["energy_per_atom"] - c["energy_per_atom"].min(), marker=".", label=name)
+        axes[0, 1].plot(c["volume_ratio"], c["pressure_gpa"], marker=".", label=name)
+    axes[0, 0].set(xlabel="V / V0", ylabel="E - min E (eV/atom)", title="worst curves")
+    axes[0, 1].set(xlabel="V / V0", ylabel="P (GPa)", title="pressure")
+    axes[0, 0].legend(fontsize=7)
+    axes[0, 2].hist(pd.to_numeric(table["sign_changes"], errors="coerce").dropna(), bins=range(0, 12))
+    axes[0, 2].set(xlabel="dE/dV sign changes", ylabel="structures")
+    axes[1, 0].hist(pd.to_numeric(table["spearman_E_compression"], errors="coerce").dropna(), bins=20, range=(-1, 1))
+    axes[1, 0].set(xlabel="Spearman E, compression (ideal -1)")
+    axes[1, 1].hist(pd.to_numeric(table["spearman_dEdV_compression"], errors="coerce").dropna(), bins=20, range=(-1, 1))
+    axes[1, 1].set(xlabel="Spearman dE/dV, compression (ideal +1)")
+    failed = int(table["failed"].astype(bool).sum())
+    axes[1, 2].bar(["passed", "failed"], [len(table) - failed, failed], color=["C2", "C3"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

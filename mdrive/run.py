@@ -66,7 +66,12 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None) -> str | None:
 
     try:
         with _cwd(run_dir):
-            for command in decks.commands(deck):
+            commands = decks.commands(deck)
+            if any(c.split()[0] in ("jump", "label") for c in commands):
+                # a deck that loops must be read from its file; loops are short scans, run without hooks
+                lmp.file(decks.DECK)
+                return None
+            for command in commands:
                 if not state["hooked"] and command.split()[0] in ("run", "minimize") \
                         and lmp.has_id("fix", "mdrive_hook"):
                     lmp.set_fix_external_callback("mdrive_hook", callback)

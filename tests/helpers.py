@@ -41,3 +41,24 @@ def collapsing_pair_potential(folder: Path) -> Path:
     spec.write_text("pair_style: lj/cut 6.0\npairs:\n  Cu-Cu: 0.4093 2.338\n  Ag-Ag: 0.3447 2.644\n"
                     "  Cu-Ag: -5.0 3.0\nelements: [Cu, Ag]\n")
     return spec
+
+
+def morse_with_dip(folder: Path, center: float, width: float, depth: float) -> Path:
+    """A deliberately unphysical pair potential: Girifalco–Weizer Morse for Cu plus a Gaussian dip
+    -depth·exp(-((r-center)/width)²), as a LAMMPS `pair_style table` file described by a potential YAML."""
+    import numpy as np
+
+    r = np.linspace(0.5, 7.0, 6000)
+    d, alpha, r0 = 0.3429, 1.3588, 2.866
+    morse = d * (np.exp(-2 * alpha * (r - r0)) - 2 * np.exp(-alpha * (r - r0)))
+    dmorse = -2 * alpha * d * (np.exp(-2 * alpha * (r - r0)) - np.exp(-alpha * (r - r0)))
+    dip = -depth * np.exp(-((r - center) / width) ** 2)
+    ddip = -dip * 2 * (r - center) / width ** 2
+    energy, force = morse + dip, -(dmorse + ddip)
+    table = folder / "dip.table"
+    rows = "\n".join(f"{i + 1} {x:.8f} {e:.10e} {f:.10e}" for i, (x, e, f) in enumerate(zip(r, energy, force)))
+    table.write_text(f"# Morse Cu with a spurious dip\n\nDIP\nN {len(r)}\n\n{rows}\n")
+    spec = folder / "dip.yaml"
+    spec.write_text(f"pair_style: table linear 6000\npair_coeff: ['* * {table} DIP 7.0']\n"
+                    f"files: [{table}]\nelements: [Cu]\n")
+    return spec

@@ -1,0 +1,141 @@
+"""`mdrive evscan`: physical soundness under static extreme deformation (MP-ALOE Table I, docs/protocols §2).
+
+Each structure's lattice vectors are scaled by (1+s), s evenly spaced in [-strain, +strain] (Arena: ±20 %,
+21 points), atoms scaled with the cell, single points only: one deck (inputs/evscan.in) loops over s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from mdrive import decks
+from mdrive.ensemble import Job
+from mdrive.errors import InputError
+from mdrive.logs import read_log
+from mdrive.potentials import Potential
+from mdrive.run import LOG
+from mdrive.structures import Structure, formula
+
+BAR_TO_GPA = 1e-4
+EVSCAN_COLUMNS = ["structure", "n_atoms", "failed", "sign_changes", "spearman_E_compression",
+                  "spearman_dEdV_compression"]
+
+
+@dataclass(frozen=True)
+class ScanParams:
+    strain: float = 0.2
+    points: int = 21
+
+    def check(self) -> None:
+        if not 0 < self.strain < 1:
+            raise InputError(f"--strain must be in (0, 1) (got {self.strain}); 0.2 scans ±20 %")
+        if self.points < 5:
+            raise InputError(f"--points must be at least 5 (got {self.points}); Arena uses 21")
+
+    def strains(self) -> np.ndarray:
+        return np.linspace(-self.strain, self.strain, self.points)
+
+
+def jobs(structures: list[Structure], potential: Potential, params: ScanParams) -> list[Job]:
+    variables = {"strain": params.strain, "points": params.points}
+    return [Job(s.name, _composer(variables, potential, s),
+                {"protocol": "evscan", "structure": s.name, "source": s.source, "n_atoms": len(s.atoms),
+                 "formula": formula(s.atoms), "strains": params.strains().tolist()},
+                cost=len(s.atoms) * params.points)
+            for s in structures]
+
+
+def _composer(variables, potential, structure):
+    return lambda run_dir: decks.compose(run_dir, "evscan.in", variables, potential, structure)
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+
+
+def curve_metrics(strain: np.ndarray, energy: np.ndarray, volume: np.ndarray) -> dict:
+    """Sign changes of dE/dV between neighbouring points (more than one: failure) and Spearman
+    coefficients on the compressive side (s < 0): E vs s (ideal -1) and dE/dV vs s (ideal +1)."""
+    strain, energy, volume = (np.asarray(a, float) for a in (strain, energy, volume))
+    if not np.isfinite(energy).all():
+        return {"failed": True, "sign_changes": None, "spearman_E_compression": None,
+                "spearman_dEdV_compression": None}
+    dedv = np.diff(energy) / np.diff(volume)
+    signs = np.sign(dedv[dedv != 0])
+    changes = int(np.sum(signs[1:] != signs[:-1]))
+    compressed = strain < 0
+    mid = (strain[1:] + strain[:-1]) / 2  # where each finite difference sits
+    return {"failed": changes > 1, "sign_changes": changes,
+            "spearman_E_compression": _spearman(strain[compressed], energy[compressed]),
+            "spearman_dEdV_compression": _spearman(mid[mid < 0], dedv[mid < 0])}
+
+
+def _spearman(x, y) -> float | None:
+    if len(x) < 2 or np.ptp(y) == 0:
+        return None  # undefined for a flat curve
+    return float(spearmanr(x, y).statistic)
+
+
+def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
+    out = {"structure": info["structure"], "n_atoms": info["n_atoms"], "formula": info["formula"]}
+    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
+    rows = [r.thermo.iloc[-1] for r in (log.runs if log else []) if len(r.thermo)]
+    strains = np.asarray(info["strains"])
+    if error or len(rows) != len(strains):
+        out.update(failed=True, sign_changes=None, spearman_E_compression=None, spearman_dEdV_compression=None,
+                   error=error or (log.error if log else None) or f"{len(rows)} of {len(strains)} points in log",
+                   curve=[])
+        return out
+    points = pd.DataFrame(rows)
+    energy, volume = points["PotEng"].to_numpy(), points["Volume"].to_numpy()
+    out.update(curve_metrics(strains, energy, volume))
+    out["curve"] = [{"strain": float(s), "volume": float(v), "volume_ratio": float(v / volume[len(volume) // 2]),
+                     "energy": float(e), "energy_per_atom": float(e / info["n_atoms"]),
+                     "pressure_gpa": float(p * BAR_TO_GPA)}
+                    for s, v, e, p in zip(strains, volume, energy, points["Press"])]
+    return out
+
+
+# --- outputs ---------------------------------------------------------------------------------------
+
+
+def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]:
+    from mdrive import plots
+    from mdrive.manifest import write_text
+
+    table = pd.DataFrame(rows)
+    for col in EVSCAN_COLUMNS:
+        if col not in table:
+            table[col] = None
+    table = table.sort_values("structure", kind="stable").reset_index(drop=True)
+    write_text(out / "evscan.csv", table[EVSCAN_COLUMNS].to_csv(index=False))
+    curves = pd.DataFrame([{"structure": r["structure"], **p} for r in rows for p in r.get("curve", [])])
+    if not curves.empty:
+        tmp = out / ".curves.parquet.tmp"
+        curves.to_parquet(tmp, index=False)
+        tmp.replace(out / "curves.parquet")
+        tmp_png = out / ".evscan.png.tmp.png"
+        plots.evscan(curves, table, tmp_png)
+        tmp_png.replace(out / "evscan.png")
+    head = headline(table)
+    return headline_text(head), head
+
+
+def headline(table: pd.DataFrame) -> dict:
+    def mean(col):
+        values = pd.to_numeric(table[col], errors="coerce").dropna()
+        return round(float(values.mean()), 4) if len(values) else None
+
+    return {"structures": int(len(table)),
+            "failure_percent": round(100.0 * float(table["failed"].astype(bool).mean()), 2) if len(table) else None,
+            "spearman_E_compression": mean("spearman_E_compression"),
+            "spearman_dEdV_compression": mean("spearman_dEdV_compression")}
+
+
+def headline_text(head: dict) -> str:
+    return (f"EV scan: {head['failure_percent']} % failures of {head['structures']} structures; mean Spearman "
+            f"E (compression) {head['spearman_E_compression']} (ideal -1), dE/dV (compression) "
+            f"{head['spearman_dEdV_compression']} (ideal +1)")

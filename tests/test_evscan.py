@@ -1,0 +1,116 @@
+"""`mdrive evscan`: sound potentials give one minimum and Spearman -1/+1, an unphysical one is flagged,
+and the metrics agree with a direct computation on synthetic curves."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase.build import bulk
+from scipy.stats import spearmanr
+
+from mdrive.protocols.evscan import curve_metrics
+
+from helpers import copper, mdrive, morse_with_dip, write_structures
+
+
+def scan(tmp_path, structures, potential, *extra, np_=None):
+    src = tmp_path / "in"
+    src.mkdir(exist_ok=True)
+    for name, atoms in structures.items():
+        write_structures(src / f"{name}.extxyz", [atoms])
+    out = tmp_path / "out"
+    r = mdrive("evscan", src, "--potential", potential, "--out", out, *extra, np=np_)
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+@pytest.mark.parametrize("potential,structures", [
+    ("eam:Cu_u3.eam", {"cu-fcc": copper(2), "cu-bcc": bulk("Cu", "bcc", a=2.87, cubic=True).repeat(2)}),
+    ("snap:Ta06A", {"ta-bcc": bulk("Ta", "bcc", a=3.31, cubic=True).repeat(2)}),
+], ids=["eam", "snap"])
+def test_sound_potentials_have_one_minimum(tmp_path, potential, structures):
+    out, r = scan(tmp_path, structures, potential)
+    table = pd.read_csv(out / "evscan.csv")
+    assert list(table.columns) == ["structure", "n_atoms", "failed", "sign_changes", "spearman_E_compression",
+                                   "spearman_dEdV_compression"]
+    assert (~table["failed"]).all() and (table["sign_changes"] == 1).all()
+    assert np.allclose(table["spearman_E_compression"], -1) and np.allclose(table["spearman_dEdV_compression"], 1)
+    curves = pd.read_parquet(out / "curves.parquet")
+    one = curves[curves["structure"] == table["structure"][0]]
+    assert len(one) == 21 and one["volume_ratio"].min() == pytest.approx(0.8 ** 3, rel=1e-6)
+    assert one["volume_ratio"].max() == pytest.approx(1.2 ** 3, rel=1e-6)
+    # pressure falls as the compressed cell grows (under tension it may turn over past the largest
+    # tensile stress), it is positive under compression and negative under tension, and the lowest
+    # energy is near the equilibrium cell
+    compressed = one[one["strain"] <= 0]
+    assert compressed["pressure_gpa"].is_monotonic_decreasing
+    assert one["pressure_gpa"].iloc[0] > 10 and one["pressure_gpa"].iloc[-1] < -1
+    assert abs(one.loc[one["energy"].idxmin(), "strain"]) <= 0.04
+    assert r.stdout.strip().startswith("EV scan: 0.0 % failures")
+
+
+def test_unphysical_potential_flagged(tmp_path):
+    potential = morse_with_dip(tmp_path, center=2.25, width=0.05, depth=1.0)
+    out, r = scan(tmp_path, {"cu": copper(2)}, str(potential))
+    row = pd.read_csv(out / "evscan.csv").iloc[0]
+    assert row["failed"] and row["sign_changes"] >= 3
+    assert "100.0 % failures" in r.stdout
+
+
+@pytest.mark.mpi
+def test_structures_spread_over_mpi_groups(tmp_path):
+    structures = {f"cu{k}": copper(2) for k in range(3)}
+    for k, atoms in enumerate(structures.values()):
+        atoms.rattle(0.01, seed=k)
+    out, _ = scan(tmp_path, structures, "eam:Cu_u3.eam", "--points", "7", np_=2)
+    table = pd.read_csv(out / "evscan.csv")
+    assert list(table["structure"]) == ["cu0", "cu1", "cu2"] and (~table["failed"]).all()
+
+
+def direct(strain, energy):
+    """The definitions computed the plain way, point by point."""
+    volume = (1 + strain) ** 3
+    slopes = [(energy[i + 1] - energy[i]) / (volume[i + 1] - volume[i]) for i in range(len(strain) - 1)]
+    nonzero = [s for s in slopes if s != 0]
+    changes = sum(1 for a, b in zip(nonzero, nonzero[1:]) if (a > 0) != (b > 0))
+    comp = [i for i in range(len(strain)) if strain[i] < 0]
+    mids = [(strain[i] + strain[i + 1]) / 2 for i in range(len(strain) - 1)]
+    comp_slopes = [i for i in range(len(mids)) if mids[i] < 0]
+    rho_e = spearmanr([strain[i] for i in comp], [energy[i] for i in comp]).statistic
+    rho_d = spearmanr([mids[i] for i in comp_slopes], [slopes[i] for i in comp_slopes]).statistic
+    return changes, rho_e, rho_d
+
+
+@pytest.mark.parametrize("shape", ["one minimum", "two minima"])
+def test_metrics_agree_with_direct_computation(shape):
+    strain = np.linspace(-0.2, 0.2, 21)
+    energy = (strain - 0.01) ** 2 if shape == "one minimum" else (strain ** 2 - 0.01) ** 2 + 0.0002 * strain
+    got = curve_metrics(strain, energy, (1 + strain) ** 3)
+    changes, rho_e, rho_d = direct(strain, energy)
+    assert got["sign_changes"] == changes == (1 if shape == "one minimum" else 3)
+    assert got["failed"] == (changes > 1)
+    assert got["spearman_E_compression"] == pytest.approx(rho_e)
+    assert got["spearman_dEdV_compression"] == pytest.approx(rho_d)
+    if shape == "one minimum":
+        assert got["spearman_E_compression"] == pytest.approx(-1) and got["spearman_dEdV_compression"] == pytest.approx(1)
+
+
+def test_flat_and_nonfinite_curves():
+    strain = np.linspace(-0.2, 0.2, 11)
+    flat = curve_metrics(strain, np.zeros(11), (1 + strain) ** 3)
+    assert flat["sign_changes"] == 0 and not flat["failed"]
+    assert flat["spearman_E_compression"] is None and flat["spearman_dEdV_compression"] is None
+    broken = curve_metrics(strain, np.r_[np.zeros(10), np.nan], (1 + strain) ** 3)
+    assert broken["failed"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--strain", "0"], "--strain must be in (0, 1)"),
+    (["--strain", "-0.1"], "--strain must be in (0, 1)"),
+    (["--points", "4"], "--points must be at least 5"),
+])
+def test_bad_scan_options(tmp_path, args, needle):
+    write_structures(tmp_path / "cu.extxyz", [copper(2)])
+    r = mdrive("evscan", tmp_path / "cu.extxyz", "--potential", "eam:Cu_u3.eam", "--out", tmp_path / "o", *args)
+    assert r.returncode == 2 and r.stderr.strip() == f"mdrive: {r.stderr.strip()[8:]}" and needle in r.stderr
+    assert not (tmp_path / "o").exists()
