@@ -12,7 +12,7 @@ from typing import Callable
 
 from mpi4py import MPI
 
-from mdrive.ensemble import Ensemble, Job
+from mdrive.ensemble import MARKS, Ensemble, Job
 from mdrive.errors import InputError
 from mdrive.manifest import MANIFEST, base_manifest, now, structure_hash, write_json
 from mdrive.decks import templates_dir
@@ -114,6 +114,7 @@ def _start(plan: Plan, argv: list[str]) -> None:
     if plan.overwrite and plan.out.exists() and not plan.resume:
         shutil.rmtree(plan.out)
     plan.out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(plan.out / MARKS, ignore_errors=True)  # markers of an aborted earlier invocation
     manifest = base_manifest(plan.command, argv, plan.parameters, build())
     manifest["ranks_per_run"] = plan.ranks_per_run
     manifest["templates"] = {p.name: sha256(p) for p in sorted(templates_dir().glob("*.in"))}

@@ -22,6 +22,7 @@ from mdrive.run import GroupLost, StopControl, execute
 
 WORLD = MPI.COMM_WORLD
 METRICS, RUN_INFO = "metrics.json", "run.json"
+MARKS = ".mdrive"  # per-invocation marker files: which ranks wait, which groups were lost
 FINAL = ("valid", "invalid", "error")  # a censored run is not final: resume runs it again
 
 
@@ -75,7 +76,7 @@ class Ensemble:
         return [m for m in (read_metrics(self.out / "runs" / j.name) for j in jobs) if m is not None]
 
     def _mark(self, name: str) -> None:
-        marks = self.out / ".mdrive"
+        marks = self.out / MARKS
         marks.mkdir(exist_ok=True)
         (marks / name).touch()
 
@@ -85,7 +86,7 @@ class Ensemble:
         every group has finished or been lost, and the caller then ends the job."""
         self._mark(f"waiting-{WORLD.rank}")
         barrier = WORLD.Ibarrier()
-        marks = self.out / ".mdrive"
+        marks = self.out / MARKS
         while not barrier.Test():
             names = {p.name for p in marks.iterdir()}
             waiting = sorted(int(n.split("-")[1]) for n in names if n.startswith("waiting-"))

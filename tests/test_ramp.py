@@ -157,3 +157,25 @@ def test_time_limit_censors_instead_of_failing(tmp_path, cu_file):
     assert row["status"] == "censored" and row["cause"] == "wall-time limit"
     assert 0 < row["steps_valid"] < row["steps_target"]
     assert r.stdout.strip() == "NVT: no uncensored runs to score (1 censored)"
+
+
+@pytest.mark.mpi
+def test_one_rank_error_in_a_multi_rank_run_loses_nothing(tmp_path):
+    """The demo's NPT ramps hit "Neighbor list overflow", an error LAMMPS raises on one rank only, which
+    leaves the run's other rank blocked. mdrive records the run, writes the summary, ends the job (exit 3),
+    and --resume carries on until every run has its verdict."""
+    out = tmp_path / "out"
+    args = ["ramp", "--duration", "1", "--ranks-per-run", "2", "--out", out]
+    r = mdrive(*args, np=2, timeout=300)
+    assert r.returncode == 3, r.stderr
+    assert "continue with --resume" in r.stderr
+    first = pd.read_csv(out / "summary.csv")
+    assert "neighbor list overflow" in set(first["cause"].dropna())
+    for _ in range(6):
+        if r.returncode == 0:
+            break
+        r = mdrive(*args, "--resume", np=2, timeout=300)
+    assert r.returncode == 0, r.stderr
+    final = pd.read_csv(out / "summary.csv")
+    assert len(final) == 16 and set(final["status"]) <= {"valid", "invalid"}
+    assert (final["cause"] == "neighbor list overflow").sum() >= 1
