@@ -4,25 +4,33 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install -q -c constraints-torch.txt
 STAMP  := $(VENV)/.installed
+TESTSTAMP := $(VENV)/.installed-test
 
 .PHONY: run test setup bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints-torch.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(PIP) -e .
 	touch $(STAMP)
 
-setup: $(STAMP)
+# tests also run real MLIPs (a tiny MACE built offline): torch first, as its CPU build, then the extras
+$(TESTSTAMP): $(STAMP)
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[test,mace]"
+	touch $(TESTSTAMP)
+
+setup: $(TESTSTAMP)
 
 run: $(STAMP)
 	$(BIN)/mpirun -np 2 $(BIN)/python -m mdrive ramp --out mdrive-ramp --overwrite
 
-test: $(STAMP)
+test: $(TESTSTAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(TESTSTAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:

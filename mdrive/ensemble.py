@@ -32,6 +32,7 @@ class Job:
     compose: Callable[[Path], None]  # writes the deck and its inputs into the run directory
     info: dict = field(default_factory=dict)  # run.json: what analysis needs besides the log
     cost: float = 1.0  # relative expected run time, for balancing the groups
+    callbacks: dict = field(default_factory=dict)  # fix external id -> factory(lmp), see run.execute
 
 
 def assign(jobs: list[Job], groups: int) -> list[list[Job]]:
@@ -119,7 +120,8 @@ class Ensemble:
         started = time.time()
         if error is None:
             try:
-                error = execute(run_dir, comm, self.stop, on_step=progress.tick if progress else None)
+                error = execute(run_dir, comm, self.stop, on_step=progress.tick if progress else None,
+                                callbacks=job.callbacks)
             except GroupLost as lost:  # this rank saw the error; the group's leader may be blocked
                 write_json(run_dir / METRICS, self._verdict(run_dir, job, str(lost), time.time() - started))
                 raise

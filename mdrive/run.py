@@ -1,13 +1,14 @@
 """Run layer: one composed deck on one communicator, with its failure contained and recorded.
 
 mdrive feeds the deck to LAMMPS command by command (the same commands `lmp -in in.lammps` would run) so
-that it can attach its callback to `fix mdrive_hook` before the run starts: the callback is how a
+that it can attach its callbacks to `fix external` fixes as soon as they exist: the callback is how a
 signal or the wall-time budget stops a run cleanly, on the same step on every rank of the run.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from mdrive.runtime import new_lammps
 
 HOOKS = "mdrive-hooks.in"
 LOG = "log.lammps"
+LOOP = "loop.in"  # the looping part of a deck, fed to LAMMPS as a file
 
 
 class StopControl:
@@ -44,8 +46,11 @@ class StopControl:
         return self.signal is not None or (self.deadline is not None and time.monotonic() >= self.deadline)
 
 
-def execute(run_dir: Path, comm, stop: StopControl, on_step=None) -> str | None:
+def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dict | None = None) -> str | None:
     """Run `run_dir/in.lammps` on `comm`; None if LAMMPS finished, else the error text.
+
+    `callbacks` maps fix ids of `fix external` (e.g. a potential computed in Python) to factories
+    `factory(lmp) -> callback`, attached like the stop hook right after the command that defines the fix.
 
     Python signal handlers run inside the callback (it is Python code on the main thread), so a
     SIGTERM is seen within one thermo interval even while LAMMPS is busy in C++.
@@ -53,7 +58,7 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None) -> str | None:
     deck = (run_dir / decks.DECK).read_text()
     hooks = decks.template_path(HOOKS)
     lmp = new_lammps(comm, log=run_dir / LOG, variables={"mdrive_hooks": str(hooks)})
-    state = {"hooked": False}
+    pending = dict(callbacks or {})
 
     def callback(_caller, step, _nlocal, _tag, _x, _f):
         halt = stop.requested()
@@ -66,17 +71,16 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None) -> str | None:
 
     try:
         with _cwd(run_dir):
-            commands = decks.commands(deck)
-            if any(c.split()[0] in ("jump", "label") for c in commands):
-                # a deck that loops must be read from its file; loops are short scans, run without hooks
-                lmp.file(decks.DECK)
-                return None
-            for command in commands:
-                if not state["hooked"] and command.split()[0] in ("run", "minimize") \
-                        and lmp.has_id("fix", "mdrive_hook"):
-                    lmp.set_fix_external_callback("mdrive_hook", callback)
-                    state["hooked"] = True
+            head, loop = _split_loop(deck)
+            pending["mdrive_hook"] = lambda _lmp: callback
+            for command in decks.commands(head):
                 lmp.command(command)
+                if pending:  # as soon as the command (or a file it included) has defined the fix
+                    _attach(lmp, pending)
+            if loop:  # LAMMPS runs label/jump loops only from a file: the deck's loop, verbatim
+                _attach(lmp, pending)
+                (run_dir / LOOP).write_text(loop)
+                lmp.file(LOOP)
         return None
     except Exception as err:  # LAMMPS errors arrive as plain Exception; anything else is recorded too
         text = str(err).strip() or type(err).__name__
@@ -88,6 +92,17 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None) -> str | None:
         if lmp is not None:
             with contextlib.suppress(Exception):
                 lmp.close()
+
+
+def _split_loop(deck: str) -> tuple[str, str]:
+    """The deck before its first `label` line, and the rest (empty when the deck has no loop)."""
+    match = re.search(r"^\s*label\s", deck, re.M)
+    return (deck, "") if match is None else (deck[:match.start()], deck[match.start():])
+
+
+def _attach(lmp, pending: dict) -> None:
+    for fix_id in [f for f in pending if lmp.has_id("fix", f)]:
+        lmp.set_fix_external_callback(fix_id, pending.pop(fix_id)(lmp))
 
 
 class GroupLost(Exception):

@@ -62,3 +62,30 @@ def morse_with_dip(folder: Path, center: float, width: float, depth: float) -> P
     spec.write_text(f"pair_style: table linear 6000\npair_coeff: ['* * {table} DIP 7.0']\n"
                     f"files: [{table}]\nelements: [Cu]\n")
     return spec
+
+
+def tiny_mace(path: Path, atomic_numbers=(28, 29), seed: int = 0, channels: int = 8, max_ell: int = 2) -> Path:
+    """A small MACE model with random weights, built offline in well under a second and saved whole
+    (float64), for the ASE calculator and the LAMMPS export. No download anywhere."""
+    import numpy as np
+    import torch
+    from e3nn import o3
+    from mace import modules
+
+    torch.manual_seed(seed)
+    torch.set_default_dtype(torch.float64)
+    model = modules.MACE(
+        r_max=5.0, num_bessel=8, num_polynomial_cutoff=5, max_ell=max_ell,
+        interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+        interaction_cls_first=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+        num_interactions=2, num_elements=len(atomic_numbers),
+        hidden_irreps=o3.Irreps(f"{channels}x0e + {channels}x1o"), MLP_irreps=o3.Irreps("16x0e"),
+        atomic_energies=np.array([-1.5 - 0.1 * k for k in range(len(atomic_numbers))]),
+        avg_num_neighbors=12.0, atomic_numbers=list(atomic_numbers), correlation=2,
+        gate=torch.nn.functional.silu)
+    torch.save(model.double(), path)
+    return path
+
+
+def mace_spec(model: Path) -> str:
+    return f"ase:mace.calculators:MACECalculator?model_paths={model}&default_dtype=float64&device=cpu"

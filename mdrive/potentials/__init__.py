@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from mdrive.errors import InputError
-from mdrive.potentials import classical, mlip
+from mdrive.potentials import bridge, classical, mlip
 from mdrive.potentials.base import Kokkos, Potential
 from mdrive.potentials.files import find_file
 
@@ -30,6 +30,7 @@ ADAPTERS = {
     "nequip": mlip.nequip,
     "allegro": mlip.allegro,
     "pace": mlip.pace,
+    "ase": bridge.ase,
 }
 NO_FILE = ("zbl", "lj")
 

@@ -49,6 +49,8 @@ class Potential:
     kokkos: Kokkos | None = None
     units: str = "metal"
     cutoff: float | None = None
+    # for potentials computed outside LAMMPS: elements -> {fix id: factory(lmp) -> fix external callback}
+    bridge: Callable[[list[str]], dict] | None = field(default=None, compare=False, repr=False)
 
     def lines(self, elements: list[str]) -> list[str]:
         """The potential include for atom types holding `elements` (type 1 = elements[0])."""
@@ -79,6 +81,10 @@ class Potential:
             raise InputError(
                 f"potential {self.spec}: pair style {self.styles[0]} runs on one MPI rank only; "
                 f"use --ranks-per-run 1 (ensembles over several ranks still run in parallel)")
+
+    def callbacks(self, elements: list[str]) -> dict:
+        """Callbacks the run layer attaches to this potential's fixes, for atom types holding `elements`."""
+        return self.bridge(list(elements)) if self.bridge else {}
 
     def hashes(self) -> dict[str, str]:
         return {str(p): sha256(p) for p in self.files}

@@ -94,7 +94,8 @@ def jobs(structures: list[Structure], potential: Potential, params: RampParams) 
                     "steps_target": variables["steps"], "timestep_fs": params.dt_fs(s),
                     "variables": variables}
             cost = len(s.atoms) * variables["steps"] * (3.0 if ens == "npt" else 1.0)  # NPT: ~3x per step
-            out.append(Job(f"{s.name}-{ens}", _composer(ens, variables, potential, s), info, cost))
+            out.append(Job(f"{s.name}-{ens}", _composer(ens, variables, potential, s), info, cost,
+                           potential.callbacks(s.elements)))
     return out
 
 

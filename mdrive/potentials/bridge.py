@@ -1,0 +1,95 @@
+"""ASE-calculator bridge: any ASE calculator drives a LAMMPS run through `fix external`.
+
+`--potential ase:MODULE:FACTORY[?key=value&...]` builds the calculator with FACTORY(**kwargs) (e.g.
+`ase:mace.calculators:MACECalculator?model_paths=m.model&default_dtype=float64`). LAMMPS integrates,
+thermostats and barostats; every step the callback hands the calculator the local atoms and returns
+energy, forces and virial (`fix_modify ... energy yes virial yes`). One rank per run: under MPI the fix
+sees only the local atoms, and a calculator needs them all.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+
+import numpy as np
+from ase import Atoms
+
+from mdrive.errors import InputError
+from mdrive.potentials.base import Potential
+
+FIX = "mdrive_ase"
+
+
+def ase(spec: str, arg: str) -> Potential:
+    target, _, query = arg.partition("?")
+    module, _, factory = target.partition(":")
+    if not module or not factory:
+        raise InputError(f"potential {spec}: write ase:MODULE:FACTORY[?key=value&...]")
+    kwargs = _kwargs(query, spec)
+    calculator = _calculator(module, factory, json.dumps(kwargs, sort_keys=True))
+    cutoff = float(getattr(calculator, "r_max", 0) or kwargs.get("cutoff", 0) or 5.0)
+
+    def lines(els):
+        # LAMMPS needs a pair style for its neighbour lists; the calculator finds its own neighbours
+        return [f"pair_style zero {cutoff}", "pair_coeff * *",
+                f"fix {FIX} all external pf/callback 1 1",
+                f"fix_modify {FIX} energy yes virial yes"]
+
+    return Potential(spec, "ase", ("zero",), lines, _elements(calculator), (), multi_rank=False,
+                     bridge=lambda elements: {FIX: functools.partial(Bridge, calculator, elements)})
+
+
+class Bridge:
+    """The fix external callback for one LAMMPS instance: types are re-read on every call because LAMMPS
+    re-sorts atoms, and the virial is set on every call or the pressure goes stale."""
+
+    def __init__(self, calculator, elements: list[str], lmp):
+        self.calculator, self.lmp = calculator, lmp
+        self.symbols = np.array(elements)
+
+    def __call__(self, _caller, _step, nlocal, _tag, x, f):
+        lmp = self.lmp
+        types = lmp.numpy.extract_atom("type")[:nlocal]
+        lo, hi, xy, yz, xz, _periodic, _changed = lmp.extract_box()
+        cell = [[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]]
+        atoms = Atoms(self.symbols[types - 1], positions=np.asarray(x[:nlocal]) - lo, cell=cell, pbc=True)
+        atoms.calc = self.calculator
+        energy = atoms.get_potential_energy()
+        f[:nlocal] = atoms.get_forces()
+        s = atoms.get_stress(voigt=True) * atoms.get_volume()  # ASE order xx yy zz yz xz xy, eV
+        lmp.fix_external_set_energy_global(FIX, float(energy))
+        lmp.fix_external_set_virial_global(FIX, [-s[0], -s[1], -s[2], -s[5], -s[4], -s[3]])  # xx yy zz xy xz yz
+
+
+@functools.cache
+def _calculator(module: str, factory: str, kwargs_json: str):
+    """One calculator per process and spec: loading a model is the expensive part."""
+    try:
+        make = getattr(importlib.import_module(module), factory)
+    except (ImportError, AttributeError) as err:
+        raise InputError(f"ASE calculator {module}:{factory} cannot be loaded ({err}); install its package") from None
+    try:
+        return make(**json.loads(kwargs_json))
+    except Exception as err:  # any failure of a third-party constructor is bad input here
+        raise InputError(f"ASE calculator {module}:{factory} failed to start: {type(err).__name__}: {err}") from None
+
+
+def _kwargs(query: str, spec: str) -> dict:
+    out = {}
+    for item in filter(None, query.split("&")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"potential {spec}: '{item}' is not key=value")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def _elements(calculator) -> tuple[str, ...] | None:
+    from ase.data import chemical_symbols
+
+    zs = getattr(getattr(calculator, "z_table", None), "zs", None)
+    return tuple(chemical_symbols[int(z)] for z in zs) if zs is not None else None
