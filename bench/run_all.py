@@ -13,6 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import evscan_deck  # noqa: E402
 import logparse  # noqa: E402
+import mace_bridge  # noqa: E402
 import ramp_demo  # noqa: E402
 
 
@@ -28,6 +29,7 @@ def main() -> None:
     parse = logparse.main()
     demo = ramp_demo.main()
     scan = evscan_deck.main()
+    bridge = mace_bridge.main()
     lines = [
         "# mdrive benchmarks", "",
         f"Measured {date.today()} on {machine()}; OMP_NUM_THREADS=1. Regenerate with `make bench`.", "",
@@ -49,7 +51,13 @@ def main() -> None:
               "| potential | atoms | looping deck (s) | deck per point (s) | ratio |", "|---|---|---|---|---|"]
     for spec, r in scan.items():
         lines.append(f"| {spec} | {r['atoms']} | {r['loop_deck_s']} | {r['deck_per_point_s']} | {r['speedup']}x |")
-    lines += ["", "mdrive runs the looping deck (inputs/evscan.in).", ""]
+    lines += ["", "mdrive runs the looping deck (inputs/evscan.in).", "",
+              "## MLIP MD through the ASE bridge, 1 thread (2-layer MACE 64x0e+64x1o, 500 atoms)", "",
+              "| route | steps/s | fraction of model-only |", "|---|---|---|",
+              f"| model alone | {bridge['model_only']} | 1.000 |",
+              f"| ASE VelocityVerlet | {bridge['ase_md']} | {bridge['ase_md_fraction']} |",
+              f"| LAMMPS through the bridge | {bridge['bridge']} | {bridge['bridge_fraction']} |", "",
+              "LAMMPS's timesteps/s includes the set-up force call (N+1 evaluations for N steps).", ""]
     Path(__file__).with_name("results.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

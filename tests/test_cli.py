@@ -54,6 +54,8 @@ CASES = [
     (["ramp", "{d}/cu.extxyz", *CU, "--out", "{d}/results"], "already holds results: add --resume"),
     (["ramp", "{d}/cu.extxyz", *CU, "--out", "{d}/notmdrive", "--resume"], "holds no manifest.json"),
     (["report", "{d}/notmdrive"], "not an mdrive output folder"),
+    (["evscan", "{d}/nocell.xyz", *CU, "--out", "{d}/out"], "has no 3-D cell"),
+    (["evscan", "{d}/cu.extxyz", *CU, "--points", "3", "--out", "{d}/out"], "--points must be at least 5"),
     (["structures", "random-mixture", "--elements", "Cu", "Qq", "--out", "{d}/rm.extxyz"], "unknown element symbol Qq"),
 ]
 

@@ -1,0 +1,93 @@
+"""MLIP MD speed, 1 thread: a 2-layer MACE (64x0e+64x1o, max_ell 3, r_max 5 Å) on 500 atoms.
+
+(1) the model alone: energy + forces + stress through mace-torch's ASE calculator, positions nudged each
+call; (2) ASE's own MD (VelocityVerlet) with the same calculator; (3) LAMMPS MD through mdrive's bridge
+(fix external). Reported as steps/s and as a fraction of the model-only rate."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["OMP_NUM_THREADS"] = "1"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import mace  # noqa: E402,F401
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from ase import units  # noqa: E402
+from ase.build import bulk  # noqa: E402
+from ase.md.verlet import VelocityVerlet  # noqa: E402
+from mace.calculators import MACECalculator  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+from helpers import mace_spec, tiny_mace  # noqa: E402
+from mdrive import decks, potentials  # noqa: E402
+from mdrive.logs import read_log  # noqa: E402
+from mdrive.run import StopControl, execute  # noqa: E402
+from mdrive.structures import Structure  # noqa: E402
+
+STEPS = 20
+
+
+def structure():
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((5, 5, 5))[:500]
+    atoms.symbols[::2] = "Ni"
+    atoms.rattle(0.02, seed=1)
+    return atoms
+
+
+def model_only(calc, atoms) -> float:
+    atoms = atoms.copy()
+    atoms.calc = calc
+    atoms.get_potential_energy()  # warm-up
+    rng = np.random.default_rng(0)
+    t = time.perf_counter()
+    for _ in range(STEPS):
+        atoms.positions += rng.normal(0, 1e-3, atoms.positions.shape)
+        atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+    return STEPS / (time.perf_counter() - t)
+
+
+def ase_md(calc, atoms) -> float:
+    atoms = atoms.copy()
+    atoms.calc = calc
+    dyn = VelocityVerlet(atoms, 2 * units.fs)
+    dyn.run(1)
+    t = time.perf_counter()
+    dyn.run(STEPS)
+    return STEPS / (time.perf_counter() - t)
+
+
+def bridge(model, atoms) -> float:
+    pot = potentials.load(mace_spec(model))
+    s = Structure("b", atoms, "bench")
+    with tempfile.TemporaryDirectory() as tmp:
+        variables = {"seed": 1, "t_start": 300, "t_stop": 300, "steps": STEPS, "dt": 0.002, "tdamp": 0.1,
+                     "thermo_every": 10}
+        decks.compose(Path(tmp), "ramp-nvt.in", variables, pot, s)
+        assert execute(Path(tmp), MPI.COMM_SELF, StopControl(), callbacks=pot.callbacks(s.elements)) is None
+        run = read_log(Path(tmp) / "log.lammps").runs[-1]
+        return run.performance["timesteps/s"]
+
+
+def main() -> dict:
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = tiny_mace(Path(tmp) / "bench.model", channels=64, max_ell=3)
+        calc = MACECalculator(model_paths=str(model), default_dtype="float64", device="cpu")
+        atoms = structure()
+        rates = {"model_only": model_only(calc, atoms), "ase_md": ase_md(calc, atoms),
+                 "bridge": bridge(model, atoms)}
+    result = {k: round(v, 3) for k, v in rates.items()}
+    result.update({f"{k}_fraction": round(v / rates["model_only"], 3) for k, v in rates.items() if k != "model_only"})
+    result["atoms"] = 500
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
