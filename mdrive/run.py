@@ -60,7 +60,7 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dic
     lmp = new_lammps(comm, log=run_dir / LOG, variables={"mdrive_hooks": str(hooks)})
     pending = dict(callbacks or {})
 
-    def callback(_caller, step, _nlocal, _tag, _x, _f):
+    def stop_hook(_caller, step, _nlocal, _tag, _x, _f):
         halt = stop.requested()
         if comm.size > 1:
             halt = comm.allreduce(halt, op=MPI.LOR)
@@ -72,14 +72,15 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dic
     try:
         with _cwd(run_dir):
             head, loop = _split_loop(deck)
-            pending["mdrive_hook"] = lambda _lmp: callback
+            pending["mdrive_hook"] = lambda _lmp: stop_hook
             for command in decks.commands(head):
                 lmp.command(command)
                 if pending:  # as soon as the command (or a file it included) has defined the fix
                     _attach(lmp, pending)
             if loop:  # LAMMPS runs label/jump loops only from a file: the deck's loop, verbatim
                 _attach(lmp, pending)
-                (run_dir / LOOP).write_text(loop)
+                if comm.rank == 0:  # LAMMPS reads input files on its rank 0 only
+                    (run_dir / LOOP).write_text(loop)
                 lmp.file(LOOP)
         return None
     except Exception as err:  # LAMMPS errors arrive as plain Exception; anything else is recorded too

@@ -1,6 +1,7 @@
 """`mdrive info`: what the running LAMMPS build can do, and which adapters' styles it runs."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
@@ -37,7 +38,10 @@ def report() -> dict:
         routes.append({"adapter": name, "pair_style": style, "runs": ok, "why_not": why})
     info = b.as_dict()
     info.update(potentials_dir=str(potentials_dir()), omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
-                kokkos_backends=b.kokkos_backends(), routes=routes)
+                kokkos_backends=b.kokkos_backends(), routes=routes,
+                ase_bridge={"fix_external": "external" in b.fix_styles,
+                            "mace_torch": importlib.util.find_spec("mace") is not None},
+                mace_plugin="not available yet (mdrive's own pair_style mace plugin is not built by this version)")
     return info
 
 
@@ -64,4 +68,8 @@ def run(args, argv) -> int:
     for r in info["routes"]:
         state = "yes" if r["runs"] else f"no  ({r['why_not']})"
         print(f"  {r['adapter']:<24} {r['pair_style']:<20} {state}")
+    bridge = info["ase_bridge"]
+    print(f"ASE bridge   {'yes' if bridge['fix_external'] else 'no (fix external missing)'} "
+          f"(--potential ase:MODULE:FACTORY; mace-torch {'installed' if bridge['mace_torch'] else 'not installed'})")
+    print(f"MACE plugin  {info['mace_plugin']}")
     return 0
