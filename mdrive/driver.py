@@ -103,6 +103,8 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
             print(f"mdrive: {missing} runs not run ({why}); continue with --resume", file=sys.stderr)
         if ensemble.lost:  # the blocked ranks can only be ended by MPI_Abort, after the results are safe
             sys.stdout.flush()
+            sys.stderr.flush()
+            time.sleep(1.0)  # let the launcher forward this rank's output before the abort tears it down
             WORLD.Abort(3)
     elif ensemble.lost:
         while True:  # wait for the reporting rank to end the job

@@ -23,7 +23,7 @@ UNSTABLE = [
     (re.compile(r"Neighbor list overflow", re.I), "neighbor list overflow"),
     (re.compile(r"Out of range atoms", re.I), "out of range atoms"),
     (re.compile(r"Non-numeric (pressure|box)", re.I), "non-numeric pressure or box"),
-    (re.compile(r"too close|Too many neighbor", re.I), "atoms too close"),
+    (re.compile(r"too close|Too many neighbor|Pair distance < table inner cutoff", re.I), "atoms too close"),
     (re.compile(r"Fix (npt|nph|nvt)[^:]*: .*(box|volume|dilation)", re.I), "cell collapse"),
     (re.compile(r"Bond atoms? missing|Atom .* missing", re.I), "missing atoms"),
     (re.compile(r"Domain too large|Triclinic box skew is too large", re.I), "cell collapse"),

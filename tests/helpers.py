@@ -43,12 +43,12 @@ def collapsing_pair_potential(folder: Path) -> Path:
     return spec
 
 
-def morse_with_dip(folder: Path, center: float, width: float, depth: float) -> Path:
+def morse_with_dip(folder: Path, center: float, width: float, depth: float, r_min: float = 0.5) -> Path:
     """A deliberately unphysical pair potential: Girifalco–Weizer Morse for Cu plus a Gaussian dip
     -depth·exp(-((r-center)/width)²), as a LAMMPS `pair_style table` file described by a potential YAML."""
     import numpy as np
 
-    r = np.linspace(0.5, 7.0, 6000)
+    r = np.linspace(r_min, 7.0, 6000)
     d, alpha, r0 = 0.3429, 1.3588, 2.866
     morse = d * (np.exp(-2 * alpha * (r - r0)) - 2 * np.exp(-alpha * (r - r0)))
     dmorse = -2 * alpha * d * (np.exp(-2 * alpha * (r - r0)) - np.exp(-alpha * (r - r0)))
