@@ -103,3 +103,33 @@ def test_bridge_refuses_several_ranks_per_run(model, tmp_path):
     src = write_structures(tmp_path / "alloy.extxyz", [alloy()])
     r = mdrive("ramp", src, "--potential", mace_spec(model), "--ranks-per-run", "2", "--out", tmp_path / "o", np=2)
     assert r.returncode == 2 and "runs on one MPI rank only" in r.stderr
+
+
+def test_mace_spec_chooses_its_backend(model, tmp_path):
+    # a trained model runs through the bridge on a build without pair_style mace
+    pot = potentials.load(f"mace:{model}")
+    assert pot.family == "ase" and pot.elements == ("Ni", "Cu")
+    # an export with its trained model beside it: auto takes the bridge here, native is refused
+    export = model.with_name(model.name + "-lammps.pt")
+    export.write_bytes(b"torchscript export stands here")
+    assert potentials.load(f"mace:{export}").family == "ase"
+    native = potentials.load(f"mace:{export}", "native")
+    assert native.family == "mace" and native.styles == ("mace",)
+    from mdrive.errors import InputError
+    from mdrive.runtime import build
+
+    with pytest.raises(InputError, match="pair style 'mace'"):
+        native.check_build(build())
+    with pytest.raises(InputError, match="plugin is not built"):
+        potentials.load(f"mace:{export}", "plugin")
+    lonely = tmp_path / "other.model-lammps.pt"
+    lonely.write_bytes(b"x")
+    with pytest.raises(InputError, match="needs the trained MACE model"):
+        potentials.load(f"mace:{lonely}", "ase")
+
+
+def test_elements_outside_the_model_refused(model, tmp_path):
+    atoms = bulk("Fe", "bcc", a=2.86, cubic=True).repeat(2)
+    src = write_structures(tmp_path / "fe.extxyz", [atoms])
+    r = mdrive("ramp", src, "--potential", f"mace:{model}", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "covers Ni Cu but the structure has Fe" in r.stderr

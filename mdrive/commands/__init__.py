@@ -9,6 +9,9 @@ def add_run_options(p, out_default: str) -> None:
     p.add_argument("--potential", metavar="SPEC",
                    help="FAMILY:FILE (snap:W_2940_2017_2, eam/alloy:CuNi.eam.alloy, mace:m.model-lammps.pt, ...), "
                         "lj, zbl, or a YAML file")
+    p.add_argument("--backend", choices=["auto", "native", "plugin", "ase"], default="auto",
+                   help="how a mace: model runs: pair_style mace (native), mdrive's plugin, or the ASE bridge; "
+                        "auto: native when the build has it, else the bridge")
     p.add_argument("--ranks-per-run", type=int, default=1, metavar="K",
                    help="MPI ranks per LAMMPS run; the world is split into groups of K ranks (default 1)")
     p.add_argument("--out", type=Path, default=Path(out_default), help=f"output folder (default {out_default})")

@@ -24,7 +24,7 @@ def prepare(args):
     params.check()
     if not args.potential:
         raise InputError("--potential is required (e.g. --potential eam:Cu_u3.eam)")
-    potential = potentials.load(args.potential)
+    potential = potentials.load(args.potential, args.backend)
     structs = structures.read(args.structures)
     for s in structs:
         potential.check_elements(s.elements)

@@ -57,10 +57,10 @@ def prepare(args):
     if args.structures:
         if not args.potential:
             raise InputError("--potential is required with your own structures (e.g. --potential snap:W_2940_2017_2)")
-        potential = potentials.load(args.potential)
+        potential = potentials.load(args.potential, args.backend)
         structs = structures.read(args.structures)
     else:
-        potential = potentials.load(args.potential or DEMO_POTENTIAL)
+        potential = potentials.load(args.potential or DEMO_POTENTIAL, args.backend)
         structs = mixtures.generate(DEMO_SET["elements"], DEMO_SET["count"], DEMO_SET["n_atoms"], DEMO_SET["seed"])
     for s in structs:
         potential.check_elements(s.elements)

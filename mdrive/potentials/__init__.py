@@ -35,10 +35,13 @@ ADAPTERS = {
 NO_FILE = ("zbl", "lj")
 
 
-def load(spec: str) -> Potential:
-    """The potential a --potential SPEC names; InputError (one line) if it cannot be used."""
+def load(spec: str, backend: str = "auto") -> Potential:
+    """The potential a --potential SPEC names; InputError (one line) if it cannot be used.
+    `backend` chooses how a MACE model runs (see mlip.mace); other families have one route."""
     if spec.endswith((".yaml", ".yml")):
         return from_yaml(spec)
+    if spec.startswith("mace:"):
+        return mlip.mace(spec, spec[5:], backend)
     family, _, arg = spec.partition(":")
     if family not in ADAPTERS:
         raise InputError(f"unknown potential '{spec}': use FAMILY:FILE with FAMILY one of "

@@ -13,12 +13,30 @@ from mdrive.potentials.base import Kokkos, Potential
 from mdrive.potentials.files import find_file
 
 
-def mace(spec: str, arg: str) -> Potential:
-    """mace:FILE picks the route from the export's name: *-mliap_lammps.pt (ML-IAP unified),
-    *.json (symmetrix), anything else TorchScript for `pair_style mace`. `?no_domain_decomposition`
-    selects that pair_mace mode, valid on one rank only (mace#238, #843)."""
+BACKENDS = ("auto", "native", "plugin", "ase")
+
+
+def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
+    """mace:FILE picks the route from the file's name: *-mliap_lammps.pt (ML-IAP unified), *.json
+    (symmetrix), *.model (a trained model: the ASE bridge), anything else TorchScript for `pair_style
+    mace`. `?no_domain_decomposition` selects that pair_mace mode, valid on one rank only (mace#238,
+    #843). backend `auto` takes pair_style mace when the build has it, else the ASE bridge when the
+    trained model is there (FILE.model beside FILE.model-lammps.pt); `native`/`ase` force one."""
     name, _, option = arg.partition("?")
     path = find_file(name)
+    if backend not in BACKENDS:
+        raise InputError(f"--backend must be one of {', '.join(BACKENDS)} (got {backend})")
+    if backend == "plugin":
+        raise InputError("--backend plugin: mdrive's own pair_style mace plugin is not built by this version; "
+                         "use --backend ase, or a LAMMPS build with pair_style mace (cmake/README.md)")
+    trained = _trained_model(path)
+    if backend == "ase" or (backend == "auto" and trained and (path == trained or not _build_has("mace"))):
+        if trained is None:
+            raise InputError(f"potential {spec}: the ASE bridge needs the trained MACE model (.model file) "
+                             f"next to {path.name}")
+        from mdrive.potentials.bridge import ase
+
+        return ase(spec, f"mace.calculators:MACECalculator?model_paths={trained}&default_dtype=float64&device=cpu")
     if path.name.endswith("-mliap_lammps.pt"):
         return Potential(spec, "mace-mliap", ("mliap",),
                          lambda els: [f"pair_style mliap unified {path} 0", f"pair_coeff * * {' '.join(els)}"],
@@ -33,6 +51,21 @@ def mace(spec: str, arg: str) -> Potential:
     return Potential(spec, "mace", ("mace",), _star(style, path), None, (path,), newton="on",
                      atom_map=True, multi_rank=option == "",
                      kokkos=Kokkos("mace/kk", gpu_note="pair_mace uses CUDA device 0: pin one GPU per rank"))
+
+
+def _trained_model(path: Path) -> Path | None:
+    """The trained model a file is or was exported from (m.model for m.model-lammps.pt)."""
+    if path.suffix == ".model":
+        return path
+    stem = path.name.removesuffix("-lammps.pt")
+    candidate = path.with_name(stem)
+    return candidate if stem != path.name and candidate.suffix == ".model" and candidate.is_file() else None
+
+
+def _build_has(style: str) -> bool:
+    from mdrive.runtime import build
+
+    return build().has_pair(style)
 
 
 def nequip(spec: str, arg: str) -> Potential:
