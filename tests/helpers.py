@@ -89,3 +89,20 @@ def tiny_mace(path: Path, atomic_numbers=(28, 29), seed: int = 0, channels: int 
 
 def mace_spec(model: Path) -> str:
     return f"ase:mace.calculators:MACECalculator?model_paths={model}&default_dtype=float64&device=cpu"
+
+
+def lj_melt(cells: int = 4) -> str:
+    """The classic LAMMPS LJ melt set-up (fcc at ρ* = 0.8442, T* = 3), `cells`³ unit cells, NVE."""
+    return f"""
+units lj
+atom_style atomic
+lattice fcc 0.8442
+region box block 0 {cells} 0 {cells} 0 {cells}
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+velocity all create 3.0 87287 loop geom
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+fix 1 all nve
+"""

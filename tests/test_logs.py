@@ -13,21 +13,9 @@ import pytest
 from mdrive.logs import parse_log, read_log, read_logs
 from mdrive.runtime import new_lammps
 
-from helpers import ENV, LMP
+from helpers import ENV, LMP, lj_melt
 
-LJ = """
-units lj
-atom_style atomic
-lattice fcc 0.8442
-region box block 0 4 0 4 0 4
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 3.0 87287 loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-fix 1 all nve
-"""
+LJ = lj_melt(4)
 
 
 def run_lammps(path, script):
@@ -67,7 +55,7 @@ def corpus(tmp_path_factory):
     subprocess.run([str(LMP), "-in", "nan.in", "-log", "nan.log"], cwd=d, capture_output=True, env=ENV)
     made["nan"] = (d / "nan.log", None)
     # killed with SIGKILL in the middle of a long run, thermo flushed every row
-    (d / "kill.in").write_text(LJ.replace("4 0 4 0 4", "8 0 8 0 8") + "thermo 10\nthermo_modify flush yes\nrun 10\nrun 10000000")
+    (d / "kill.in").write_text(lj_melt(8) + "thermo 10\nthermo_modify flush yes\nrun 10\nrun 10000000")
     # the lmp console script is a wrapper around the binary: kill the whole process group
     proc = subprocess.Popen([str(LMP), "-in", "kill.in", "-log", "kill.log"], cwd=d, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
