@@ -25,6 +25,7 @@ def add(sub) -> None:
 
 
 def report() -> dict:
+    from mdrive import plugins
     from mdrive.runtime import build, potentials_dir
 
     b = build()
@@ -41,7 +42,7 @@ def report() -> dict:
                 kokkos_backends=b.kokkos_backends(), routes=routes,
                 ase_bridge={"fix_external": "external" in b.fix_styles,
                             "mace_torch": importlib.util.find_spec("mace") is not None},
-                mace_plugin="not available yet (mdrive's own pair_style mace plugin is not built by this version)")
+                mace_plugin=str(plugins.library() or "not built (python -m mdrive plugins build)"))
     return info
 
 

@@ -51,11 +51,14 @@ class Potential:
     cutoff: float | None = None
     # for potentials computed outside LAMMPS: elements -> {fix id: factory(lmp) -> fix external callback}
     bridge: Callable[[list[str]], dict] | None = field(default=None, compare=False, repr=False)
+    plugin: Path | None = None  # a LAMMPS plugin (.so) providing the styles; the include loads it
 
     def lines(self, elements: list[str]) -> list[str]:
         """The potential include for atom types holding `elements` (type 1 = elements[0])."""
         self.check_elements(elements)
         head = [f"# mdrive potential: {self.spec}"]
+        if self.plugin:
+            head.append(f"plugin load {self.plugin}")
         if self.newton:
             head.append(f"newton {self.newton} on")  # pair setting only: bond cannot change after the box exists
         return head + self.coeff_lines(list(elements))
@@ -71,8 +74,14 @@ class Potential:
 
     def check_build(self, build, ranks_per_run: int = 1) -> None:
         """Refuse, before any run, what the running LAMMPS cannot do right."""
+        if self.plugin is not None:
+            from mdrive.plugins import loads
+
+            if not loads(self.plugin, self.styles[0]):
+                raise InputError(f"plugin {self.plugin} does not load into this LAMMPS; rebuild it with "
+                                 f"`python -m mdrive plugins build`")
         for style in self.styles:
-            if not build.has_pair(style):
+            if self.plugin is None and not build.has_pair(style):
                 hint = BUILD_HINTS.get(style, "a LAMMPS build with the package providing it")
                 raise InputError(
                     f"pair style '{style}' (potential {self.spec}) is not in this LAMMPS build "

@@ -20,23 +20,35 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
     """mace:FILE picks the route from the file's name: *-mliap_lammps.pt (ML-IAP unified), *.json
     (symmetrix), *.model (a trained model: the ASE bridge), anything else TorchScript for `pair_style
     mace`. `?no_domain_decomposition` selects that pair_mace mode, valid on one rank only (mace#238,
-    #843). backend `auto` takes pair_style mace when the build has it, else the ASE bridge when the
-    trained model is there (FILE.model beside FILE.model-lammps.pt); `native`/`ase` force one."""
+    #843). backend `auto` takes pair_style mace when the build has it, else mdrive's plugin when it is
+    built (`mdrive plugins build`), else the ASE bridge when the trained model is there (FILE.model
+    beside FILE.model-lammps.pt); `native`, `plugin` and `ase` force one."""
     name, _, option = arg.partition("?")
     path = find_file(name)
     if backend not in BACKENDS:
         raise InputError(f"--backend must be one of {', '.join(BACKENDS)} (got {backend})")
-    if backend == "plugin":
-        raise InputError("--backend plugin: mdrive's own pair_style mace plugin is not built by this version; "
-                         "use --backend ase, or a LAMMPS build with pair_style mace (cmake/README.md)")
     trained = _trained_model(path)
-    if backend == "ase" or (backend == "auto" and trained and (path == trained or not _build_has("mace"))):
+    export = path if path.suffix != ".model" else None
+    if backend == "auto":
+        backend = _auto_backend(export, trained)
+    if backend == "ase":
         if trained is None:
             raise InputError(f"potential {spec}: the ASE bridge needs the trained MACE model (.model file) "
                              f"next to {path.name}")
         from mdrive.potentials.bridge import ase
 
         return ase(spec, f"mace.calculators:MACECalculator?model_paths={trained}&default_dtype=float64&device=cpu")
+    plugin = None
+    if backend == "plugin":
+        from mdrive.plugins import library
+
+        plugin = library()
+        if plugin is None:
+            raise InputError("--backend plugin: mdrive's pair_style mace plugin is not built for this lammps and "
+                             "torch; run `python -m mdrive plugins build` (about a minute)")
+    if export is None:
+        raise InputError(f"potential {spec}: pair_style mace reads the LAMMPS export of the model "
+                         f"(mace_create_lammps_model {path.name}), or use --backend ase")
     if path.name.endswith("-mliap_lammps.pt"):
         return Potential(spec, "mace-mliap", ("mliap",),
                          lambda els: [f"pair_style mliap unified {path} 0", f"pair_coeff * * {' '.join(els)}"],
@@ -49,7 +61,7 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
         raise InputError(f"potential {spec}: unknown option '{option}'; the only one is no_domain_decomposition")
     style = f"mace {option}".strip()
     return Potential(spec, "mace", ("mace",), _star(style, path), None, (path,), newton="on",
-                     atom_map=True, multi_rank=option == "",
+                     atom_map=True, multi_rank=option == "", plugin=plugin,
                      kokkos=Kokkos("mace/kk", gpu_note="pair_mace uses CUDA device 0: pin one GPU per rank"))
 
 
@@ -60,6 +72,17 @@ def _trained_model(path: Path) -> Path | None:
     stem = path.name.removesuffix("-lammps.pt")
     candidate = path.with_name(stem)
     return candidate if stem != path.name and candidate.suffix == ".model" and candidate.is_file() else None
+
+
+def _auto_backend(export: Path | None, trained: Path | None) -> str:
+    """native when the build has pair_style mace, else mdrive's plugin when built, else the bridge."""
+    from mdrive.plugins import library
+
+    if export is not None and _build_has("mace"):
+        return "native"
+    if export is not None and library() is not None:
+        return "plugin"
+    return "ase" if trained is not None else "native"
 
 
 def _build_has(style: str) -> bool:

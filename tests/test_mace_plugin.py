@@ -1,0 +1,83 @@
+"""mdrive's pair_style mace plugin (cmake/mace_plugin) against mace-torch's ASE calculator, float64:
+1 and 2 MPI ranks, both modes, one and two elements, cells smaller and larger than twice the cutoff;
+and a ramp through the plugin that follows the bridge step by step."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("mace", reason="needs the mace extra (pip install .[mace]); make test installs it")
+
+from mdrive.logs import read_log  # noqa: E402
+
+from helpers import ENV, MPIRUN, ROOT, copper, mdrive, tiny_mace, write_structures  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def plugin():
+    from mdrive import plugins
+
+    return plugins.library() or plugins.build()
+
+
+def exported_model(folder, atomic_numbers):
+    """A tiny trained MACE and its LAMMPS export (mace-torch's own exporter, float64)."""
+    trained = tiny_mace(folder / "tiny.model", atomic_numbers=atomic_numbers)
+    exporter = Path(sys.executable).parent / "mace_create_lammps_model"
+    subprocess.run([str(exporter), str(trained), "--dtype", "float64"], check=True, capture_output=True, env=ENV)
+    return trained, trained.with_name(trained.name + "-lammps.pt"), atomic_numbers
+
+
+@pytest.fixture(scope="module", params=[(28, 29), (29,)], ids=["Ni-Cu", "Cu"])
+def model(request, tmp_path_factory):
+    return exported_model(tmp_path_factory.mktemp("mace"), request.param)
+
+
+def check(plugin, model, mode, repeat, ranks):
+    trained, export, zs = model
+    elements = ",".join({28: "Ni", 29: "Cu"}[z] for z in zs)
+    cmd = [sys.executable, str(ROOT / "tests" / "mace_plugin_check.py"), str(plugin), str(export), str(trained),
+           mode, str(repeat), elements]
+    if ranks > 1:
+        cmd = [str(MPIRUN), "-np", str(ranks), *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("mode,repeat,ranks", [
+    ("", 3, 1), ("", 2, 1), ("no_domain_decomposition", 3, 1), ("no_domain_decomposition", 2, 1),
+    pytest.param("", 3, 2, marks=pytest.mark.mpi), pytest.param("", 2, 2, marks=pytest.mark.mpi),
+], ids=["dd-108", "dd-32-small-cell", "nodd-108", "nodd-32-small-cell", "dd-108-2ranks", "dd-32-2ranks"])
+def test_equals_the_ase_calculator(plugin, model, mode, repeat, ranks):
+    got = check(plugin, model, mode, repeat, ranks)
+    assert got["ranks"] == ranks
+    assert got["energy_per_atom"] < 1e-8 and got["force"] < 1e-8 and got["stress_rel"] < 1e-6, got
+
+
+def test_ramp_through_plugin_follows_the_bridge(plugin, tmp_path):
+    trained, export, zs = exported_model(tmp_path, (28, 29))
+    atoms = copper(2)
+    atoms.symbols[::3] = "Ni"
+    src = write_structures(tmp_path / "s.extxyz", [atoms])
+    logs = {}
+    for backend in ("plugin", "ase"):
+        out = tmp_path / backend
+        # on one rank the folded mode is the efficient one: no ghost shell of 2 r_max around a small cell
+        r = mdrive("ramp", src, "--potential", f"mace:{export}?no_domain_decomposition", "--backend", backend,
+                   "--ensemble", "nvt",
+                   "--duration", "0.2", "--out", out)
+        assert r.returncode == 0, r.stderr
+        logs[backend] = read_log(out / "runs" / "s-nvt" / "log.lammps").runs[-1].thermo
+        deck = (out / "runs" / "s-nvt" / "potential.in").read_text()
+        assert ("plugin load" in deck) == (backend == "plugin")
+    plugin_run, bridge_run = logs["plugin"], logs["ase"]
+    assert len(plugin_run) == len(bridge_run) == 11  # 100 steps, thermo every 10
+    for column in ("PotEng", "Temp", "Press"):
+        assert np.allclose(plugin_run[column], bridge_run[column], rtol=1e-6, atol=1e-6), column
