@@ -2,7 +2,8 @@
 
 (1) the model alone: energy + forces + stress through mace-torch's ASE calculator, positions nudged each
 call; (2) ASE's own MD (VelocityVerlet) with the same calculator; (3) LAMMPS MD through mdrive's bridge
-(fix external). Reported as steps/s and as a fraction of the model-only rate."""
+(fix external); (4) LAMMPS MD through mdrive's pair_style mace plugin (no_domain_decomposition, 1 rank).
+Reported as steps/s and as a fraction of the model-only rate."""
 from __future__ import annotations
 
 import json
@@ -63,7 +64,23 @@ def ase_md(calc, atoms) -> float:
 
 
 def bridge(model, atoms) -> float:
-    pot = potentials.load(mace_spec(model))
+    return lammps_md(potentials.load(mace_spec(model)), atoms)
+
+
+def plugin(model, atoms) -> float:
+    import subprocess
+
+    from mdrive import plugins
+
+    if plugins.library() is None:
+        plugins.build()
+    subprocess.run([str(Path(sys.executable).parent / "mace_create_lammps_model"), str(model), "--dtype", "float64"],
+                   check=True, capture_output=True)
+    export = model.with_name(model.name + "-lammps.pt")
+    return lammps_md(potentials.load(f"mace:{export}?no_domain_decomposition", "plugin"), atoms)
+
+
+def lammps_md(pot, atoms) -> float:
     s = Structure("b", atoms, "bench")
     with tempfile.TemporaryDirectory() as tmp:
         variables = {"seed": 1, "t_start": 300, "t_stop": 300, "steps": STEPS, "dt": 0.002, "tdamp": 0.1,
@@ -81,7 +98,7 @@ def main() -> dict:
         calc = MACECalculator(model_paths=str(model), default_dtype="float64", device="cpu")
         atoms = structure()
         rates = {"model_only": model_only(calc, atoms), "ase_md": ase_md(calc, atoms),
-                 "bridge": bridge(model, atoms)}
+                 "bridge": bridge(model, atoms), "plugin": plugin(model, atoms)}
     result = {k: round(v, 3) for k, v in rates.items()}
     result.update({f"{k}_fraction": round(v / rates["model_only"], 3) for k, v in rates.items() if k != "model_only"})
     result["atoms"] = 500

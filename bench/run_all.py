@@ -56,7 +56,8 @@ def main() -> None:
               "| route | steps/s | fraction of model-only |", "|---|---|---|",
               f"| model alone | {bridge['model_only']} | 1.000 |",
               f"| ASE VelocityVerlet | {bridge['ase_md']} | {bridge['ase_md_fraction']} |",
-              f"| LAMMPS through the bridge | {bridge['bridge']} | {bridge['bridge_fraction']} |", "",
+              f"| LAMMPS through the bridge | {bridge['bridge']} | {bridge['bridge_fraction']} |",
+              f"| LAMMPS, mdrive's pair_style mace plugin (1 rank) | {bridge['plugin']} | {bridge['plugin_fraction']} |", "",
               "LAMMPS's timesteps/s includes the set-up force call (N+1 evaluations for N steps).", ""]
     Path(__file__).with_name("results.md").write_text("\n".join(lines))
     print("\n".join(lines))

