@@ -97,7 +97,8 @@ def read_logs(folder: str | Path, pattern: str = "**/log.lammps*") -> pd.DataFra
 
 def parse_log(text: bytes, path: Path | None = None) -> Log:
     text = b"\n" + text  # every pattern is anchored on a newline, the first line's included
-    starts = [text.find(b"\n", at + 1) + 1 for at in _find_all(text, b"\nPer MPI rank memory allocation")]
+    line_ends = [text.find(b"\n", at + 1) for at in _find_all(text, b"\nPer MPI rank memory allocation")]
+    starts = [end + 1 for end in line_ends if end >= 0]  # a torn memory line starts no block
     runs, prelude_from = [], 0
     for i, start in enumerate(starts):
         stop = starts[i + 1] if i + 1 < len(starts) else len(text)
