@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install -q -c constraints-torch.txt
 STAMP  := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test setup bench clean
+.PHONY: run test setup bench clean vulkan
 
 $(STAMP): pyproject.toml constraints-torch.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,11 +16,20 @@ $(STAMP): pyproject.toml constraints-torch.txt
 	$(PIP) -e .
 	touch $(STAMP)
 
-# tests also run real MLIPs (a tiny MACE built offline): torch first, as its CPU build, then the extras
+# tests also run real MLIPs (a tiny MACE built offline): torch first, as its CPU build, then the extras;
+# OVITO renders snapshots through Vulkan: Debian's loader and its CPU driver (lavapipe)
 $(TESTSTAMP): $(STAMP)
+	$(MAKE) vulkan
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[test,mace]"
+	$(PIP) -e ".[test,mace,analysis]"
 	touch $(TESTSTAMP)
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VULKAN_PKGS := libvulkan1 mesa-vulkan-drivers
+vulkan:
+	@dpkg -s $(VULKAN_PKGS) >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(VULKAN_PKGS) >/dev/null || \
+	  ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(VULKAN_PKGS) >/dev/null) || \
+	  echo "warning: could not install $(VULKAN_PKGS); OVITO snapshots will be skipped"
 
 setup: $(TESTSTAMP)
 

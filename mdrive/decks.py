@@ -53,17 +53,26 @@ def render(template: str, variables: dict) -> str:
 
 
 def compose(run_dir: Path, template: str, variables: dict, potential: Potential,
-            structure: Structure) -> Path:
-    """Write deck, data file, potential include and included templates into `run_dir`."""
+            structure: Structure, files: dict[str, str] | None = None) -> Path:
+    """Write deck, data file, potential include and included templates into `run_dir`; `files` are
+    further generated inputs (name -> text) the deck includes, e.g. a schedule's stages."""
     run_dir.mkdir(parents=True, exist_ok=True)
     elements = structure.elements
     write_data(structure.atoms, run_dir / DATA, elements)
-    (run_dir / POTENTIAL).write_text("\n".join(potential.lines(elements)) + "\n")
+    (run_dir / POTENTIAL).write_text(potential_text(potential, elements))
+    files = files or {}
+    for name, text in files.items():
+        (run_dir / name).write_text(text)
     deck = render(template, variables)
-    for name in _INCLUDE.findall(template_path(template).read_text()):
+    texts = [template_path(template).read_text(), *files.values()]
+    for name in sorted({n for t in texts for n in _INCLUDE.findall(t)} - set(files)):
         shutil.copyfile(template_path(name), run_dir / name)
     (run_dir / DECK).write_text(deck)
     return run_dir / DECK
+
+
+def potential_text(potential: Potential, elements: list[str]) -> str:
+    return "\n".join(potential.lines(elements)) + "\n"
 
 
 def commands(deck: str) -> list[str]:

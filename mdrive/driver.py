@@ -34,16 +34,17 @@ class Plan:
     parameters: dict
     potential: Potential | None = None
     structures: list = field(default_factory=list)
+    stage_potentials: list[Potential] = field(default_factory=list)  # potentials some stages switch to
     ranks_per_run: int = 1
     resume: bool = False
     overwrite: bool = False
     time_limit: float | None = None
 
 
-def check_ranks(ranks_per_run: int, potential: Potential | None) -> None:
+def check_ranks(ranks_per_run: int, potentials: list[Potential]) -> None:
     if ranks_per_run < 1 or WORLD.size % ranks_per_run:
         raise InputError(f"--ranks-per-run {ranks_per_run} must divide the {WORLD.size} MPI ranks")
-    if potential is not None:
+    for potential in potentials:
         potential.check_build(build(), ranks_per_run)
 
 
@@ -73,7 +74,7 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     try:
         plan = prepare()
         plan.out = plan.out.resolve()  # runs chdir into their folders: relative paths would break
-        check_ranks(plan.ranks_per_run, plan.potential)
+        check_ranks(plan.ranks_per_run, [p for p in [plan.potential, *plan.stage_potentials] if p is not None])
         if WORLD.rank == 0:
             check_out(plan)
         message = None
@@ -121,8 +122,9 @@ def _start(plan: Plan, argv: list[str]) -> None:
     manifest["ranks_per_run"] = plan.ranks_per_run
     manifest["templates"] = {p.name: sha256(p) for p in sorted(templates_dir().glob("*.in"))}
     if plan.potential is not None:
-        manifest["potential"] = {"spec": plan.potential.spec, "family": plan.potential.family,
-                                 "styles": list(plan.potential.styles), "files": plan.potential.hashes()}
+        manifest["potential"] = _provenance(plan.potential)
+    if plan.stage_potentials:
+        manifest["stage_potentials"] = [_provenance(p) for p in plan.stage_potentials]
     manifest["structures"] = {s.name: {"source": s.source, "sha256": structure_hash(s.atoms),
                                        "n_atoms": len(s.atoms)} for s in plan.structures}
     if plan.resume:
@@ -130,6 +132,11 @@ def _start(plan: Plan, argv: list[str]) -> None:
         manifest["started"] = first["started"]
         manifest["resumed"] = first.get("resumed", []) + [now()]
     write_json(plan.out / MANIFEST, manifest)
+
+
+def _provenance(potential: Potential) -> dict:
+    return {"spec": potential.spec, "family": potential.family, "styles": list(potential.styles),
+            "files": potential.hashes()}
 
 
 def _finish(plan: Plan, head: dict, stop: StopControl) -> None:

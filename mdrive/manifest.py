@@ -1,6 +1,7 @@
 """Provenance: manifest.json of an invocation, and atomic writes for every result file."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -29,6 +30,18 @@ def write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """A temporary path beside `path` for a writer that wants a file name (a figure, a Parquet
+    file); renamed to `path` when the block succeeds, removed when it fails."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # keep the suffix: writers pick the format by it
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_json(path: Path, data) -> None:

@@ -108,3 +108,37 @@ def kaplan_meier(tau: np.ndarray, censored: np.ndarray, grid: np.ndarray) -> np.
         passed = [v for t, v in factors.items() if t < g]
         surv.append(100.0 * (passed[-1] if passed else 1.0))
     return np.array(surv)
+
+
+# --- glass transition from a cooling curve -------------------------------------------------------
+
+
+def glass_transition(temp, value, bins: int = 60) -> dict | None:
+    """Tg as the kink of a cooling curve (volume, density or energy against T): the break point of the
+    continuous two-segment line that fits best. Rows are first averaged into `bins` temperature bins, so
+    thermostat noise counts little. Written by hand: a hinge fit is a grid of small least-squares
+    solves, and no maintained library offers it without pulling in an optimiser we do not need.
+    None when fewer than 8 bins hold data."""
+    temp, value = np.asarray(temp, float), np.asarray(value, float)
+    keep = np.isfinite(temp) & np.isfinite(value)
+    temp, value = temp[keep], value[keep]
+    if temp.size < 8 or np.ptp(temp) <= 0:
+        return None
+    edges = np.linspace(temp.min(), temp.max(), bins + 1)
+    which = np.clip(np.digitize(temp, edges) - 1, 0, bins - 1)
+    filled = np.bincount(which, minlength=bins) > 0
+    t = (np.bincount(which, temp, bins) / np.maximum(np.bincount(which, minlength=bins), 1))[filled]
+    y = (np.bincount(which, value, bins) / np.maximum(np.bincount(which, minlength=bins), 1))[filled]
+    if t.size < 8:
+        return None
+    best = None
+    for tg in t[2:-2]:  # at least three bins on each side of the break
+        design = np.column_stack([np.ones_like(t), t, np.maximum(t - tg, 0.0)])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        sse = float(np.sum((design @ coef - y) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, float(tg), coef)
+    sse, tg, (_, slope_low, bend) = best
+    line_sse = float(np.sum((np.polyval(np.polyfit(t, y, 1), t) - y) ** 2))
+    return {"tg": tg, "slope_below": float(slope_low), "slope_above": float(slope_low + bend),
+            "sse_ratio": sse / line_sse if line_sse > 0 else 1.0}

@@ -63,3 +63,41 @@ def evscan(curves: pd.DataFrame, table: pd.DataFrame, path: Path, worst: int = 6
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def quench_traces(trace: pd.DataFrame, path: Path) -> None:
+    """T, density, potential energy and mean coordination against simulation time, every run of a
+    melt-quench, stage boundaries dashed (from the first run)."""
+    panels = [("temp", "T (K)"), ("density_g_cm3", "density (g/cm³)"), ("pe_per_atom", "E_pot (eV/atom)"),
+              ("cn_mean", "mean coordination")]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    md = trace[trace["time_ps"].notna()]
+    for ax, (column, label) in zip(axes.flat, panels):
+        for k, (run, rows) in enumerate(md.groupby("run", sort=True)):
+            ax.plot(rows["time_ps"], rows[column], lw=0.8, color=f"C{k % 10}", label=run)
+        ax.set(ylabel=label)
+    first = md[md["run"] == md["run"].min()]
+    for _, rows in first.groupby("stage"):
+        for ax in axes.flat:
+            ax.axvline(rows["time_ps"].iloc[0], color="0.6", ls="--", lw=0.6)
+    for ax in axes[1]:
+        ax.set_xlabel("time (ps)")
+    if md["run"].nunique() <= 10:
+        axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def coordination(table: pd.DataFrame, path: Path) -> None:
+    """Coordination histogram of the final structures: mean over replicas, standard deviation as bars."""
+    ks = [k for k in range(9) if f"cn{k}_fraction" in table]
+    values = table[[f"cn{k}_fraction" for k in ks]].apply(pd.to_numeric, errors="coerce") * 100
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.bar(ks, values.mean(), yerr=values.std(ddof=0) if len(values) > 1 else None, color="C0", capsize=3)
+    cutoff = table["cn_cutoff"].iloc[0] if "cn_cutoff" in table else None
+    ax.set(xlabel="coordination number" + (f" (cutoff {cutoff:g} Å)" if cutoff else ""), ylabel="atoms (%)",
+           xticks=ks, title=f"final structures ({len(values)} replicas)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

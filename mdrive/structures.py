@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import ase.io
 from ase import Atoms
-from ase.data import atomic_numbers, covalent_radii, reference_states
+from ase.data import atomic_masses, atomic_numbers, covalent_radii, reference_states
 from ase.neighborlist import neighbor_list
 
 from mdrive.errors import InputError
@@ -144,12 +144,23 @@ def random_mixture(elements: list[str], n_atoms: int, rng: np.random.Generator) 
     rng.shuffle(symbols)
     radii = covalent_radii[[atomic_numbers[s] for s in symbols]]
     length = (EXPANSION * sum(atomic_volume(s) for s in symbols)) ** (1 / 3)
-    positions = _pack(radii, length, rng)
+    positions = _pack(0.7 * radii, length, rng)
     return Atoms(symbols, positions=positions, cell=[length] * 3, pbc=True)
 
 
+def random_packing(symbol: str, n_atoms: int, density_g_cm3: float, r_min: float,
+                   rng: np.random.Generator) -> Atoms:
+    """A random hard-sphere model: `n_atoms` atoms no closer than `r_min` in a cubic cell at the density."""
+    from ase.units import _amu
+
+    mass = n_atoms * atomic_masses[atomic_numbers[symbol]] * _amu * 1e3  # g
+    length = (mass / density_g_cm3 * 1e24) ** (1 / 3)  # Å
+    positions = _pack(np.full(n_atoms, r_min / 2), length, rng)
+    return Atoms([symbol] * n_atoms, positions=positions, cell=[length] * 3, pbc=True)
+
+
 def _pack(radii: np.ndarray, length: float, rng: np.random.Generator, tries: int = 2000) -> np.ndarray:
-    """Random sequential insertion with a minimum distance, periodic minimum image."""
+    """Random sequential insertion, atoms i and j at least radii[i] + radii[j] apart (minimum image)."""
     placed = np.empty((0, 3))
     placed_r = np.empty(0)
     for r in radii:
@@ -157,7 +168,7 @@ def _pack(radii: np.ndarray, length: float, rng: np.random.Generator, tries: int
             p = rng.random(3) * length
             delta = placed - p
             delta -= length * np.round(delta / length)
-            if not len(placed) or np.all(np.einsum("ij,ij->i", delta, delta) >= (0.7 * (placed_r + r)) ** 2):
+            if not len(placed) or np.all(np.einsum("ij,ij->i", delta, delta) >= (placed_r + r) ** 2):
                 break
         else:
             raise InputError(f"could not pack {len(radii)} atoms without overlaps; use fewer atoms per cell")

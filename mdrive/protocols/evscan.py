@@ -104,7 +104,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
 
 def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]:
     from mdrive import plots
-    from mdrive.manifest import write_text
+    from mdrive.manifest import atomic_path, write_text
 
     table = pd.DataFrame(rows)
     for col in EVSCAN_COLUMNS:
@@ -114,12 +114,10 @@ def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]
     write_text(out / "evscan.csv", table[EVSCAN_COLUMNS].to_csv(index=False))
     curves = pd.DataFrame([{"structure": r["structure"], **p} for r in rows for p in r.get("curve", [])])
     if not curves.empty:
-        tmp = out / ".curves.parquet.tmp"
-        curves.to_parquet(tmp, index=False)
-        tmp.replace(out / "curves.parquet")
-        tmp_png = out / ".evscan.png.tmp.png"
-        plots.evscan(curves, table, tmp_png)
-        tmp_png.replace(out / "evscan.png")
+        with atomic_path(out / "curves.parquet") as tmp:
+            curves.to_parquet(tmp, index=False)
+        with atomic_path(out / "evscan.png") as tmp:
+            plots.evscan(curves, table, tmp)
     head = headline(table)
     return headline_text(head), head
 

@@ -226,7 +226,7 @@ def params_dict(params: RampParams) -> dict:
 def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]:
     """summary.csv, survival.csv, survival.png; returns the headline (text, data)."""
     from mdrive import plots
-    from mdrive.manifest import write_text
+    from mdrive.manifest import atomic_path, write_text
 
     table = summary_table(rows)
     write_text(out / "summary.csv", table.to_csv(index=False))
@@ -236,8 +236,7 @@ def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]
                    params["p_start"] if ens == "npt" else None, params["p_stop"] if ens == "npt" else None)
              for ens in ENSEMBLES}
     if not survival.empty:
-        tmp = out / ".survival.png.tmp.png"
-        plots.survival(survival, ramps, tmp)
-        tmp.replace(out / "survival.png")
+        with atomic_path(out / "survival.png") as tmp:
+            plots.survival(survival, ramps, tmp)
     head = headline(table)
     return headline_text(head), head
