@@ -52,14 +52,18 @@ def render(template: str, variables: dict) -> str:
     return "\n".join(header) + "\n\n" + text
 
 
-def compose(run_dir: Path, template: str, variables: dict, potential: Potential,
-            structure: Structure, files: dict[str, str] | None = None) -> Path:
+def compose(run_dir: Path, template: str, variables: dict, potential: Potential | None = None,
+            structure: Structure | None = None, files: dict[str, str] | None = None,
+            elements: list[str] | None = None) -> Path:
     """Write deck, data file, potential include and included templates into `run_dir`; `files` are
-    further generated inputs (name -> text) the deck includes, e.g. a schedule's stages."""
+    further generated inputs (name -> text) the deck includes, e.g. a schedule's stages. `elements`
+    (default: the structure's) are the atom types, e.g. with a species MC will insert."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    elements = structure.elements
-    write_data(structure.atoms, run_dir / DATA, elements)
-    (run_dir / POTENTIAL).write_text(potential_text(potential, elements))
+    if structure is not None:
+        elements = elements or structure.elements
+        write_data(structure.atoms, run_dir / DATA, elements)
+    if potential is not None:
+        (run_dir / POTENTIAL).write_text(potential_text(potential, elements))
     files = files or {}
     for name, text in files.items():
         (run_dir / name).write_text(text)
@@ -103,4 +107,4 @@ def _strip_comment(line: str) -> str:
 
 def _quote(value) -> str:
     text = str(value)
-    return f'"{text}"' if any(c.isspace() for c in text) else text
+    return f'"{text}"' if not text or any(c.isspace() for c in text) else text

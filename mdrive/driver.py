@@ -35,6 +35,7 @@ class Plan:
     potential: Potential | None = None
     structures: list = field(default_factory=list)
     stage_potentials: list[Potential] = field(default_factory=list)  # potentials some stages switch to
+    provenance: dict = field(default_factory=dict)  # further manifest entries (e.g. the MC guard's verdict)
     ranks_per_run: int = 1
     resume: bool = False
     overwrite: bool = False
@@ -127,6 +128,7 @@ def _start(plan: Plan, argv: list[str]) -> None:
         manifest["stage_potentials"] = [_provenance(p) for p in plan.stage_potentials]
     manifest["structures"] = {s.name: {"source": s.source, "sha256": structure_hash(s.atoms),
                                        "n_atoms": len(s.atoms)} for s in plan.structures}
+    manifest.update(plan.provenance)
     if plan.resume:
         first = json.loads((plan.out / MANIFEST).read_text())
         manifest["started"] = first["started"]

@@ -101,3 +101,19 @@ def coordination(table: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def isotherm(table: pd.DataFrame, path: Path) -> None:
+    """Loading (mean number of atoms, block errors) against the reservoir's μ or pressure."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for reservoir, rows in table.groupby("reservoir"):
+        rows = rows.sort_values("value")
+        ax.errorbar(rows["value"], rows["n_mean"], yerr=pd.to_numeric(rows["n_err"], errors="coerce"),
+                    marker="o", capsize=3, label=reservoir)
+        if reservoir == "pressure" and (rows["value"] > 0).all() and len(rows) > 2:
+            ax.set_xscale("log")
+    ax.set(xlabel="reservoir μ or pressure (deck units)", ylabel="⟨N⟩", title="isotherm")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -105,11 +105,15 @@ def closest_distance(atoms: Atoms, cutoff: float) -> float:
     return float(d.min()) if len(d) else cutoff
 
 
-def write_data(atoms: Atoms, path: Path, elements: list[str]) -> None:
-    """LAMMPS data file (atomic style, metal units, masses) with type k = elements[k-1]."""
+def write_data(atoms: Atoms, path: Path, elements: list[str], atom_style: str = "atomic") -> None:
+    """LAMMPS data file (metal units, masses) with type k = elements[k-1]; atom_style atomic, or full
+    (charges 0, every atom its own molecule id) where molecules will be inserted."""
+    if atom_style == "full" and "mol-id" not in atoms.arrays:
+        atoms = atoms.copy()
+        atoms.new_array("mol-id", np.arange(1, len(atoms) + 1))
     with open(path, "w") as f:
         ase.io.write(f, atoms, format="lammps-data", specorder=elements, masses=True, parallel=False,
-                     units="metal", atom_style="atomic")
+                     units="metal", atom_style=atom_style)
 
 
 def formula(atoms: Atoms) -> str:

@@ -21,6 +21,7 @@ def make_inputs(d):
     (d / "empty.extxyz").write_text("")
     (d / "garbage.extxyz").write_text("this is not a structure\n")
     (d / "fake.model-lammps.pt").write_bytes(b"x")
+    (d / "nocoords.xyz").write_text("2\nN2 without its coordinate lines\n")
     (d / "results").mkdir()
     (d / "results" / "summary.csv").write_text("x\n")
     (d / "notmdrive").mkdir()
@@ -75,6 +76,19 @@ CASES = [
      "--density positive"),
     (["meltquench", "{d}/cu.extxyz", *CU, "--schedule", "min", "--replicas", "0", "--out", "{d}/out"],
      "--replicas must be 1 or more"),
+    (["gcmc", "{d}/cu.extxyz", *CU, "--species", "Qq", "--mu", "-3", "--temperature", "300", "--out", "{d}/out"],
+     "--species Qq is neither an element symbol nor a molecule file"),
+    (["gcmc", "{d}/cu.extxyz", *CU, "--species", "{d}/nocoords.xyz", "--mu", "-3", "--temperature", "300",
+      "--out", "{d}/out"], "cannot read a molecule with coordinates"),
+    (["gcmc", "{d}/cu.extxyz", *CU, "--species", "Cu", "--pressure", "-5", "--temperature", "300", "--out",
+      "{d}/out"], "--pressure must be positive"),
+    (["gcmc", "{d}/cu.extxyz", *CU, "--species", "Fe", "--mu", "-3", "--temperature", "300", "--out", "{d}/out"],
+     "--species Fe: potential eam:Cu_u3.eam covers Cu, not Fe"),
+    (["gcmc", "{d}/cu.extxyz", *CU, "--species", "Cu", "--mu", "-3", "--pressure", "1", "--temperature", "300",
+      "--out", "{d}/out"], "give the reservoir as --mu"),
+    (["widom", "--lj", "--temperature", "2.0", "--out", "{d}/out"], "--lj needs --density"),
+    (["widom", "--lj", "--temperature", "2.0", "--density", "0.5", "--cutoff", "9", "--out", "{d}/out"],
+     "more than half the box"),
     (["structures", "random-mixture", "--elements", "Cu", "Qq", "--out", "{d}/rm.extxyz"], "unknown element symbol Qq"),
 ]
 

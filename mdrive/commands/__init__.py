@@ -21,6 +21,16 @@ def add_run_options(p, out_default: str) -> None:
                    help="wall-time budget; runs still going then end as censored, resumable")
 
 
+def floats(text: str) -> list[float]:
+    """A comma-separated list of numbers (argparse type)."""
+    import argparse
+
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number or a comma-separated list of numbers") from None
+
+
 def _duration(text: str) -> float:
     import argparse
 

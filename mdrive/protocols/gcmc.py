@@ -1,0 +1,208 @@
+"""`mdrive gcmc`: hybrid MD / grand-canonical MC (fix gcmc, optionally fix atom/swap), one run per reservoir
+point (an isotherm), spread over MPI groups.
+
+The reservoir is fix gcmc's: a chemical potential μ (its ideal part from the species' de Broglie
+wavelength) or an ideal-gas pressure P (fugacity; activity z = P/kT). Structures run in metal units with
+full_energy (every trial a full energy evaluation: right for many-body and ML potentials); the Lennard-Jones
+fluid (--lj) runs in reduced units.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mdrive import decks, metrics
+from mdrive.ensemble import Job
+from mdrive.errors import InputError
+from mdrive.logs import read_log
+from mdrive.manifest import write_text
+from mdrive.protocols.mc import MOLECULE, LJFluid, Species, elements_with, md_defaults
+from mdrive.run import LOG
+from mdrive.structures import Structure, formula
+
+TRACE = "trace.csv"
+GCMC = "f_mdrive_gcmc"
+ISOTHERM_COLUMNS = ["run", "status", "cause", "reservoir", "value", "temperature", "n_mean", "n_err",
+                    "density_mean", "pe_mean", "acc_insert", "acc_delete", "acc_translate", "acc_swap", "samples"]
+
+
+@dataclass(frozen=True)
+class GcmcParams:
+    temperature: float  # K, or reduced (LJ)
+    reservoir: str  # "mu" or "pressure"
+    values: tuple[float, ...]  # one run per value: eV or bar (metal), ε or reduced pressure (LJ)
+    steps: int = 20000
+    every: int = 10  # MD steps between MC invocations
+    exchanges: int = 10  # insertion/deletion attempts per invocation
+    moves: int = 10  # translation attempts per invocation
+    displace: float = 0.5  # Å or σ, largest translation
+    timestep: float | None = None
+    tdamp: float | None = None
+    seed: int = 12345
+    swap: tuple[str, str] | None = None  # element pair for fix atom/swap
+    swaps: int = 10
+
+    def check(self) -> None:
+        if self.temperature <= 0:
+            raise InputError(f"--temperature must be positive (got {self.temperature})")
+        if self.reservoir == "pressure" and min(self.values) <= 0:
+            raise InputError(f"--pressure must be positive: it is the reservoir's ideal-gas pressure "
+                             f"(got {min(self.values):g})")
+        for name in ("steps", "every"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
+        if self.exchanges < 0 or self.moves < 0 or self.exchanges + self.moves == 0:
+            raise InputError("--exchanges and --moves must be >= 0 and not both 0")
+        if self.displace <= 0:
+            raise InputError(f"--displace must be positive (got {self.displace})")
+        if not 0 < self.seed < 2 ** 31:
+            raise InputError(f"--seed must be an integer in 1..2147483647 (got {self.seed})")
+
+    def variables(self, value: float, lj: bool, has_hydrogen: bool = False) -> dict:
+        dt, tdamp = md_defaults(lj, has_hydrogen)
+        options = ("" if lj else "full_energy") + (f" pressure {value:g}" if self.reservoir == "pressure" else "")
+        return {"seed": self.seed, "temperature": self.temperature, "dt": self.timestep or dt,
+                "tdamp": self.tdamp or tdamp, "steps": self.steps, "every": self.every, "thermo_every": self.every,
+                "exchanges": self.exchanges, "moves": self.moves, "displace": self.displace,
+                "mu": value if self.reservoir == "mu" else 0.0, "gcmc_options": options.strip(),
+                "swap": "no", "swaps": self.swaps, "swap_a": 0, "swap_b": 0, "swap_columns": ""}
+
+
+def point_name(params: GcmcParams, value: float) -> str:
+    return f"{'mu' if params.reservoir == 'mu' else 'p'}{value:g}"
+
+
+def lj_jobs(fluid: LJFluid, params: GcmcParams) -> list[Job]:
+    jobs = []
+    for value in params.values:
+        variables = {**params.variables(value, lj=True), **fluid.variables(), "type": 1}
+        name = f"lj-T{params.temperature:g}-{point_name(params, value)}"
+        info = _info(name, params, value, {"n_atoms": 4 * fluid.cells ** 3, "elements": ["LJ"], "lj": True})
+        jobs.append(Job(name, lambda d, v=variables: decks.compose(d, "gcmc-lj.in", v), info,
+                        cost=params.steps * (1 + params.exchanges + params.moves)))
+    return jobs
+
+
+def structure_jobs(structures: list[Structure], potential, sp: Species, params: GcmcParams) -> list[Job]:
+    jobs = []
+    for s in structures:
+        elements = elements_with(s, sp)
+        for value in params.values:
+            variables = {**params.variables(value, False, s.has_hydrogen), "type": sp.type_id(elements),
+                         "atom_style": "full" if sp.molecule is not None else "atomic",
+                         "molecule": "yes" if sp.molecule is not None else "no"}
+            files = {}
+            if sp.molecule is not None:
+                variables["gcmc_options"] += " mol mdrive_mol"
+                files[MOLECULE] = sp.template(elements)
+            if params.swap:
+                a, b = (elements.index(e) + 1 for e in params.swap)
+                variables.update(swap="yes", swap_a=a, swap_b=b,
+                                 swap_columns="f_mdrive_swap[1] f_mdrive_swap[2]")
+            name = f"{s.name}-{point_name(params, value)}"
+            info = _info(name, params, value, {"n_atoms": len(s.atoms), "formula": formula(s.atoms),
+                                               "structure": s.name, "elements": elements, "lj": False,
+                                               "atom_style": variables["atom_style"]})
+            jobs.append(Job(name, _composer(variables, potential, s, elements, files), info,
+                            cost=len(s.atoms) * params.steps * (1 + (params.exchanges + params.moves) / params.every),
+                            callbacks=potential.callbacks(elements)))
+    return jobs
+
+
+def _info(name: str, params: GcmcParams, value: float, extra: dict) -> dict:
+    return {"protocol": "gcmc", "run": name, "reservoir": params.reservoir, "value": value,
+            "temperature": params.temperature, **extra}
+
+
+def _composer(variables, potential, structure, elements, files):
+    def compose(run_dir: Path) -> None:
+        decks.compose(run_dir, "gcmc.in", variables, potential, structure, files, elements=elements)
+        if variables["atom_style"] != "atomic":  # molecules need molecule ids: rewrite the data file
+            from mdrive.structures import write_data
+
+            write_data(structure.atoms, run_dir / decks.DATA, elements, atom_style=variables["atom_style"])
+    return compose
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
+    out = {k: info[k] for k in ("run", "reservoir", "value", "temperature")}
+    out.update(status="error", cause=None, samples=0)
+    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
+    error = (log.error if log and log.error else None) or error
+    thermo = log.runs[-1].thermo if log and log.runs else pd.DataFrame()
+    if f"{GCMC}[1]" in thermo:
+        trace = _trace(thermo, info)
+        write_text(run_dir / TRACE, trace.to_csv(index=False))
+        out.update(_summary(trace))
+    if error:
+        out["status"], out["cause"] = metrics.classify_error(error)
+    elif out["samples"] and log.runs[-1].ended == "completed":
+        out["status"] = "valid"
+    else:
+        out["status"], out["cause"] = "censored", "stopped before the run finished"
+    return out
+
+
+def _trace(thermo: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """step, N per species, energy, density and the cumulative MC counters of one run."""
+    trace = pd.DataFrame({"step": thermo["Step"], "temp": thermo["Temp"], "pe": thermo["PotEng"],
+                          "atoms": thermo["Atoms"], "volume": thermo["Volume"], "density": thermo["Density"]})
+    for k, element in enumerate(info["elements"], 1):
+        column = f"c_mdrive_count[{k}]"
+        if column in thermo:
+            trace[f"n_{element}"] = thermo[column]
+    names = ["translate_tries", "translate_ok", "insert_tries", "insert_ok", "delete_tries", "delete_ok"]
+    for k, name in enumerate(names, 1):
+        trace[name] = thermo[f"{GCMC}[{k}]"]
+    if "f_mdrive_swap[1]" in thermo:
+        trace["swap_tries"], trace["swap_ok"] = thermo["f_mdrive_swap[1]"], thermo["f_mdrive_swap[2]"]
+    return trace
+
+
+def _summary(trace: pd.DataFrame, blocks: int = 5) -> dict:
+    """Averages over the second half of the run (the first half equilibrates); error from blocks.
+    Density: LAMMPS's thermo density, g/cm³ in metal units, number density in LJ units (m = 1)."""
+    late = trace.iloc[len(trace) // 2:]
+    n = late["atoms"].to_numpy(float)
+    per_block = [b.mean() for b in np.array_split(n, blocks)] if len(n) >= blocks else [np.nan]
+    last = trace.iloc[-1]
+
+    def rate(ok, tries):
+        return float(last[ok] / last[tries]) if tries in last and last[tries] > 0 else None
+
+    return {"samples": int(len(late)), "n_mean": float(n.mean()),
+            "n_err": float(np.std(per_block, ddof=1) / np.sqrt(len(per_block))) if len(per_block) > 1 else None,
+            "density_mean": float(late["density"].mean()), "pe_mean": float(late["pe"].mean()),
+            "acc_insert": rate("insert_ok", "insert_tries"), "acc_delete": rate("delete_ok", "delete_tries"),
+            "acc_translate": rate("translate_ok", "translate_tries"), "acc_swap": rate("swap_ok", "swap_tries")}
+
+
+def write_results(out: Path, rows: list[dict]) -> tuple[str, dict]:
+    from mdrive import plots
+    from mdrive.manifest import atomic_path
+
+    table = pd.DataFrame(rows)
+    for col in ISOTHERM_COLUMNS:
+        if col not in table:
+            table[col] = None
+    table = table[ISOTHERM_COLUMNS].sort_values(["reservoir", "value", "run"]).reset_index(drop=True)
+    write_text(out / "isotherm.csv", table.to_csv(index=False))
+    traces = [pd.read_csv(p).assign(run=p.parent.name) for p in sorted((out / "runs").glob(f"*/{TRACE}"))]
+    if traces:
+        write_text(out / "gcmc.csv", pd.concat(traces, ignore_index=True).to_csv(index=False))
+    valid = table[table["status"] == "valid"]
+    if not valid.empty:
+        with atomic_path(out / "isotherm.png") as tmp:
+            plots.isotherm(valid, tmp)
+    head = {r["run"]: {"status": r["status"], "n_mean": r["n_mean"], "density_mean": r["density_mean"]}
+            for r in table.to_dict("records")}
+    lines = [f"{r['run']}: {r['status']}" + (f", <N> = {r['n_mean']:.2f} ± {r['n_err'] or 0:.2f}, density "
+                                             f"{r['density_mean']:.4g}" if r["status"] == "valid" else "")
+             for r in table.to_dict("records")]
+    return "\n".join(lines), head

@@ -1,0 +1,146 @@
+"""What `mdrive widom` and `mdrive gcmc` share: the species (an element or a molecule), the reduced-unit
+Lennard-Jones fluid, MD settings per unit system, and the guard rail before MC with a potential."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers
+from ase.units import kB
+
+from mdrive.errors import InputError
+
+MOLECULE = "molecule.txt"
+
+
+@dataclass(frozen=True)
+class LJFluid:
+    """The Lennard-Jones fluid in reduced units: an fcc lattice of 4·cells³ atoms at `density`, melted by
+    the MD; the full 12-6 potential cut at `cutoff` σ, no shift (docs/protocols §4.4)."""
+    density: float
+    cutoff: float = 4.0
+    cells: int = 6
+
+    def check(self) -> None:
+        if not 0 < self.density < 1.2:
+            raise InputError(f"--density must lie in (0, 1.2) in reduced units (got {self.density})")
+        if self.cutoff < 2.5:
+            raise InputError(f"--cutoff must be at least 2.5 σ (got {self.cutoff})")
+        box = self.cells * (4 / self.density) ** (1 / 3)
+        if 2 * self.cutoff >= box:
+            raise InputError(f"--cutoff {self.cutoff} σ is more than half the box ({box:.2f} σ); raise --cells")
+
+    def variables(self) -> dict:
+        return {"density": self.density, "cutoff": self.cutoff, "cells": self.cells}
+
+
+@dataclass(frozen=True)
+class Species:
+    """What MC inserts: one element, or a molecule (its atoms, in the structure's element order)."""
+    name: str
+    elements: tuple[str, ...]  # elements it brings
+    molecule: Atoms | None = None
+
+    def type_id(self, elements: list[str]) -> int:
+        """fix gcmc/widom's type argument: the element's type, or 0 with a molecule template."""
+        return 0 if self.molecule is not None else elements.index(self.name) + 1
+
+    def template(self, elements: list[str]) -> str:
+        """The LAMMPS molecule template (Coords and Types, centred on its centre of mass)."""
+        mol = self.molecule
+        xyz = mol.positions - mol.get_center_of_mass()
+        lines = [f"# {self.name}: written by mdrive", "", f"{len(mol)} atoms", "", "Coords", ""]
+        lines += [f"{k + 1} {x:.8f} {y:.8f} {z:.8f}" for k, (x, y, z) in enumerate(xyz)]
+        lines += ["", "Types", ""]
+        lines += [f"{k + 1} {elements.index(s) + 1}" for k, s in enumerate(mol.get_chemical_symbols())]
+        return "\n".join(lines) + "\n"
+
+
+def elements_with(structure, sp: Species) -> list[str]:
+    """Atom types of a run: the structure's elements and the species', by atomic number."""
+    return sorted(set(structure.elements) | set(sp.elements), key=atomic_numbers.get)
+
+
+def species(text: str) -> Species:
+    """--species: an element symbol, or a molecule file any ASE format reads (xyz, extxyz, ...)."""
+    if text in atomic_numbers and text != "X":
+        return Species(text, (text,))
+    path = Path(text)
+    if not path.is_file():
+        raise InputError(f"--species {text} is neither an element symbol nor a molecule file")
+    if re.search(r"^\s*Coords\s*$", path.read_text(errors="replace"), re.M) or _is_lammps_template(path):
+        raise InputError(f"--species {text}: give the molecule as an xyz file (mdrive writes the LAMMPS "
+                         f"template with the right atom types), not a LAMMPS molecule template")
+    import ase.io
+
+    try:
+        mol = ase.io.read(path, index=0, parallel=False)
+    except Exception as err:
+        raise InputError(f"--species {text}: cannot read a molecule with coordinates from it "
+                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+    if len(mol) == 0:
+        raise InputError(f"--species {text}: the molecule file holds no atoms with coordinates")
+    return Species(path.stem, tuple(sorted(set(mol.get_chemical_symbols()), key=atomic_numbers.get)), mol)
+
+
+def _is_lammps_template(path: Path) -> bool:
+    head = path.read_text(errors="replace").splitlines()[:6]
+    return any(re.match(r"^\s*\d+\s+atoms\s*$", line) for line in head)
+
+
+def md_defaults(lj: bool, has_hydrogen: bool = False) -> tuple[float, float]:
+    """(timestep, thermostat damping) in the deck's units: metal ps, or LJ τ (100 steps' damping)."""
+    if lj:
+        return 0.005, 0.5
+    dt = 0.0005 if has_hydrogen else 0.001
+    return dt, 100 * dt
+
+
+def kt(temperature: float, lj: bool) -> float:
+    """k_B T in the deck's energy unit (eV in metal units, ε in LJ units)."""
+    return temperature if lj else kB * temperature
+
+
+def widom_mu(mu_rows: np.ndarray, kt_value: float, blocks: int = 10) -> tuple[float, float]:
+    """μ_ex from per-invocation fix widom averages, and its block-average error.
+
+    Each row is −kT ln⟨exp(−ΔU/kT)⟩ over one invocation's insertions (all invocations the same number),
+    so the right estimator averages the Boltzmann factors w = exp(−μ/kT) over rows, not the μ values."""
+    mu = np.asarray(mu_rows, float)
+    mu = mu[np.isfinite(mu)]
+    if mu.size < 2 * blocks:
+        return float("nan"), float("nan")
+    shift = mu.min()  # exp(-(mu - shift)/kT) <= 1: no overflow, same ratio
+    w = np.exp(-(mu - shift) / kt_value)
+    total = shift - kt_value * np.log(w.mean())
+    per_block = [shift - kt_value * np.log(b.mean()) for b in np.array_split(w, blocks)]
+    return float(total), float(np.std(per_block, ddof=1) / np.sqrt(blocks))
+
+
+def guard(structure, potential, sp: Species, deletions: bool, unsafe: bool, seed: int) -> dict:
+    """Run the MC guard rail (mdrive.mc_guard) on rank 0, share its verdict; refuse unless `unsafe`."""
+    from mpi4py import MPI
+
+    from mdrive import mc_guard
+
+    if potential.bridge is not None:
+        raise InputError(f"MC needs a LAMMPS pair style: fix gcmc/widom cannot score trials through the ASE "
+                         f"bridge ({potential.spec}); use the native or plugin route")
+    world = MPI.COMM_WORLD
+    outcome = None
+    if world.rank == 0:
+        try:
+            outcome = mc_guard.check(structure, potential, sp.elements[0], seed=seed).as_dict()
+        except Exception as err:  # reported as bad input on every rank, never a hang
+            outcome = {"error": f"MC guard could not run with {potential.spec}: {type(err).__name__}: {err}"}
+    outcome = world.bcast(outcome, root=0)
+    if "error" in outcome:
+        raise InputError(outcome["error"])
+    result = mc_guard.GuardResult(**{k: outcome[k] for k in mc_guard.GuardResult.__dataclass_fields__})
+    failure = result.failure(deletions)
+    if failure and not unsafe:
+        raise InputError(failure)
+    return {**outcome, "refused": bool(failure), "overridden_by_unsafe": bool(failure and unsafe)}
