@@ -21,6 +21,15 @@ def add_run_options(p, out_default: str) -> None:
                    help="wall-time budget; runs still going then end as censored, resumable")
 
 
+def add_md_options(p, timestep: str, tdamp: float, pdamp: float, thermo: str, seed: str) -> None:
+    """MD settings in fs that ramp and meltquench share (defaults None: the protocol's own)."""
+    p.add_argument("--timestep", type=float, help=f"fs (default {timestep})")
+    p.add_argument("--tdamp", type=float, help=f"thermostat damping, fs (default {tdamp:g})")
+    p.add_argument("--pdamp", type=float, help=f"barostat damping, fs (default {pdamp:g})")
+    p.add_argument("--thermo-every", type=int, help=f"steps between {thermo}")
+    p.add_argument("--seed", type=int, help=f"{seed}, recorded (default 12345)")
+
+
 def floats(text: str) -> list[float]:
     """A comma-separated list of numbers (argparse type)."""
     import argparse

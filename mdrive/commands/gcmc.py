@@ -6,18 +6,15 @@ recomputation (--unsafe overrides, recorded in the manifest)."""
 from __future__ import annotations
 
 from mdrive import potentials, structures
-from mdrive.commands import add_run_options, floats
-from mdrive.commands.widom import add_mc_sampling
+from mdrive.commands import floats
+from mdrive.commands.widom import add_mc_options, add_mc_sampling
 from mdrive.errors import InputError
 from mdrive.protocols import gcmc, mc
 
 
 def add(sub) -> None:
     p = sub.add_parser("gcmc", help="grand-canonical Monte Carlo + MD (fix gcmc), isotherms", description=__doc__)
-    p.add_argument("structures", nargs="*", help="structures (any ASE format); none with --lj")
-    add_run_options(p, "mdrive-gcmc")
-    p.add_argument("--lj", action="store_true", help="the Lennard-Jones fluid in reduced units")
-    p.add_argument("--species", help="element symbol, or a molecule file (xyz, ...) to insert and delete")
+    add_mc_options(p, "mdrive-gcmc")
     p.add_argument("--mu", "--mus", type=floats, metavar="MU[,MU...]",
                    help="reservoir chemical potential(s), fix gcmc's (eV; ε with --lj): one run each")
     p.add_argument("--pressure", "--pressures", type=floats, metavar="P[,P...]",
@@ -32,7 +29,6 @@ def add(sub) -> None:
     p.add_argument("--density", type=float, default=0.1, help="--lj: starting reduced density (default 0.1)")
     p.add_argument("--cutoff", type=float, default=4.0, help="--lj: cutoff in σ (default 4.0)")
     p.add_argument("--cells", type=int, default=6, help="--lj: box of cells³ fcc cells at --density (default 6)")
-    p.add_argument("--unsafe", action="store_true", help="run even when the MC guard rail fails (recorded)")
     p.set_defaults(run=run)
 
 

@@ -5,7 +5,7 @@ protocols; without STRUCTURE the start is built (random hard spheres or a crysta
 from __future__ import annotations
 
 from mdrive import potentials, structures
-from mdrive.commands import add_run_options
+from mdrive.commands import add_md_options, add_run_options
 from mdrive.errors import InputError
 from mdrive.protocols import meltquench, schedule
 
@@ -27,11 +27,8 @@ def add(sub) -> None:
     p.add_argument("--melt-potential", metavar="SPEC",
                    help="potential for the preset's melt stages (the paper used GAP there)")
     p.add_argument("--anneal", type=float, metavar="K", help="graphitization: annealing temperature (2000)")
-    p.add_argument("--timestep", type=float, help="fs, for stages without dt= (default 1, or the preset's)")
-    p.add_argument("--tdamp", type=float, help="thermostat damping, fs (default 100)")
-    p.add_argument("--pdamp", type=float, help="barostat damping, fs (default 1000)")
-    p.add_argument("--thermo-every", type=int, help="steps between trace rows (default 100)")
-    p.add_argument("--seed", type=int, help="seed of replica 0; replica k uses seed + k (default 12345)")
+    add_md_options(p, "1, or the preset's; for stages without dt=", 100, 1000, "trace rows (default 100)",
+                   "seed of replica 0; replica k uses seed + k")
     p.add_argument("--replicas", type=int, help="runs per start structure, spread over MPI groups (default 1)")
     p.add_argument("--cutoff", type=float, metavar="Å", help="bond cutoff for coordination (Si 2.85, C 1.85)")
     p.add_argument("--ftol", type=float, help="minimisation force tolerance, eV/Å (default 1e-4)")

@@ -5,7 +5,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from mdrive import potentials, structures
-from mdrive.commands import add_run_options
+from mdrive.commands import add_md_options, add_run_options
 from mdrive.errors import InputError
 from mdrive.protocols import ramp
 
@@ -28,12 +28,8 @@ def add(sub) -> None:
     p.add_argument("--p-start", type=float, help="GPa (default 0)")
     p.add_argument("--p-stop", type=float, help="GPa (default 500, mp-aloe 100)")
     p.add_argument("--duration", type=float, help="ps (default 10)")
-    p.add_argument("--timestep", type=float, help="fs (default 2, or 0.5 with H)")
-    p.add_argument("--thermo-every", type=int, help="steps between thermo rows and validity checks (default 10)")
-    p.add_argument("--tdamp", type=float, help="thermostat damping, fs (default 25)")
-    p.add_argument("--pdamp", type=float, help="barostat damping, fs (default 75)")
+    add_md_options(p, "2, or 0.5 with H", 25, 75, "thermo rows and validity checks (default 10)", "velocity seed")
     p.add_argument("--couple", help="NPT cell coupling: iso (default), aniso or tri")
-    p.add_argument("--seed", type=int, help="velocity seed, recorded (default 12345)")
     p.set_defaults(run=run)
 
 

@@ -15,10 +15,7 @@ from mdrive.protocols import mc, widom
 
 def add(sub) -> None:
     p = sub.add_parser("widom", help="excess chemical potential by Widom test insertions", description=__doc__)
-    p.add_argument("structures", nargs="*", help="structures (any ASE format); none with --lj")
-    add_run_options(p, "mdrive-widom")
-    p.add_argument("--lj", action="store_true", help="the Lennard-Jones fluid in reduced units (validation)")
-    p.add_argument("--species", help="element symbol (or molecule file) to insert")
+    add_mc_options(p, "mdrive-widom")
     p.add_argument("--temperature", type=floats, required=True, metavar="T[,T...]", help="K, or reduced with --lj")
     p.add_argument("--density", type=floats, metavar="RHO[,RHO...]", help="--lj: reduced number density")
     p.add_argument("--cutoff", type=float, default=4.0, help="--lj: cutoff in σ (default 4.0; tail added)")
@@ -26,8 +23,16 @@ def add(sub) -> None:
     add_mc_sampling(p, steps=50000, equilibrate=5000)
     p.add_argument("--insertions", type=int, default=200, help="test insertions per invocation (default 200)")
     p.add_argument("--blocks", type=int, default=10, help="blocks for the error estimate (default 10)")
-    p.add_argument("--unsafe", action="store_true", help="run even when the MC guard rail fails (recorded)")
     p.set_defaults(run=run)
+
+
+def add_mc_options(p, out: str) -> None:
+    """What gcmc and widom share: structures or --lj, the species, the guard rail's override."""
+    p.add_argument("structures", nargs="*", help="structures (any ASE format); none with --lj")
+    add_run_options(p, out)
+    p.add_argument("--lj", action="store_true", help="the Lennard-Jones fluid in reduced units (validation)")
+    p.add_argument("--species", help="element symbol, or a molecule file (xyz, ...) to insert")
+    p.add_argument("--unsafe", action="store_true", help="run even when the MC guard rail fails (recorded)")
 
 
 def add_mc_sampling(p, steps: int, equilibrate: int | None) -> None:
