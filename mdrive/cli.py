@@ -7,7 +7,7 @@ import sys
 
 from mdrive.errors import InputError
 
-COMMANDS = ("info", "ramp", "evscan", "meltquench", "widom", "gcmc", "report", "structures", "plugins")
+COMMANDS = ("info", "ramp", "evscan", "meltquench", "widom", "gcmc", "scaling", "report", "structures", "plugins")
 
 
 class Parser(argparse.ArgumentParser):

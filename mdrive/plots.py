@@ -117,3 +117,19 @@ def isotherm(table: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def scaling(table: pd.DataFrame, kind: str, path: Path) -> None:
+    """ns/day and parallel efficiency against ranks (MACE-MP-0 Fig. 55), log-scaled ranks."""
+    rows = table.sort_values("ranks")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(rows["ranks"], rows["ns_per_day"], marker="o")
+    left.set(xscale="log", xlabel="MPI ranks", ylabel="ns/day", title=f"{kind} scaling")
+    right.plot(rows["ranks"], rows["efficiency"], marker="o", color="C1")
+    right.axhline(1.0, color="0.6", ls="--", lw=0.8)
+    right.set(xscale="log", xlabel="MPI ranks", ylabel="efficiency", ylim=(0, 1.1 * max(1.0, rows["efficiency"].max())))
+    for ax in (left, right):
+        ax.set_xticks(rows["ranks"], [str(r) for r in rows["ranks"]])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -179,3 +179,39 @@ def _pack(radii: np.ndarray, length: float, rng: np.random.Generator, tries: int
         placed = np.vstack([placed, p])
         placed_r = np.append(placed_r, r)
     return placed
+
+
+# --- the Cantor-alloy benchmark system (MACE-MP-0 §A32) ------------------------------------------------
+
+CANTOR_ELEMENTS = ("Mn", "Cr", "Fe", "Co", "Ni", "Cu", "Ag", "W", "Mo", "Nb", "Al", "Cd", "Sn", "Pb", "Bi", "Zn",
+                   "Ge", "Si", "Sb", "Mg")
+
+
+def cantor(n_atoms: int, elements: tuple[str, ...] = CANTOR_ELEMENTS, lattice: float = 3.6,
+           seed: int = 2024) -> Atoms:
+    """An FCC supercell of about `n_atoms` (a multiple of 20: whole 20-atom cells, i.e. 5 conventional
+    cells each), as cube-like as the count allows, its sites decorated at random, equimolar over
+    `elements`, deterministic for `seed`."""
+    from ase.build import bulk
+
+    conventional = 5 * max(1, round(n_atoms / 20))
+    atoms = bulk("Cu", "fcc", a=lattice, cubic=True).repeat(grid(conventional))
+    rng = np.random.default_rng(seed)
+    symbols = [elements[k % len(elements)] for k in range(len(atoms))]
+    rng.shuffle(symbols)
+    atoms.set_chemical_symbols(symbols)
+    return atoms
+
+
+def grid(cells: int) -> tuple[int, int, int]:
+    """Three factors of `cells`, as equal as possible: the most cube-like replication."""
+    best = (cells, 1, 1)
+    for a in range(1, round(cells ** (1 / 3)) + 2):
+        if cells % a:
+            continue
+        for b in range(a, round((cells / a) ** 0.5) + 2):
+            if (cells // a) % b == 0:
+                c = cells // a // b
+                if max(a, b, c) - min(a, b, c) < max(best) - min(best):
+                    best = (a, b, c)
+    return best

@@ -1,0 +1,282 @@
+"""`mdrive scaling`: weak and strong scaling studies — plan, run (locally or through a batch scheduler via
+PSI/J), collect (docs/protocols §5.3).
+
+A study folder holds study.yaml (what was asked, every point's launch line) and jobs/NAME/ per point: the
+composed deck (inputs/scaling.in), its data file and potential include. Jobs run as plain `lmp` under the
+MPI launcher, as users run production; mdrive only reads their logs afterwards.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mdrive import decks
+from mdrive.errors import InputError
+from mdrive.logs import read_log
+from mdrive.manifest import write_json, write_text
+from mdrive.potentials import Potential
+from mdrive.structures import Structure
+
+STUDY, JOBS, SUBMITTED = "study.yaml", "jobs", "submitted.json"
+SCHEDULERS = ("local", "slurm", "pbs", "lsf", "flux")
+SECTIONS = ("Pair", "Neigh", "Comm", "Modify", "Output", "Other")
+
+
+@dataclass
+class Point:
+    name: str
+    ranks: int
+    nodes: int
+    gpus_per_node: int
+    atoms: int
+
+
+@dataclass
+class Study:
+    kind: str  # weak or strong
+    system: str  # cantor or a structure file
+    potential: str
+    points: list[Point]
+    steps: int
+    warmup: int
+    temperature: float = 300.0
+    timestep: float = 0.001  # ps
+    seed: int = 2024
+    elements: list[str] = field(default_factory=list)
+    lattice: float = 3.6
+    neighbor_cutoff: float | None = None  # Å, pair cutoff + skin, measured in LAMMPS at plan time
+    launch: dict = field(default_factory=dict)  # point name -> lmp arguments (Kokkos flags included)
+
+    def save(self, folder: Path) -> None:
+        data = asdict(self)
+        write_text(folder / STUDY, yaml.safe_dump(data, sort_keys=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Study":
+        path = folder / STUDY
+        if not path.is_file():
+            raise InputError(f"{folder} holds no {STUDY}: plan a study first (mdrive scaling plan ... --out DIR)")
+        data = yaml.safe_load(path.read_text())
+        data["points"] = [Point(**p) for p in data["points"]]
+        return cls(**data)
+
+
+def points(kind: str, ranks: list[int], atoms_per_rank: int | None, atoms: int | None,
+           gpus_per_node: int, ranks_per_node: int | None) -> list[Point]:
+    if not ranks or any(b <= a for a, b in zip(ranks, ranks[1:])) or ranks[0] < 1:
+        raise InputError(f"--ranks {','.join(map(str, ranks))} must be positive and strictly increasing, e.g. 1,2,4,8")
+    if kind == "weak" and (not atoms_per_rank or atoms_per_rank < 1):
+        raise InputError("a weak study needs --atoms-per-rank N (the load each rank keeps)")
+    if kind == "strong" and (not atoms or atoms < 1):
+        raise InputError("a strong study needs --atoms N (the fixed system size)")
+    per_node = ranks_per_node or (gpus_per_node or None)
+    out = []
+    for r in ranks:
+        nodes = max(1, -(-r // per_node)) if per_node else 1
+        n = atoms_per_rank * r if kind == "weak" else atoms
+        out.append(Point(f"{kind}-r{r:04d}", r, nodes, gpus_per_node, n))
+    return out
+
+
+def check_domains(study: Study, density: float) -> None:
+    """Each rank's subdomain must be at least one neighbour cutoff wide, or ghost exchange dominates."""
+    if not study.neighbor_cutoff:
+        return
+    need = density * study.neighbor_cutoff ** 3
+    for p in study.points:
+        if p.atoms / p.ranks < need:
+            raise InputError(
+                f"point {p.name}: {p.atoms / p.ranks:.0f} atoms per rank is below the {need:.0f} that fill one "
+                f"neighbour cutoff ({study.neighbor_cutoff:.2f} Å) per subdomain; use more atoms or fewer ranks")
+
+
+def launch_args(potential: Potential, gpus_per_node: int) -> list[str]:
+    """lmp's arguments for one point: the deck, and on GPUs the Kokkos flags of the potential's adapter."""
+    args = ["-in", decks.DECK, "-log", "log.lammps"]
+    if gpus_per_node:
+        if potential.kokkos is None:
+            raise InputError(f"potential {potential.spec} has no Kokkos style: it cannot run on GPUs")
+        args += ["-k", "on", "g", str(gpus_per_node), "-sf", "kk", "-pk", "kokkos", *potential.kokkos.package.split()]
+    return args
+
+
+def write_jobs(folder: Path, study: Study, potential: Potential, structures: dict[str, Structure]) -> None:
+    variables = {"seed": study.seed, "temperature": study.temperature, "dt": study.timestep,
+                 "tdamp": 100 * study.timestep, "pdamp": 1000 * study.timestep, "warmup": study.warmup,
+                 "steps": study.steps}
+    for p in study.points:
+        run_dir = folder / JOBS / p.name
+        decks.compose(run_dir, "scaling.in", variables, potential, structures[p.name])
+        study.launch[p.name] = launch_args(potential, p.gpus_per_node)
+    study.save(folder)
+
+
+def neighbor_cutoff(potential: Potential, structure: Structure) -> float:
+    """Pair cutoff + skin as LAMMPS sets it for this potential (one `run 0` on one rank, a scratch folder)."""
+    import re
+    import tempfile
+
+    from mpi4py import MPI
+
+    from mdrive.run import LOG, StopControl, execute
+
+    with tempfile.TemporaryDirectory(prefix="mdrive-cutoff-") as tmp:
+        run_dir = Path(tmp)
+        decks.compose(run_dir, "single.in", {}, potential, structure)
+        error = execute(run_dir, MPI.COMM_SELF, StopControl())
+        if error:
+            raise InputError(f"potential {potential.spec} does not run on the study's system: {error}")
+        found = re.search(r"master list distance cutoff = ([0-9.eE+-]+)", (run_dir / LOG).read_text())
+    return float(found.group(1)) if found else None
+
+
+# --- run -------------------------------------------------------------------------------------------
+
+
+def run(folder: Path, scheduler: str, options: dict) -> list[str]:
+    """Launch every job not launched before; returns what was done, one line per job."""
+    study = Study.load(folder)
+    env = {"LAMMPS_POTENTIALS": _potentials_dir(), "OMP_NUM_THREADS": "1"}
+    lines = []
+    for p in study.points:
+        job_dir = folder / JOBS / p.name
+        if _launched(job_dir):
+            lines.append(f"{p.name}: already {'done' if _complete(job_dir) else 'submitted'}, skipped")
+            continue
+        if scheduler == "local":
+            lines.append(_run_local(job_dir, p, study.launch[p.name], env))
+        else:
+            lines.append(_submit(job_dir, p, study.launch[p.name], env, scheduler, options))
+    return lines
+
+
+def _potentials_dir() -> str:
+    from mdrive.runtime import potentials_dir
+
+    return str(potentials_dir())
+
+
+def _launched(job_dir: Path) -> bool:
+    marker = job_dir / SUBMITTED
+    if not marker.exists():
+        return False
+    record = json.loads(marker.read_text())
+    return record["scheduler"] != "local" or _complete(job_dir)  # a failed local run may be run again
+
+
+def _complete(job_dir: Path) -> bool:
+    log = job_dir / "log.lammps"
+    return log.exists() and read_log(log).complete
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _run_local(job_dir: Path, p: Point, args: list[str], env: dict) -> str:
+    started = time.time()
+    cmd = [_bin("mpirun"), "-np", str(p.ranks), _bin("lmp"), *args]
+    with open(job_dir / "stdout.txt", "w") as out:
+        rc = subprocess.run(cmd, cwd=job_dir, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT).returncode
+    write_json(job_dir / SUBMITTED, {"scheduler": "local", "command": cmd, "returncode": rc,
+                                     "started": started, "wall_s": round(time.time() - started, 3)})
+    return f"{p.name}: ran locally on {p.ranks} ranks (exit {rc}, {time.time() - started:.1f} s)"
+
+
+def job_spec(job_dir: Path, p: Point, args: list[str], env: dict, options: dict):
+    """The PSI/J job of one point: p.ranks processes over p.nodes nodes, one GPU per rank on GPU points."""
+    from datetime import timedelta
+
+    from psij import Job, JobAttributes, JobSpec, ResourceSpecV1
+
+    resources = ResourceSpecV1(node_count=p.nodes, processes_per_node=max(1, p.ranks // p.nodes),
+                               gpu_cores_per_process=1 if p.gpus_per_node else None)
+    attributes = JobAttributes(duration=timedelta(minutes=options.get("minutes") or 30),
+                               queue_name=options.get("queue"), account=options.get("account"))
+    spec = JobSpec(executable=_bin("lmp"), arguments=args, directory=job_dir, environment=env,
+                   resources=resources, attributes=attributes, launcher=options.get("launcher") or "mpirun",
+                   stdout_path=job_dir / "stdout.txt", stderr_path=job_dir / "stderr.txt")
+    return Job(spec)
+
+
+def render_script(job_dir: Path, p: Point, args: list[str], env: dict, scheduler: str, options: dict) -> str:
+    """The batch script PSI/J would submit (also written beside the job, for the record)."""
+    import io
+
+    from psij import JobExecutor
+
+    executor = JobExecutor.get_instance(scheduler)
+    job = job_spec(job_dir, p, args, env, options)
+    text = io.StringIO()
+    executor.generate_submit_script(job, executor._create_script_context(job), text)  # PSI/J's own renderer
+    return text.getvalue()
+
+
+def _submit(job_dir: Path, p: Point, args: list[str], env: dict, scheduler: str, options: dict) -> str:
+    from psij import JobExecutor
+
+    write_text(job_dir / f"job.{scheduler}.sh", render_script(job_dir, p, args, env, scheduler, options))
+    job = job_spec(job_dir, p, args, env, options)
+    JobExecutor.get_instance(scheduler).submit(job)
+    write_json(job_dir / SUBMITTED, {"scheduler": scheduler, "native_id": job.native_id, "psij_id": job.id,
+                                     "submitted": time.time()})
+    return f"{p.name}: submitted to {scheduler} as {job.native_id}"
+
+
+# --- collect ---------------------------------------------------------------------------------------
+
+
+def collect(folder: Path) -> pd.DataFrame:
+    study = Study.load(folder)
+    rows = []
+    for p in study.points:
+        row = {"point": p.name, "ranks": p.ranks, "nodes": p.nodes, "gpus": p.gpus_per_node * p.nodes,
+               "atoms": p.atoms, "atoms_per_rank": p.atoms / p.ranks, "steps": study.steps}
+        log_path = folder / JOBS / p.name / "log.lammps"
+        timed = read_log(log_path).runs[-1] if log_path.exists() and read_log(log_path).runs else None
+        if timed is None or not timed.complete or timed.steps != study.steps:
+            rows.append({**row, "status": "missing" if timed is None else "incomplete"})
+            continue
+        perf = timed.performance or {}
+        row.update(status="done", loop_time_s=timed.loop_time, seconds_per_step=timed.loop_time / timed.steps,
+                   ns_per_day=perf.get("ns/day"), timesteps_per_s=perf.get("timesteps/s"),
+                   katom_step_per_s=perf.get("atom-step/s", np.nan) / 1e3)
+        if timed.timing is not None:
+            for section in SECTIONS:
+                if section in timed.timing.index:
+                    row[f"{section.lower()}_fraction"] = float(timed.timing.loc[section, "total"]) / 100
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return add_efficiency(table, study.kind)
+
+
+def add_efficiency(table: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Weak: t(r0)/t(r); strong: r0·t(r0)/(r·t(r)), t the wall time per step, r0 the smallest rank count."""
+    done = table[table.get("status") == "done"] if "status" in table else table.iloc[0:0]
+    table["efficiency"] = np.nan
+    if done.empty or "seconds_per_step" not in done:
+        return table
+    base = done.sort_values("ranks").iloc[0]
+    t0, r0 = base["seconds_per_step"], base["ranks"]
+    ratio = t0 / table["seconds_per_step"]
+    table["efficiency"] = ratio if kind == "weak" else ratio * r0 / table["ranks"]
+    return table
+
+
+def write_results(folder: Path, table: pd.DataFrame, kind: str) -> None:
+    from mdrive import plots
+    from mdrive.manifest import atomic_path
+
+    write_text(folder / "scaling.csv", table.to_csv(index=False))
+    if (table["status"] == "done").any():
+        with atomic_path(folder / "scaling.png") as tmp:
+            plots.scaling(table[table["status"] == "done"], kind, tmp)
