@@ -12,6 +12,7 @@ from typing import Callable
 
 from mpi4py import MPI
 
+from mdrive import gpu
 from mdrive.ensemble import MARKS, Ensemble, Job
 from mdrive.errors import InputError
 from mdrive.manifest import MANIFEST, base_manifest, now, structure_hash, write_json
@@ -37,6 +38,7 @@ class Plan:
     stage_potentials: list[Potential] = field(default_factory=list)  # potentials some stages switch to
     provenance: dict = field(default_factory=dict)  # further manifest entries (e.g. the MC guard's verdict)
     ranks_per_run: int = 1
+    gpus: int = 0  # GPUs per run: Kokkos mode (mdrive.gpu)
     resume: bool = False
     overwrite: bool = False
     time_limit: float | None = None
@@ -47,6 +49,20 @@ def check_ranks(ranks_per_run: int, potentials: list[Potential]) -> None:
         raise InputError(f"--ranks-per-run {ranks_per_run} must divide the {WORLD.size} MPI ranks")
     for potential in potentials:
         potential.check_build(build(), ranks_per_run)
+
+
+def gpu_for(plan: Plan) -> gpu.GpuPlan:
+    """The Kokkos command line of a GPU run (--gpus), checked against the build, the potentials' rules and
+    the fixes of the decks the jobs compose; an empty plan on CPUs."""
+    b = build()
+    gpu.check_build(b, plan.gpus)
+    decks_used = sorted({t for j in plan.jobs for t in j.templates})
+    fixes = gpu.deck_fixes([templates_dir() / d for d in decks_used] + [templates_dir() / "mdrive-hooks.in"])
+    plans = [gpu.plan(p, plan.gpus, plan.ranks_per_run, b.version, fixes)
+             for p in [plan.potential, *plan.stage_potentials] if p is not None]
+    if not plans:
+        return gpu.plan_plain(plan.gpus, plan.ranks_per_run, fixes)
+    return gpu.GpuPlan(plans[0].args, [w for p in plans for w in p.warnings])
 
 
 def check_out(plan: Plan) -> None:
@@ -76,6 +92,7 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         plan = prepare()
         plan.out = plan.out.resolve()  # runs chdir into their folders: relative paths would break
         check_ranks(plan.ranks_per_run, [p for p in [plan.potential, *plan.stage_potentials] if p is not None])
+        gpu_plan = gpu_for(plan)
         if WORLD.rank == 0:
             check_out(plan)
         message = None
@@ -89,11 +106,15 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
             print(f"mdrive: {first[1]}", file=sys.stderr)
         return first[0]
     if WORLD.rank == 0:
+        for warning in gpu_plan.warnings:
+            print(f"mdrive: warning: {warning}", file=sys.stderr)
+        plan.provenance["gpu"] = {"gpus_per_run": plan.gpus, "lammps_args": gpu_plan.args,
+                                  "warnings": gpu_plan.warnings} if plan.gpus else None
         _start(plan, argv)
     WORLD.Barrier()
     stop = StopControl(plan.time_limit)
     stop.install()
-    ensemble = Ensemble(plan.out, plan.ranks_per_run, plan.analyze, stop, plan.resume)
+    ensemble = Ensemble(plan.out, plan.ranks_per_run, plan.analyze, stop, plan.resume, gpu_plan.args)
     results = ensemble.run(plan.jobs)
     if results is not None:
         text, head = plan.summarize(plan.out, results)

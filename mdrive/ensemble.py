@@ -33,6 +33,7 @@ class Job:
     info: dict = field(default_factory=dict)  # run.json: what analysis needs besides the log
     cost: float = 1.0  # relative expected run time, for balancing the groups
     callbacks: dict = field(default_factory=dict)  # fix external id -> factory(lmp), see run.execute
+    templates: tuple[str, ...] = ()  # the deck templates it composes (GPU mode reads their fixes)
 
 
 def assign(jobs: list[Job], groups: int) -> list[list[Job]]:
@@ -53,6 +54,7 @@ class Ensemble:
     analyze: Callable[[Path, dict, str | None], dict]  # (run_dir, info, error) -> metrics
     stop: StopControl
     resume: bool = False
+    lammps_args: list[str] = field(default_factory=list)  # e.g. the Kokkos flags of a GPU run
 
     lost: bool = False  # a group was lost to a one-rank LAMMPS error; the caller must end the job
 
@@ -113,6 +115,8 @@ class Ensemble:
                 if run_dir.exists():
                     shutil.rmtree(run_dir)  # a run that did not finish is redone from scratch
                 job.compose(run_dir)
+                if self.lammps_args:
+                    note_command(run_dir, self.lammps_args)
                 write_json(run_dir / RUN_INFO, job.info)
             except Exception as err:  # e.g. a disk error: this run fails, the others go on
                 error = f"composing the run failed: {type(err).__name__}: {err}"
@@ -121,7 +125,7 @@ class Ensemble:
         if error is None:
             try:
                 error = execute(run_dir, comm, self.stop, on_step=progress.tick if progress else None,
-                                callbacks=job.callbacks)
+                                callbacks=job.callbacks, lammps_args=self.lammps_args)
             except GroupLost as lost:  # this rank saw the error; the group's leader may be blocked
                 write_json(run_dir / METRICS, self._verdict(run_dir, job, str(lost), time.time() - started))
                 raise
@@ -140,6 +144,15 @@ class Ensemble:
             metrics["cause"] = self.stop.reason()
         metrics["wall_s"] = round(wall, 3)
         return metrics
+
+
+def note_command(run_dir: Path, lammps_args: list[str]) -> None:
+    """Put the command line a GPU run needs at the top of its deck, so it reruns by hand the same way."""
+    from mdrive.decks import DECK
+
+    deck = run_dir / DECK
+    line = f"# GPU run: lmp {' '.join(lammps_args)} -in {DECK}\n"
+    deck.write_text(line + deck.read_text())
 
 
 def read_metrics(run_dir: Path) -> dict | None:

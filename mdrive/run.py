@@ -46,9 +46,11 @@ class StopControl:
         return self.signal is not None or (self.deadline is not None and time.monotonic() >= self.deadline)
 
 
-def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dict | None = None) -> str | None:
+def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dict | None = None,
+            lammps_args: list[str] | tuple = ()) -> str | None:
     """Run `run_dir/in.lammps` on `comm`; None if LAMMPS finished, else the error text.
 
+    `lammps_args` are extra LAMMPS command-line arguments (a GPU run's Kokkos flags).
     `callbacks` maps fix ids of `fix external` (e.g. a potential computed in Python) to factories
     `factory(lmp) -> callback`, attached like the stop hook right after the command that defines the fix.
 
@@ -57,7 +59,7 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dic
     """
     deck = (run_dir / decks.DECK).read_text()
     hooks = decks.template_path(HOOKS)
-    lmp = new_lammps(comm, log=run_dir / LOG, variables={"mdrive_hooks": str(hooks)})
+    lmp = new_lammps(comm, log=run_dir / LOG, variables={"mdrive_hooks": str(hooks)}, extra=lammps_args)
     pending = dict(callbacks or {})
 
     def stop_hook(_caller, step, _nlocal, _tag, _x, _f):

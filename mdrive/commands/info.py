@@ -42,8 +42,23 @@ def report() -> dict:
                 kokkos_backends=b.kokkos_backends(), routes=routes,
                 ase_bridge={"fix_external": "external" in b.fix_styles,
                             "mace_torch": importlib.util.find_spec("mace") is not None},
-                mace_plugin=str(plugins.library() or "not built (python -m mdrive plugins build)"))
+                mace_plugin=str(plugins.library() or "not built (python -m mdrive plugins build)"),
+                gpus_visible=gpu_count())
     return info
+
+
+def gpu_count() -> int:
+    """NVIDIA GPUs this node shows (nvidia-smi), 0 without a driver."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in out.splitlines())
 
 
 def run(args, argv) -> int:
@@ -60,7 +75,8 @@ def run(args, argv) -> int:
     print(f"MPI          {info['mpi']}; mpi4py {info['mpi4py']}; {MPI.COMM_WORLD.size} rank(s) now")
     print(f"OpenMP       {', '.join(acc.get('OPENMP', {}).get('api', [])) or 'no'} "
           f"(OMP_NUM_THREADS={info['omp_num_threads'] or 'unset'})")
-    print(f"Kokkos       {', '.join(info['kokkos_backends']) or 'not in this build'}")
+    print(f"Kokkos       {', '.join(info['kokkos_backends']) or 'not in this build'}; "
+          f"{info['gpus_visible']} NVIDIA GPU(s) visible; --gpus N runs the Kokkos styles (cmake/README.md)")
     print(f"GPU package  {', '.join(acc.get('GPU', {}).get('api', [])) or 'not in this build'}; "
           f"GPU device: {'yes' if info['gpu_device'] else 'none found'}")
     print(f"Potentials   {info['potentials_dir']}")

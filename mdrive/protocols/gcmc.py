@@ -82,7 +82,7 @@ def lj_jobs(fluid: LJFluid, params: GcmcParams) -> list[Job]:
         name = f"lj-T{params.temperature:g}-{point_name(params, value)}"
         info = _info(name, params, value, {"n_atoms": 4 * fluid.cells ** 3, "elements": ["LJ"], "lj": True})
         jobs.append(Job(name, lambda d, v=variables: decks.compose(d, "gcmc-lj.in", v), info,
-                        cost=params.steps * (1 + params.exchanges + params.moves)))
+                        cost=params.steps * (1 + params.exchanges + params.moves), templates=("gcmc-lj.in",)))
     return jobs
 
 
@@ -108,7 +108,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
                                                "atom_style": variables["atom_style"]})
             jobs.append(Job(name, _composer(variables, potential, s, elements, files), info,
                             cost=len(s.atoms) * params.steps * (1 + (params.exchanges + params.moves) / params.every),
-                            callbacks=potential.callbacks(elements)))
+                            callbacks=potential.callbacks(elements), templates=("gcmc.in",)))
     return jobs
 
 

@@ -187,13 +187,14 @@ def jobs(runs: list[Replica], potential: Potential, stage_potentials: dict[str, 
                 "stages": [st.text() for st in params.stages], "steps_target": steps,
                 "final_potential": params.stages[-1].potential or potential.spec}
         out.append(Job(r.name, _composer("meltquench.in", variables, potential, s, files), info,
-                       cost=len(s.atoms) * max(steps, 1), callbacks=potential.callbacks(elements)))
+                       cost=len(s.atoms) * max(steps, 1), callbacks=potential.callbacks(elements),
+                       templates=("meltquench.in", "stage-md.in", "stage-min.in")))
     if crystal is not None:
         last = stage_potentials.get(params.stages[-1].potential, potential)
         info = {"protocol": "meltquench", "kind": "crystal", "run": crystal.name, "structure": crystal.name,
                 "n_atoms": len(crystal.atoms), "formula": formula(crystal.atoms), "potential": last.spec}
         out.append(Job(crystal.name, _composer("crystal.in", {}, last, crystal, None), info,
-                       cost=len(crystal.atoms) * 100, callbacks=last.callbacks(crystal.elements)))
+                       cost=len(crystal.atoms) * 100, callbacks=last.callbacks(crystal.elements), templates=("crystal.in",)))
     return out
 
 

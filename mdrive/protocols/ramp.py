@@ -95,7 +95,7 @@ def jobs(structures: list[Structure], potential: Potential, params: RampParams) 
                     "variables": variables}
             cost = len(s.atoms) * variables["steps"] * (3.0 if ens == "npt" else 1.0)  # NPT: ~3x per step
             out.append(Job(f"{s.name}-{ens}", _composer(ens, variables, potential, s), info, cost,
-                           potential.callbacks(s.elements)))
+                           potential.callbacks(s.elements), templates=(f"ramp-{ens}.in",)))
     return out
 
 

@@ -68,7 +68,8 @@ def lj_jobs(points: list[tuple[float, float]], fluid: LJFluid, params: WidomPara
         n = 4 * f.cells ** 3
         info = {"protocol": "widom", "kind": "lj", "run": f"lj-T{t:g}-rho{rho:g}", "temperature": t,
                 "density": rho, "cutoff": f.cutoff, "n_atoms": n, "kt": t, "blocks": p.blocks}
-        jobs.append(Job(info["run"], _composer("widom-lj.in", variables), info, cost=n * (p.steps + p.equilibrate)))
+        jobs.append(Job(info["run"], _composer("widom-lj.in", variables), info, cost=n * (p.steps + p.equilibrate),
+                        templates=("widom-lj.in",)))
     return jobs
 
 
@@ -83,7 +84,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
                 "density": None, "kt": kt(params.temperature, False), "blocks": params.blocks}
         jobs.append(Job(s.name, _composer("widom.in", variables, potential, s, elements), info,
                         cost=len(s.atoms) * (params.steps + params.insertions * params.steps / params.every),
-                        callbacks=potential.callbacks(elements)))
+                        callbacks=potential.callbacks(elements), templates=("widom.in",)))
     return jobs
 
 

@@ -1,0 +1,114 @@
+"""GPU mode (`--gpus N`): the LAMMPS command line a potential needs on Kokkos GPUs, and the rules that refuse
+wrong combinations or warn about slow ones before any run (docs/lammps-notes §5–6).
+
+Kokkos on GPUs defaults to `neigh full` + `newton off`, which MLIP decks (newton on) cannot run with, so
+every Kokkos style gets `-pk kokkos newton on neigh half` (pace/kk needs the half list too). The PyPI MPICH
+is not CUDA-aware: several ranks per run also get `gpu/aware off`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mdrive.errors import InputError
+from mdrive.potentials import Potential
+
+GPU_BACKENDS = ("CUDA", "HIP", "SYCL")
+MLIAP_MACE_SINCE = 20251215  # LAMMPS develop newer than this runs MACE's ML-IAP model right (mace PR #1331)
+# fixes without a Kokkos variant: each invocation syncs all atoms between device and host
+NO_KOKKOS = ("halt", "external", "gcmc", "widom", "atom/swap", "box/relax", "sgcmc", "temp/csvr",
+             "temp/berendsen", "pair", "ave/time", "ave/atom", "ave/chunk")
+_FIX = re.compile(r"(?:^\s*|\")fix\s+\S+\s+\S+\s+([\w/]+)", re.M)  # a command, or one inside an `if`
+
+
+@dataclass
+class GpuPlan:
+    args: list[str] = field(default_factory=list)  # LAMMPS command-line arguments
+    warnings: list[str] = field(default_factory=list)
+
+    def command(self, deck: str = "in.lammps") -> str:
+        return " ".join(["lmp", *self.args, "-in", deck])
+
+
+def plan(potential: Potential, gpus: int, ranks_per_run: int, lammps_version: int,
+         fixes: set[str] = frozenset(), gpu_aware: bool = False) -> GpuPlan:
+    """The command line for `gpus` GPUs per run, or InputError naming what is wrong."""
+    if gpus < 1:
+        return GpuPlan()
+    name = f"potential {potential.spec}"
+    if potential.bridge is not None:
+        raise InputError(f"--gpus: the ASE bridge ({potential.spec}) evaluates the model in Python; put it on the "
+                         f"GPU in the calculator (e.g. device=cuda) and run without --gpus")
+    if ranks_per_run > 1 and gpus != ranks_per_run:
+        raise InputError(f"--gpus {gpus} with --ranks-per-run {ranks_per_run}: Kokkos runs one MPI rank per GPU; "
+                         f"give as many ranks per run as GPUs")
+    style = potential.styles[0]
+    out = GpuPlan()
+    if potential.family == "nequip":  # no Kokkos variant: pair_nequip drives the GPU through libtorch
+        out.warnings.append(f"{name}: pair_style nequip has no Kokkos variant; it runs on one rank and moves "
+                            f"positions and forces between host and GPU every step (allegro/kk has none of that)")
+        return out
+    if potential.kokkos is None:
+        raise InputError(f"--gpus: {name} ({style}) has no Kokkos style; run it on CPUs (without --gpus)")
+    if potential.kokkos.refuse:
+        raise InputError(f"--gpus: {name}: {potential.kokkos.refuse}")
+    if potential.family == "mace-mliap":
+        if lammps_version < MLIAP_MACE_SINCE:
+            raise InputError(f"--gpus: {name}: MACE through ML-IAP needs LAMMPS develop newer than 15 Dec 2025 "
+                             f"(this is {lammps_version}); older versions give wrong physics (mace PR #1331)")
+        if ranks_per_run > 1:
+            out.warnings.append(f"{name}: ML-IAP MACE on several GPUs is known to crash (mace #1294, #1254) and "
+                                f"to scale poorly (mace #1708); symmetrix/mace scales better")
+    if potential.family == "mace" and gpus > 1:
+        out.warnings.append(f"{name}: pair_mace uses CUDA device 0 on every rank; give each rank its own "
+                            f"CUDA_VISIBLE_DEVICES (e.g. through the launcher's GPU binding)")
+    if potential.family == "allegro" and ranks_per_run > 1:
+        out.warnings.append(f"{name}: allegro on several ranks can crash in a torch reshape when a subdomain "
+                            f"is empty (pair_nequip_allegro #45); keep every subdomain populated")
+    package = potential.kokkos.package.split()
+    if ranks_per_run > 1 and not gpu_aware:
+        package += ["gpu/aware", "off"]
+    out.args = ["-k", "on", "g", str(gpus), "-sf", "kk", "-pk", "kokkos", *package]
+    for fix in sorted(fixes & set(NO_KOKKOS)):
+        out.warnings.append(f"fix {fix} has no Kokkos variant: each time it acts, all atoms are copied between "
+                            f"GPU and host; keep it infrequent (e.g. a larger --thermo-every)")
+    return out
+
+
+def plan_plain(gpus: int, ranks_per_run: int, fixes: set[str] = frozenset()) -> GpuPlan:
+    """Decks with their own built-in pair style (the reduced-unit Lennard-Jones fluid: lj/cut/kk)."""
+    from mdrive.potentials.classical import lj
+
+    return plan(lj("lj", ""), gpus, ranks_per_run, 0, fixes)
+
+
+def check_build(build, gpus: int) -> None:
+    """A GPU run needs KOKKOS with a GPU backend, and a GPU this process can see."""
+    if gpus < 1:
+        return
+    from mdrive.potentials.base import BUILD_HINTS
+
+    backends = [b for b in build.kokkos_backends() if b.upper() in GPU_BACKENDS]
+    if not backends:
+        raise InputError(f"--gpus {gpus}: this LAMMPS (version {build.version}) has no Kokkos GPU backend; build "
+                         f"{BUILD_HINTS['kokkos']}, or run without --gpus")
+    if not build.has_gpu_device:
+        raise InputError(f"--gpus {gpus}: LAMMPS sees no GPU on this node ({'/'.join(backends)} build); run on a "
+                         f"GPU node or without --gpus")
+
+
+def deck_fixes(templates: list[Path]) -> set[str]:
+    """Fix styles a set of deck templates use (their includes too, when they sit beside them)."""
+    seen, styles = set(), set()
+    todo = list(templates)
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        text = path.read_text()
+        styles |= set(_FIX.findall(text))
+        todo += [path.parent / n for n in re.findall(r"^\s*include\s+([^\s$]+)", text, re.M)]
+        todo += [path.parent / n for n in re.findall(r'include ([\w.-]+\.in)"', text)]
+    return styles
