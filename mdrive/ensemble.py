@@ -34,6 +34,7 @@ class Job:
     cost: float = 1.0  # relative expected run time, for balancing the groups
     callbacks: dict = field(default_factory=dict)  # fix external id -> factory(lmp), see run.execute
     templates: tuple[str, ...] = ()  # the deck templates it composes (GPU mode reads their fixes)
+    refused: str | None = None  # why this run cannot start (a structure rejected up front): recorded, not run
 
 
 def assign(jobs: list[Job], groups: int) -> list[list[Job]]:
@@ -91,7 +92,10 @@ class Ensemble:
         barrier = WORLD.Ibarrier()
         marks = self.out / MARKS
         while not barrier.Test():
-            names = {p.name for p in marks.iterdir()}
+            try:
+                names = {p.name for p in marks.iterdir()}
+            except FileNotFoundError:  # rank 0 passed the barrier and cleaned up: the next Test() is True
+                continue
             waiting = sorted(int(n.split("-")[1]) for n in names if n.startswith("waiting-"))
             settled = all(f"lost-{g}" in names or all(f"waiting-{r}" in names for r in
                           range(g * self.ranks_per_run, (g + 1) * self.ranks_per_run)) for g in range(groups))
@@ -109,8 +113,8 @@ class Ensemble:
         run_dir = self.out / "runs" / job.name
         if self.resume and is_final(run_dir):
             return
-        error = None
-        if comm.rank == 0:
+        error = job.refused
+        if comm.rank == 0 and error is None:
             try:
                 if run_dir.exists():
                     shutil.rmtree(run_dir)  # a run that did not finish is redone from scratch
@@ -122,6 +126,9 @@ class Ensemble:
                 error = f"composing the run failed: {type(err).__name__}: {err}"
         error = comm.bcast(error, root=0)
         started = time.time()
+        if job.refused and comm.rank == 0:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(run_dir / RUN_INFO, job.info)
         if error is None:
             try:
                 error = execute(run_dir, comm, self.stop, on_step=progress.tick if progress else None,

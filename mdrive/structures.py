@@ -36,8 +36,10 @@ class Structure:
         return "H" in self.atoms.get_chemical_symbols()
 
 
-def read(sources: list[str]) -> list[Structure]:
-    """Every frame of every file (folders: every file inside, sorted); refuses what cannot be simulated."""
+def read(sources: list[str], rejected: dict | None = None) -> list[Structure]:
+    """Every frame of every file (folders: every file inside, sorted); refuses what cannot be simulated.
+    With a `rejected` dict, an unreadable file or an unsound structure is recorded there (name -> why)
+    instead, and the others are returned: one bad structure then does not stop a large ensemble."""
     files = []
     for src in sources:
         path = Path(src)
@@ -49,14 +51,27 @@ def read(sources: list[str]) -> list[Structure]:
             raise InputError(f"structure file '{src}' does not exist")
     structures = []
     for path in files:
-        frames = _read_frames(path)
+        try:
+            frames = _read_frames(path)
+        except InputError as err:
+            if rejected is None:
+                raise
+            rejected[path.stem] = str(err)
+            continue
         for k, atoms in enumerate(frames):
             name = path.stem if len(frames) == 1 else f"{path.stem}-{k:04d}"
             structures.append(Structure(name, atoms, f"{path}@{k}"))
     _unique_names(structures)
+    kept = []
     for s in structures:
-        check(s)
-    return structures
+        try:
+            check(s)
+            kept.append(s)
+        except InputError as err:
+            if rejected is None:
+                raise
+            rejected[s.name] = str(err)
+    return kept
 
 
 def _read_frames(path: Path) -> list[Atoms]:

@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mdrive.logs import parse_log, read_log, read_logs
 from mdrive.runtime import new_lammps
@@ -164,3 +166,23 @@ def test_damaged_text_never_raises(corpus):
 def test_read_logs_folder(corpus):
     table = read_logs(corpus["clean"][0].parent, pattern="clean.log")
     assert set(table["file"]) == {"clean.log"} and len(table) == 11 and set(table["run"]) == {0, 1}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_damage_keeps_every_row_before_it(corpus, data):
+    """Random truncation and a random line injected at a random line start: never raises, and every
+    thermo row completed before the damage comes back with its values."""
+    text = corpus["clean"][0].read_bytes()
+    full = read_log(corpus["clean"][0]).thermo()
+    starts = [0] + [i + 1 for i, b in enumerate(text) if b == 10]
+    at = data.draw(st.sampled_from(starts), label="injection point")
+    junk = data.draw(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
+                     .filter(lambda t: not t.lstrip()[:1].isdigit()), label="injected line")
+    cut = data.draw(st.integers(at, len(text)), label="truncation")
+    damaged = text[:at] + junk.encode() + b"\n" + text[at:cut]
+    got = parse_log(damaged).thermo()  # must not raise
+    before = sum(1 for line in text[:at].split(b"\n")[:-1] if line.strip()[:1].isdigit() and len(line.split()) == 6)
+    assert len(got) >= before
+    if before:
+        assert np.allclose(got["E_pair"].to_numpy()[:before], full["E_pair"].to_numpy()[:before])

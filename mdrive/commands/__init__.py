@@ -24,6 +24,27 @@ def add_run_options(p, out_default: str) -> None:
                    help="wall-time budget; runs still going then end as censored, resumable")
 
 
+def read_structures(args, potential) -> tuple[list, dict]:
+    """The structures of a protocol command and, with --skip-bad, those rejected up front (name -> why:
+    unreadable, unsound, or elements the potential lacks); without it the first one stops everything."""
+    from mdrive import structures
+    from mdrive.errors import InputError
+
+    rejected = {} if getattr(args, "skip_bad", False) else None
+    kept = []
+    for s in structures.read(args.structures, rejected):
+        try:
+            potential.check_elements(s.elements)
+            kept.append(s)
+        except InputError as err:
+            if rejected is None:
+                raise
+            rejected[s.name] = str(err)
+    if rejected is not None and not kept:
+        raise InputError(f"--skip-bad: every structure was rejected, e.g. {next(iter(rejected.values()))}")
+    return kept, rejected or {}
+
+
 def run_options(args) -> dict:
     """The Plan fields every protocol takes straight from add_run_options' options."""
     return {"ranks_per_run": args.ranks_per_run, "gpus": args.gpus, "resume": args.resume,

@@ -5,7 +5,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from mdrive import potentials, structures
-from mdrive.commands import add_md_options, add_run_options, run_options
+from mdrive.commands import add_md_options, add_run_options, read_structures, run_options
 from mdrive.errors import InputError
 from mdrive.protocols import ramp
 
@@ -30,6 +30,9 @@ def add(sub) -> None:
     p.add_argument("--duration", type=float, help="ps (default 10)")
     add_md_options(p, "2, or 0.5 with H", 25, 75, "thermo rows and validity checks (default 10)", "velocity seed")
     p.add_argument("--couple", help="NPT cell coupling: iso (default), aniso or tri")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="record structures rejected up front (unreadable, overlapping, elements the potential "
+                        "lacks) as failed runs and run the others, instead of stopping")
     p.set_defaults(run=run)
 
 
@@ -54,17 +57,17 @@ def prepare(args):
         if not args.potential:
             raise InputError("--potential is required with your own structures (e.g. --potential snap:W_2940_2017_2)")
         potential = potentials.load(args.potential, args.backend)
-        structs = structures.read(args.structures)
+        structs, rejected = read_structures(args, potential)
     else:
         potential = potentials.load(args.potential or DEMO_POTENTIAL, args.backend)
-        structs = mixtures.generate(DEMO_SET["elements"], DEMO_SET["count"], DEMO_SET["n_atoms"], DEMO_SET["seed"])
-    for s in structs:
-        potential.check_elements(s.elements)
+        structs, rejected = mixtures.generate(DEMO_SET["elements"], DEMO_SET["count"], DEMO_SET["n_atoms"],
+                                              DEMO_SET["seed"]), {}
     parameters = ramp.params_dict(params)
     if not args.structures:
         parameters["demo_set"] = DEMO_SET
+    jobs = ramp.jobs(structs, potential, params) + ramp.rejected_jobs(rejected, params)
     return Plan(
-        command="ramp", out=args.out, jobs=ramp.jobs(structs, potential, params), analyze=ramp.analyze,
+        command="ramp", out=args.out, jobs=jobs, analyze=ramp.analyze,
         summarize=lambda out, rows: ramp.write_results(out, rows, parameters), parameters=parameters,
         potential=potential, structures=structs, **run_options(args))
 

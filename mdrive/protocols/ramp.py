@@ -99,6 +99,15 @@ def jobs(structures: list[Structure], potential: Potential, params: RampParams) 
     return out
 
 
+def rejected_jobs(rejected: dict[str, str], params: RampParams) -> list[Job]:
+    """Runs of structures rejected up front (--skip-bad): recorded as errors with the reason, never run."""
+    steps = max(1, round(params.duration * 1000 / (params.timestep or 2.0)))
+    return [Job(f"{name}-{ens}", None, {"protocol": "ramp", "structure": name, "ensemble": ens, "n_atoms": 0,
+                                        "formula": None, "seed": params.seed, "steps_target": steps},
+                refused=f"rejected before running: {why}")
+            for name, why in rejected.items() for ens in params.ensembles]
+
+
 def _composer(ensemble, variables, potential, structure):
     return lambda run_dir: decks.compose(run_dir, f"ramp-{ensemble}.in", variables, potential, structure)
 

@@ -1,0 +1,58 @@
+"""Driver overhead: one NVT ramp deck of 2000 W atoms (shipped SNAP), run by `python -m mdrive ramp` (LAMMPS
+in-process, with mdrive's per-thermo-step stop hook) and by plain `lmp -in in.lammps` in the run folder mdrive
+composed. Same deck, same machine, alternated, median of 3; speed from each log's Performance line."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ase.build import bulk
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mdrive.logs import read_log  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+ARGS = ["--potential", "snap:W_2940_2017_2", "--ensemble", "nvt", "--duration", "0.4", "--t-stop", "1500"]
+
+
+def steps_per_s(log: Path) -> float:
+    return read_log(log).runs[-1].performance["timesteps/s"]
+
+
+def main(repeats: int = 3) -> dict:
+    from mdrive.runtime import potentials_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = tmp / "w.extxyz"
+        bulk("W", "bcc", a=3.185, cubic=True).repeat(10).write(src)
+        mdrive_rates, lmp_rates = [], []
+        for k in range(repeats):
+            out = tmp / f"m{k}"
+            proc = subprocess.run([sys.executable, "-m", "mdrive", "ramp", str(src), *ARGS, "--out", str(out)],
+                                  capture_output=True, text=True, env=ENV)
+            if proc.returncode:
+                raise SystemExit(proc.stderr)
+            run_dir = out / "runs" / "w-nvt"
+            mdrive_rates.append(steps_per_s(run_dir / "log.lammps"))
+            plain = tmp / f"plain{k}"
+            shutil.copytree(run_dir, plain)
+            subprocess.run([str(BIN / "lmp"), "-in", "in.lammps", "-log", "plain.log", "-screen", "none"], cwd=plain,
+                           env={**ENV, "LAMMPS_POTENTIALS": str(potentials_dir())}, check=True)
+            lmp_rates.append(steps_per_s(plain / "plain.log"))
+    m, p = statistics.median(mdrive_rates), statistics.median(lmp_rates)
+    result = {"atoms": 2000, "mdrive_steps_per_s": m, "lmp_steps_per_s": p, "ratio": round(m / p, 3),
+              "mdrive_all": mdrive_rates, "lmp_all": lmp_rates}
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
