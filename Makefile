@@ -39,7 +39,16 @@ run: $(STAMP)
 test: $(TESTSTAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(TESTSTAMP)
+# the peer of the ramp benchmark, MLIP Arena, in its own venv (it pins prefect, datasets, ...)
+ARENA := .venv-arena
+$(ARENA)/.installed:
+	test -x $(ARENA)/bin/python || $(PYTHON) -m venv $(ARENA)
+	$(ARENA)/bin/python -m pip install -q --upgrade pip
+	$(ARENA)/bin/python -m pip install -q torch==2.13.0
+	$(ARENA)/bin/python -m pip install -q -c constraints-torch.txt mlip-arena==0.2.0 mace-torch==0.3.16
+	touch $@
+
+bench: $(TESTSTAMP) $(ARENA)/.installed
 	$(BIN)/python bench/run_all.py
 
 clean:

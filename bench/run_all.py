@@ -11,6 +11,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import arena_md  # noqa: E402
+import driver_overhead  # noqa: E402
 import evscan_deck  # noqa: E402
 import logparse  # noqa: E402
 import mace_bridge  # noqa: E402
@@ -25,11 +27,28 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {', '.join(pick)}"
 
 
+def arena_section(peer: dict) -> list[str]:
+    head = "## Ramp throughput against MLIP Arena's MD task (8 x 500-atom Cu-Ni, 2-layer MACE, both cores)"
+    if "skipped" in peer:
+        return [head, "", f"Not measured: {peer['skipped']}.", ""]
+    rows = ["| tool | wall (s) | MD steps | aggregate steps/s | MD steps/s per run | per run / model-only | valid |",
+            "|---|---|---|---|---|---|---|"]
+    for tool in ("arena", "mdrive"):
+        r = peer[tool]
+        rows.append(f"| {tool} | {r['wall_s']} | {r['steps']} | {r['steps_per_s']} | {r['md_steps_per_s_per_run']} | "
+                    f"{r['md_fraction_of_model_only']} | {r['valid']}/{r['runs']} |")
+    return [head, "", f"Model alone: {peer['model_only_steps_per_s']} evaluations/s on one core; "
+            f"{peer['steps_per_run']} steps per structure.", "", *rows, "",
+            f"**mdrive / Arena, whole job: {peer['mdrive_over_arena']}x** (target >= 1.15x).", ""]
+
+
 def main() -> None:
     parse = logparse.main()
     demo = ramp_demo.main()
     scan = evscan_deck.main()
     bridge = mace_bridge.main()
+    overhead = driver_overhead.main()
+    peer = arena_md.main()
     lines = [
         "# mdrive benchmarks", "",
         f"Measured {date.today()} on {machine()}; OMP_NUM_THREADS=1. Regenerate with `make bench`.", "",
@@ -58,7 +77,11 @@ def main() -> None:
               f"| ASE VelocityVerlet | {bridge['ase_md']} | {bridge['ase_md_fraction']} |",
               f"| LAMMPS through the bridge | {bridge['bridge']} | {bridge['bridge_fraction']} |",
               f"| LAMMPS, mdrive's pair_style mace plugin (1 rank) | {bridge['plugin']} | {bridge['plugin_fraction']} |", "",
-              "LAMMPS's timesteps/s includes the set-up force call (N+1 evaluations for N steps).", ""]
+              "LAMMPS's timesteps/s includes the set-up force call (N+1 evaluations for N steps).", "",
+              "## Driver overhead: the same ramp deck through mdrive and through plain `lmp -in`", "",
+              f"2000 W atoms, shipped SNAP, NVT, median of 3 alternated runs: mdrive {overhead['mdrive_steps_per_s']} "
+              f"steps/s, plain lmp {overhead['lmp_steps_per_s']} steps/s: **{overhead['ratio']}x** (target >= 0.99).", ""]
+    lines += arena_section(peer)
     Path(__file__).with_name("results.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -136,3 +136,11 @@ def test_a_stage_switches_potential_and_back(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["stage_potentials"][0]["spec"] == "tersoff:Si.tersoff"
     assert manifest["parameters"]["stages"] == ["min", "min:pot=tersoff:Si.tersoff", "nvt:300K:0.1ps"]
+
+
+def test_headline_with_one_replica_has_no_spread():
+    from mdrive.protocols.meltquench import headline_text
+
+    text = headline_text({"Si64": {"replicas_valid": 1, "density_g_cm3": [2.3, None], "tg_k": [700.0, None]},
+                          "runs": {"valid": 1}})
+    assert "density 2.3 g/cm³" in text and "Tg 700 K" in text and "±" not in text

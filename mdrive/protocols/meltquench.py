@@ -456,7 +456,8 @@ def headline_text(head: dict) -> str:
         for key, (label, unit) in labels.items():
             mean, std = h.get(key, [None, None])
             if mean is not None:
-                parts.append(f"{label} {mean:.4g} ± {std:.2g} {unit}".rstrip())
+                spread = f" ± {std:.2g}" if std is not None else ""
+                parts.append(f"{label} {mean:.4g}{spread} {unit}".rstrip())
         lines.append(" ".join(parts[:1]) + " " + ", ".join(parts[1:]))
     runs = ", ".join(f"{n} {s}" for s, n in head.get("runs", {}).items())
     return "\n".join(lines + [f"meltquench runs: {runs}"])
