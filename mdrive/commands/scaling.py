@@ -109,6 +109,7 @@ def _plan(args) -> int:
     scaling.check_domains(study, len(probe.atoms) / probe.atoms.get_volume())
     args.out.mkdir(parents=True, exist_ok=True)
     scaling.write_jobs(args.out, study, potential, build)
+    scaling.write_manifest(args.out, study, potential, build, sys.argv[1:])
     for p in points:
         print(f"{p.name}: {p.ranks} ranks on {p.nodes} node(s), {p.atoms} atoms "
               f"({density(build[p.name].atoms):.3g} g/cm³)")

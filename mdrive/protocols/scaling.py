@@ -139,6 +139,19 @@ def neighbor_cutoff(potential: Potential, structure: Structure) -> float:
     return float(found.group(1)) if found else None
 
 
+def write_manifest(folder: Path, study: Study, potential: Potential, structures: dict[str, Structure],
+                   argv: list[str]) -> None:
+    """Provenance of the study: versions, the LAMMPS build that planned it, potential and system hashes."""
+    from mdrive.manifest import MANIFEST, base_manifest, structure_hash
+    from mdrive.runtime import build
+
+    manifest = base_manifest("scaling plan", argv, asdict(study), build())
+    manifest["potential"] = {"spec": potential.spec, "styles": list(potential.styles), "files": potential.hashes()}
+    manifest["structures"] = {name: {"n_atoms": len(s.atoms), "sha256": structure_hash(s.atoms)}
+                              for name, s in structures.items()}
+    write_json(folder / MANIFEST, manifest)
+
+
 # --- run -------------------------------------------------------------------------------------------
 
 
