@@ -128,7 +128,7 @@ def test_presets_configure_a_dummy_project(tmp_path, accelerator):
         "foreach(v PKG_KOKKOS Kokkos_ENABLE_CUDA Kokkos_ENABLE_OPENMP Kokkos_ARCH_AMPERE80 Kokkos_ARCH_HOPPER90 "
         "PKG_MC PKG_ML-IAP PKG_ML-PACE PKG_ML-MACE MLIAP_ENABLE_PYTHON NEQUIP_AOT_COMPILE SYMMETRIX_KOKKOS "
         "BUILD_MPI BUILD_SHARED_LIBS)\n  message(STATUS \"${v}=${${v}}\")\nendforeach()\n")
-    routes = [p for p in PRESETS if p.name not in ("mdrive-base.cmake",) and "kokkos" not in p.name]
+    routes = [p for p in PRESETS if p.name != "mdrive-base.cmake" and "kokkos" not in p.name]
     args = ["-C", str(ROOT / "cmake" / "presets" / "mdrive-base.cmake"),
             "-C", str(ROOT / "cmake" / "presets" / accelerator)]
     for p in routes:

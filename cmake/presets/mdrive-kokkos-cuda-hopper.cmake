@@ -1,9 +1,4 @@
-# mdrive-kokkos-cuda-hopper: KOKKOS on NVIDIA H100/H200 (compute capability 9.0). CUDA >= 12.2, C++20.
-# A build for one major compute capability aborts on another: use the ampere preset for A100.
-set(PKG_KOKKOS ON CACHE BOOL "" FORCE)
-set(Kokkos_ENABLE_CUDA ON CACHE BOOL "" FORCE)
-set(Kokkos_ENABLE_SERIAL ON CACHE BOOL "" FORCE)
+# mdrive-kokkos-cuda-hopper: KOKKOS on NVIDIA H100/H200 (compute capability 9.0). A build for one major compute
+# capability aborts on another: use mdrive-kokkos-cuda-ampere.cmake for A100.
+include(${CMAKE_CURRENT_LIST_DIR}/mdrive-kokkos-cuda.cmake)
 set(Kokkos_ARCH_HOPPER90 ON CACHE BOOL "" FORCE)
-set(BUILD_OMP OFF CACHE BOOL "" FORCE)  # pair_nequip_allegro: OPENMP cannot be combined with Kokkos
-set(CMAKE_CXX_STANDARD 20 CACHE STRING "" FORCE)
-set(CMAKE_CXX_COMPILER ${CMAKE_CURRENT_SOURCE_DIR}/../lib/kokkos/bin/nvcc_wrapper CACHE FILEPATH "" FORCE)
