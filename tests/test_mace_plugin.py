@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("mace", reason="needs the mace extra (pip install .[mace]); make test installs it")

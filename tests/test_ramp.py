@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from ase.build import bulk
 
 from mdrive.logs import read_log
 

@@ -68,9 +68,10 @@ def prepare(args):
         raise InputError("gcmc needs STRUCTURE files, --potential and --species (or --lj for the LJ fluid)")
     potential = potentials.load(args.potential, args.backend)
     sp = mc.species(args.species)
-    if potential.elements is not None and set(sp.elements) - set(potential.elements):
+    lacking = sorted(set(sp.elements) - set(potential.elements or sp.elements))
+    if lacking:
         raise InputError(f"--species {args.species}: potential {potential.spec} covers "
-                         f"{' '.join(potential.elements)}, not {' '.join(sorted(set(sp.elements) - set(potential.elements)))}")
+                         f"{' '.join(potential.elements)}, not {' '.join(lacking)}")
     structs = structures.read(args.structures)
     for s in structs:
         potential.check_elements(mc.elements_with(s, sp))

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from pathlib import Path
 
-from mdrive import potentials, structures
+from mdrive import potentials
 from mdrive.commands import add_md_options, add_run_options, read_structures, run_options
 from mdrive.errors import InputError
 from mdrive.protocols import ramp

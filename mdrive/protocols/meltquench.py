@@ -194,7 +194,8 @@ def jobs(runs: list[Replica], potential: Potential, stage_potentials: dict[str, 
         info = {"protocol": "meltquench", "kind": "crystal", "run": crystal.name, "structure": crystal.name,
                 "n_atoms": len(crystal.atoms), "formula": formula(crystal.atoms), "potential": last.spec}
         out.append(Job(crystal.name, _composer("crystal.in", {}, last, crystal, None), info,
-                       cost=len(crystal.atoms) * 100, callbacks=last.callbacks(crystal.elements), templates=("crystal.in",)))
+                       cost=len(crystal.atoms) * 100, callbacks=last.callbacks(crystal.elements),
+                       templates=("crystal.in",)))
     return out
 
 

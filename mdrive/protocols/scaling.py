@@ -199,7 +199,8 @@ def _run_local(job_dir: Path, p: Point, args: list[str], env: dict) -> str:
     started = time.time()
     cmd = [_bin("mpirun"), "-np", str(p.ranks), _bin("lmp"), *args]
     with open(job_dir / "stdout.txt", "w") as out:
-        rc = subprocess.run(cmd, cwd=job_dir, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT).returncode
+        rc = subprocess.run(cmd, cwd=job_dir, env={**os.environ, **env}, stdout=out,
+                            stderr=subprocess.STDOUT).returncode
     write_json(job_dir / SUBMITTED, {"scheduler": "local", "command": cmd, "returncode": rc,
                                      "started": started, "wall_s": round(time.time() - started, 3)})
     return f"{p.name}: ran locally on {p.ranks} ranks (exit {rc}, {time.time() - started:.1f} s)"
