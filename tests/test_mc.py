@@ -170,3 +170,25 @@ def test_gcmc_inserts_whole_molecules(tmp_path):
     assert (trace["n_N"] % 2 == 0).all() and trace["n_N"].max() > 0 and (trace["n_Ar"] == 20).all()
     template = (out / "runs" / "ar-mu-0.3" / "molecule.txt").read_text()
     assert "2 atoms" in template and "Types\n\n1 1\n2 1" in template  # N is type 1 (Z 7 < Ar)
+
+
+def test_widom_in_metal_units_matches_reduced_lj(tmp_path):
+    # argon-like LJ (ε 0.0104 eV, σ 3.4 Å, cut at 4σ) at T* = 2, ρ* = 0.3 through the structure path:
+    # μ_ex/ε plus the tail must match JZG as the reduced-unit run does (same tolerance)
+    from ase.units import kB
+
+    from mdrive.structures import random_packing
+
+    eps, sigma, t_star, rho_star = 0.0104, 3.4, 2.0, 0.3
+    mass_density = rho_star / sigma ** 3 * 39.948 * 1.66053907e-24 * 1e24  # g/cm³
+    atoms = random_packing("Ar", 256, mass_density, 3.0, np.random.default_rng(1))
+    src = write_structures(tmp_path / "ar.extxyz", [atoms])
+    out = tmp_path / "out"
+    r = mdrive("widom", src, "--potential", f"lj:{eps},{sigma},{4 * sigma}", "--species", "Ar",
+               "--temperature", f"{t_star * eps / kB:.4f}", "--timestep", "0.005", "--steps", "20000",
+               "--equilibrate", "5000", "--insertions", "100", "--out", out)
+    assert r.returncode == 0, r.stderr
+    row = pd.read_csv(out / "widom.csv").iloc[0]
+    assert "full_energy" not in (out / "runs" / "ar" / "in.lammps").read_text().split("widom_options")[1][:30]
+    mu_star = row["mu_ex"] / eps + lj_eos.mu_tail(rho_star, 4.0)
+    assert abs(mu_star - lj_eos.mu_excess(t_star, rho_star)) < max(4 * row["mu_ex_err"] / eps, 0.06)

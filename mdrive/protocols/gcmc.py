@@ -2,9 +2,9 @@
 point (an isotherm), spread over MPI groups.
 
 The reservoir is fix gcmc's: a chemical potential μ (its ideal part from the species' de Broglie
-wavelength) or an ideal-gas pressure P (fugacity; activity z = P/kT). Structures run in metal units with
-full_energy (every trial a full energy evaluation: right for many-body and ML potentials); the Lennard-Jones
-fluid (--lj) runs in reduced units.
+wavelength) or an ideal-gas pressure P (fugacity; activity z = P/kT). Structures run in metal units, with
+full_energy (every trial a full energy evaluation, as many-body and ML potentials need) unless the style is
+pairwise; the Lennard-Jones fluid (--lj) runs in reduced units.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from mdrive.ensemble import Job
 from mdrive.errors import InputError
 from mdrive.logs import read_log
 from mdrive.manifest import write_text
-from mdrive.protocols.mc import MOLECULE, LJFluid, Species, elements_with, md_defaults
+from mdrive.protocols.mc import MOLECULE, LJFluid, Species, elements_with, full_energy, md_defaults
 from mdrive.run import LOG
 from mdrive.structures import Structure, formula
 
@@ -61,9 +61,9 @@ class GcmcParams:
         if not 0 < self.seed < 2 ** 31:
             raise InputError(f"--seed must be an integer in 1..2147483647 (got {self.seed})")
 
-    def variables(self, value: float, lj: bool, has_hydrogen: bool = False) -> dict:
+    def variables(self, value: float, lj: bool, has_hydrogen: bool = False, full: bool = False) -> dict:
         dt, tdamp = md_defaults(lj, has_hydrogen)
-        options = ("" if lj else "full_energy") + (f" pressure {value:g}" if self.reservoir == "pressure" else "")
+        options = ("full_energy" if full else "") + (f" pressure {value:g}" if self.reservoir == "pressure" else "")
         return {"seed": self.seed, "temperature": self.temperature, "dt": self.timestep or dt,
                 "tdamp": self.tdamp or tdamp, "steps": self.steps, "every": self.every, "thermo_every": self.every,
                 "exchanges": self.exchanges, "moves": self.moves, "displace": self.displace,
@@ -91,7 +91,8 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
     for s in structures:
         elements = elements_with(s, sp)
         for value in params.values:
-            variables = {**params.variables(value, False, s.has_hydrogen), "type": sp.type_id(elements),
+            variables = {**params.variables(value, False, s.has_hydrogen, full_energy(potential)),
+                         "type": sp.type_id(elements),
                          "atom_style": "full" if sp.molecule is not None else "atomic",
                          "molecule": "yes" if sp.molecule is not None else "no"}
             files = {}

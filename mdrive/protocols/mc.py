@@ -14,6 +14,12 @@ from ase.units import kB
 from mdrive.errors import InputError
 
 MOLECULE = "molecule.txt"
+PAIRWISE = ("lj/cut", "zbl")  # families whose pair style has single(): fix gcmc/widom can score a trial cheaply
+
+
+def full_energy(potential) -> bool:
+    """Every trial a full energy evaluation: needed by many-body and ML potentials (no single())."""
+    return potential is not None and potential.family not in PAIRWISE
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from mdrive.ensemble import Job
 from mdrive.errors import InputError
 from mdrive.logs import read_log
 from mdrive.manifest import write_text
-from mdrive.protocols.mc import LJFluid, Species, elements_with, kt, md_defaults, widom_mu
+from mdrive.protocols.mc import LJFluid, Species, elements_with, full_energy, kt, md_defaults, widom_mu
 from mdrive.run import LOG
 from mdrive.structures import Structure, formula
 
@@ -78,7 +78,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
     for s in structures:
         elements = elements_with(s, sp)
         variables = {**params.variables(False, s.has_hydrogen), "type": sp.type_id(elements),
-                     "widom_options": "full_energy"}
+                     "widom_options": "full_energy" if full_energy(potential) else ""}
         info = {"protocol": "widom", "kind": "structure", "run": s.name, "structure": s.name, "species": sp.name,
                 "temperature": params.temperature, "n_atoms": len(s.atoms), "formula": formula(s.atoms),
                 "density": None, "kt": kt(params.temperature, False), "blocks": params.blocks}
