@@ -144,3 +144,17 @@ def test_headline_with_one_replica_has_no_spread():
     text = headline_text({"Si64": {"replicas_valid": 1, "density_g_cm3": [2.3, None], "tg_k": [700.0, None]},
                           "runs": {"valid": 1}})
     assert "density 2.3 g/cm³" in text and "Tg 700 K" in text and "±" not in text
+
+
+def test_report_rebuilds_a_meltquench_folder(tmp_path):
+    out = tmp_path / "out"
+    assert mdrive("meltquench", "--potential", "sw:Si.sw", "--element", "Si", "--atoms", "64", "--density", "2.33",
+                  "--schedule", "nvt:2500K:0.5ps, nvt:2500K->500K@4000K/ps, min", "--thermo-every", "50",
+                  "--out", out).returncode == 0
+    before = pd.read_csv(out / "structure.csv")
+    for name in ("structure.csv", "stages.csv", "traces.png"):
+        (out / name).unlink()
+    r = mdrive("report", out)
+    assert r.returncode == 0, r.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(out / "structure.csv"), before)
+    assert (out / "stages.csv").exists() and (out / "traces.png").exists()
