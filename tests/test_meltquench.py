@@ -158,3 +158,19 @@ def test_report_rebuilds_a_meltquench_folder(tmp_path):
     assert r.returncode == 0, r.stderr
     pd.testing.assert_frame_equal(pd.read_csv(out / "structure.csv"), before)
     assert (out / "stages.csv").exists() and (out / "traces.png").exists()
+
+
+def test_graphitization_preset_runs_its_melt_stages_on_the_melt_potential(tmp_path):
+    out = tmp_path / "out"
+    r = mdrive("meltquench", "--preset", "graphitization", "--potential", "tersoff:SiC.tersoff", "--melt-potential",
+               "tersoff:BNC.tersoff", "--atoms", "64", "--anneal", "3000", "--time-limit", "3", "--out", out)
+    assert r.returncode == 0, r.stderr
+    run = out / "runs" / "C64-random-1.5gcc-r0"
+    stages = (run / "stages.in").read_text()
+    assert stages.count("include         potential-2.in") == 1 and stages.count("include         ${potential}") == 1
+    assert stages.index("potential-2.in") < stages.index("# stage 1") + 200 < stages.index("${potential}")
+    assert "# stage 6: nvt:3000K:350ps (350000 steps of 1 fs)" in stages
+    assert "BNC.tersoff" in (run / "potential-2.in").read_text()
+    assert json.loads((run / "metrics.json").read_text())["status"] == "censored"  # stopped by --time-limit
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["stages"][0] == "nvt:9000K:40ps:pot=tersoff:BNC.tersoff"
