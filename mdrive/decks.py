@@ -54,14 +54,15 @@ def render(template: str, variables: dict) -> str:
 
 def compose(run_dir: Path, template: str, variables: dict, potential: Potential | None = None,
             structure: Structure | None = None, files: dict[str, str] | None = None,
-            elements: list[str] | None = None) -> Path:
+            elements: list[str] | None = None, atom_style: str = "atomic") -> Path:
     """Write deck, data file, potential include and included templates into `run_dir`; `files` are
     further generated inputs (name -> text) the deck includes, e.g. a schedule's stages. `elements`
-    (default: the structure's) are the atom types, e.g. with a species MC will insert."""
+    (default: the structure's) are the atom types, e.g. with a species MC will insert; `atom_style` that
+    of the data file (full where molecules are inserted)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if structure is not None:
         elements = elements or structure.elements
-        write_data(structure.atoms, run_dir / DATA, elements)
+        write_data(structure.atoms, run_dir / DATA, elements, atom_style)
     if potential is not None:
         (run_dir / POTENTIAL).write_text(potential_text(potential, elements))
     files = files or {}
@@ -73,6 +74,11 @@ def compose(run_dir: Path, template: str, variables: dict, potential: Potential 
         shutil.copyfile(template_path(name), run_dir / name)
     (run_dir / DECK).write_text(deck)
     return run_dir / DECK
+
+
+def composer(template: str, variables: dict, **inputs):
+    """A job's compose step: run_dir -> compose(run_dir, template, variables, **inputs)."""
+    return lambda run_dir: compose(run_dir, template, variables, **inputs)
 
 
 def potential_text(potential: Potential, elements: list[str]) -> str:

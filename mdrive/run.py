@@ -97,6 +97,14 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dic
                 lmp.close()
 
 
+def read_run_log(run_dir: Path, error: str | None = None):
+    """(the run's parsed log or None, its error): LAMMPS's own ERROR text wins over what Python saw."""
+    from mdrive.logs import read_log
+
+    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
+    return log, (log.error if log and log.error else None) or error
+
+
 def _split_loop(deck: str) -> tuple[str, str]:
     """The deck before its first `label` line, and the rest (empty when the deck has no loop)."""
     match = re.search(r"^\s*label\s", deck, re.M)

@@ -107,6 +107,8 @@ def test_guard_refuses_a_potential_blind_to_exclusions_unless_unsafe(tmp_path):
     widom = mdrive("widom", src, "--potential", spec, "--species", "Cu", "--temperature", "500", "--steps", "400",
                    "--equilibrate", "0", "--insertions", "5", "--blocks", "2", "--out", tmp_path / "w")
     assert widom.returncode == 0, widom.stderr  # widom only inserts: the exclusion path does not matter
+    seen = json.loads((tmp_path / "w" / "manifest.json").read_text())["mc_guard"]
+    assert seen["roundtrip_ok"] and not seen["exclusion_ok"] and not seen["refused"]
     r = mdrive(*args, "--unsafe", "--out", tmp_path / "unsafe")
     assert r.returncode == 0, r.stderr
     guard = json.loads((tmp_path / "unsafe" / "manifest.json").read_text())["mc_guard"]

@@ -15,9 +15,8 @@ from scipy.stats import spearmanr
 from mdrive import decks
 from mdrive.ensemble import Job
 from mdrive.errors import InputError
-from mdrive.logs import read_log
 from mdrive.potentials import Potential
-from mdrive.run import LOG
+from mdrive.run import read_run_log
 from mdrive.structures import Structure, formula
 
 BAR_TO_GPA = 1e-4
@@ -42,15 +41,11 @@ class ScanParams:
 
 def jobs(structures: list[Structure], potential: Potential, params: ScanParams) -> list[Job]:
     variables = {"strain": params.strain, "points": params.points}
-    return [Job(s.name, _composer(variables, potential, s),
+    return [Job(s.name, decks.composer("evscan.in", variables, potential=potential, structure=s),
                 {"protocol": "evscan", "structure": s.name, "source": s.source, "n_atoms": len(s.atoms),
                  "formula": formula(s.atoms), "strains": params.strains().tolist()},
                 cost=len(s.atoms) * params.points, callbacks=potential.callbacks(s.elements), templates=("evscan.in",))
             for s in structures]
-
-
-def _composer(variables, potential, structure):
-    return lambda run_dir: decks.compose(run_dir, "evscan.in", variables, potential, structure)
 
 
 # --- metrics ---------------------------------------------------------------------------------------
@@ -81,7 +76,7 @@ def _spearman(x, y) -> float | None:
 
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     out = {"structure": info["structure"], "n_atoms": info["n_atoms"], "formula": info["formula"]}
-    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
+    log, _ = read_run_log(run_dir)
     rows = [r.thermo.iloc[-1] for r in (log.runs if log else []) if len(r.thermo)]
     strains = np.asarray(info["strains"])
     if error or len(rows) != len(strains):

@@ -17,10 +17,9 @@ import pandas as pd
 from mdrive import decks, metrics
 from mdrive.ensemble import Job
 from mdrive.errors import InputError
-from mdrive.logs import read_log
 from mdrive.manifest import write_text
 from mdrive.protocols.mc import MOLECULE, LJFluid, Species, elements_with, full_energy, md_defaults
-from mdrive.run import LOG
+from mdrive.run import read_run_log
 from mdrive.structures import Structure, formula
 
 TRACE = "trace.csv"
@@ -81,7 +80,7 @@ def lj_jobs(fluid: LJFluid, params: GcmcParams) -> list[Job]:
         variables = {**params.variables(value, lj=True), **fluid.variables(), "type": 1}
         name = f"lj-T{params.temperature:g}-{point_name(params, value)}"
         info = _info(name, params, value, {"n_atoms": 4 * fluid.cells ** 3, "elements": ["LJ"], "lj": True})
-        jobs.append(Job(name, lambda d, v=variables: decks.compose(d, "gcmc-lj.in", v), info,
+        jobs.append(Job(name, decks.composer("gcmc-lj.in", variables), info,
                         cost=params.steps * (1 + params.exchanges + params.moves), templates=("gcmc-lj.in",)))
     return jobs
 
@@ -107,7 +106,9 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
             info = _info(name, params, value, {"n_atoms": len(s.atoms), "formula": formula(s.atoms),
                                                "structure": s.name, "elements": elements, "lj": False,
                                                "atom_style": variables["atom_style"]})
-            jobs.append(Job(name, _composer(variables, potential, s, elements, files), info,
+            compose = decks.composer("gcmc.in", variables, potential=potential, structure=s, files=files,
+                                     elements=elements, atom_style=variables["atom_style"])
+            jobs.append(Job(name, compose, info,
                             cost=len(s.atoms) * params.steps * (1 + (params.exchanges + params.moves) / params.every),
                             callbacks=potential.callbacks(elements), templates=("gcmc.in",)))
     return jobs
@@ -118,24 +119,13 @@ def _info(name: str, params: GcmcParams, value: float, extra: dict) -> dict:
             "temperature": params.temperature, **extra}
 
 
-def _composer(variables, potential, structure, elements, files):
-    def compose(run_dir: Path) -> None:
-        decks.compose(run_dir, "gcmc.in", variables, potential, structure, files, elements=elements)
-        if variables["atom_style"] != "atomic":  # molecules need molecule ids: rewrite the data file
-            from mdrive.structures import write_data
-
-            write_data(structure.atoms, run_dir / decks.DATA, elements, atom_style=variables["atom_style"])
-    return compose
-
-
 # --- results ---------------------------------------------------------------------------------------
 
 
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     out = {k: info[k] for k in ("run", "reservoir", "value", "temperature")}
     out.update(status="error", cause=None, samples=0)
-    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
-    error = (log.error if log and log.error else None) or error
+    log, error = read_run_log(run_dir, error)
     thermo = log.runs[-1].thermo if log and log.runs else pd.DataFrame()
     if f"{GCMC}[1]" in thermo:
         trace = _trace(thermo, info)

@@ -136,17 +136,14 @@ def guard(structure, potential, sp: Species, deletions: bool, unsafe: bool, seed
         raise InputError(f"MC needs a LAMMPS pair style: fix gcmc/widom cannot score trials through the ASE "
                          f"bridge ({potential.spec}); use the native or plugin route")
     world = MPI.COMM_WORLD
-    outcome = None
+    outcome, failure = None, None
     if world.rank == 0:
         try:
-            outcome = mc_guard.check(structure, potential, sp.elements[0], seed=seed).as_dict()
+            result = mc_guard.check(structure, potential, sp.elements[0], seed=seed)
+            outcome, failure = result.as_dict(), result.failure(deletions)
         except Exception as err:  # reported as bad input on every rank, never a hang
-            outcome = {"error": f"MC guard could not run with {potential.spec}: {type(err).__name__}: {err}"}
-    outcome = world.bcast(outcome, root=0)
-    if "error" in outcome:
-        raise InputError(outcome["error"])
-    result = mc_guard.GuardResult(**{k: outcome[k] for k in mc_guard.GuardResult.__dataclass_fields__})
-    failure = result.failure(deletions)
-    if failure and not unsafe:
+            failure = f"MC guard could not run with {potential.spec}: {type(err).__name__}: {err}"
+    outcome, failure = world.bcast((outcome, failure), root=0)
+    if failure and (not unsafe or outcome is None):  # no outcome: the guard itself failed, never overridable
         raise InputError(failure)
     return {**outcome, "refused": bool(failure), "overridden_by_unsafe": bool(failure and unsafe)}

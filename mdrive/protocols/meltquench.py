@@ -20,11 +20,10 @@ from ase.build import bulk
 from mdrive import decks, metrics
 from mdrive.ensemble import Job
 from mdrive.errors import InputError
-from mdrive.logs import read_log
 from mdrive.manifest import write_text
 from mdrive.potentials import Potential
 from mdrive.protocols.schedule import Stage
-from mdrive.run import LOG
+from mdrive.run import read_run_log
 from mdrive.structures import Structure, formula, random_packing
 
 GPA_TO_BAR = 1e4
@@ -186,21 +185,18 @@ def jobs(runs: list[Replica], potential: Potential, stage_potentials: dict[str, 
                 "formula": formula(s.atoms), "elements": elements, "cn_cutoff": cutoff,
                 "stages": [st.text() for st in params.stages], "steps_target": steps,
                 "final_potential": params.stages[-1].potential or potential.spec}
-        out.append(Job(r.name, _composer("meltquench.in", variables, potential, s, files), info,
+        compose = decks.composer("meltquench.in", variables, potential=potential, structure=s, files=files)
+        out.append(Job(r.name, compose, info,
                        cost=len(s.atoms) * max(steps, 1), callbacks=potential.callbacks(elements),
                        templates=("meltquench.in", "stage-md.in", "stage-min.in")))
     if crystal is not None:
         last = stage_potentials.get(params.stages[-1].potential, potential)
         info = {"protocol": "meltquench", "kind": "crystal", "run": crystal.name, "structure": crystal.name,
                 "n_atoms": len(crystal.atoms), "formula": formula(crystal.atoms), "potential": last.spec}
-        out.append(Job(crystal.name, _composer("crystal.in", {}, last, crystal, None), info,
+        out.append(Job(crystal.name, decks.composer("crystal.in", {}, potential=last, structure=crystal), info,
                        cost=len(crystal.atoms) * 100, callbacks=last.callbacks(crystal.elements),
                        templates=("crystal.in",)))
     return out
-
-
-def _composer(template, variables, potential, structure, files):
-    return lambda run_dir: decks.compose(run_dir, template, variables, potential, structure, files)
 
 
 def _default_cutoff(elements: list[str]) -> float:
@@ -275,8 +271,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
         return _analyze_crystal(run_dir, info, error)
     out = {k: info[k] for k in ("run", "structure", "replica", "seed", "n_atoms", "formula")}
     out.update(status="error", cause=None, stages_done=0, steps_done=0, steps_target=info["steps_target"])
-    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
-    error = (log.error if log and log.error else None) or error
+    log, error = read_run_log(run_dir, error)
     stage_runs = log.runs[1:] if log else []  # runs[0]: validity.in's reference `run 0`
     trace = _trace(stage_runs, info)
     if len(trace):
@@ -369,7 +364,7 @@ def _is_cooling(stage_text: str) -> bool:
 
 def _analyze_crystal(run_dir: Path, info: dict, error: str | None) -> dict:
     out = {"run": info["run"], "kind": "crystal", "status": "error", "cause": error, "n_atoms": info["n_atoms"]}
-    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
+    log, _ = read_run_log(run_dir)
     if log and not error and not log.error and log.runs and not log.runs[-1].thermo.empty:
         last = log.runs[-1].thermo.iloc[-1]
         out.update(status="valid", cause=None, energy_per_atom=float(last["PotEng"] / last["Atoms"]),

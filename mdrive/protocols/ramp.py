@@ -14,9 +14,8 @@ import pandas as pd
 from mdrive import decks, metrics
 from mdrive.ensemble import Job
 from mdrive.errors import InputError
-from mdrive.logs import read_log
 from mdrive.potentials import Potential
-from mdrive.run import LOG
+from mdrive.run import read_run_log
 from mdrive.structures import Structure, formula
 
 GPA_TO_BAR = 1e4
@@ -94,7 +93,8 @@ def jobs(structures: list[Structure], potential: Potential, params: RampParams) 
                     "steps_target": variables["steps"], "timestep_fs": params.dt_fs(s),
                     "variables": variables}
             cost = len(s.atoms) * variables["steps"] * (3.0 if ens == "npt" else 1.0)  # NPT: ~3x per step
-            out.append(Job(f"{s.name}-{ens}", _composer(ens, variables, potential, s), info, cost,
+            compose = decks.composer(f"ramp-{ens}.in", variables, potential=potential, structure=s)
+            out.append(Job(f"{s.name}-{ens}", compose, info, cost,
                            potential.callbacks(s.elements), templates=(f"ramp-{ens}.in",)))
     return out
 
@@ -108,10 +108,6 @@ def rejected_jobs(rejected: dict[str, str], params: RampParams) -> list[Job]:
             for name, why in rejected.items() for ens in params.ensembles]
 
 
-def _composer(ensemble, variables, potential, structure):
-    return lambda run_dir: decks.compose(run_dir, f"ramp-{ensemble}.in", variables, potential, structure)
-
-
 # --- results: from the log of one run to its verdict -------------------------------------------
 
 
@@ -120,8 +116,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     out = {k: info[k] for k in ("structure", "ensemble", "n_atoms", "formula", "seed", "steps_target")}
     out.update(status="error", cause=None, steps_valid=0, last_valid_step=None,
                temp_at_end=None, press_at_end=None, steps_per_s=None, dangerous_builds=None)
-    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
-    error = (log.error if log and log.error else None) or error
+    log, error = read_run_log(run_dir, error)
     if log is None or len(log.runs) < 2 or log.runs[0].thermo.empty:
         # failed before the ramp started: set-up error (or unstable from the first force call)
         out["status"], out["cause"] = metrics.classify_error(error) if error else ("error", "no ramp in log")

@@ -256,7 +256,8 @@ def collect(folder: Path) -> pd.DataFrame:
         row = {"point": p.name, "ranks": p.ranks, "nodes": p.nodes, "gpus": p.gpus_per_node * p.nodes,
                "atoms": p.atoms, "atoms_per_rank": p.atoms / p.ranks, "steps": study.steps}
         log_path = folder / JOBS / p.name / "log.lammps"
-        timed = read_log(log_path).runs[-1] if log_path.exists() and read_log(log_path).runs else None
+        runs = read_log(log_path).runs if log_path.exists() else []
+        timed = runs[-1] if runs else None
         if timed is None or not timed.complete or timed.steps != study.steps:
             rows.append({**row, "status": "missing" if timed is None else "incomplete"})
             continue

@@ -15,10 +15,9 @@ import pandas as pd
 from mdrive import decks, lj_eos, metrics
 from mdrive.ensemble import Job
 from mdrive.errors import InputError
-from mdrive.logs import read_log
 from mdrive.manifest import write_text
 from mdrive.protocols.mc import LJFluid, Species, elements_with, full_energy, kt, md_defaults, widom_mu
-from mdrive.run import LOG
+from mdrive.run import read_run_log
 from mdrive.structures import Structure, formula
 
 MU_COLUMN = "f_mdrive_widom[1]"
@@ -68,7 +67,7 @@ def lj_jobs(points: list[tuple[float, float]], fluid: LJFluid, params: WidomPara
         n = 4 * f.cells ** 3
         info = {"protocol": "widom", "kind": "lj", "run": f"lj-T{t:g}-rho{rho:g}", "temperature": t,
                 "density": rho, "cutoff": f.cutoff, "n_atoms": n, "kt": t, "blocks": p.blocks}
-        jobs.append(Job(info["run"], _composer("widom-lj.in", variables), info, cost=n * (p.steps + p.equilibrate),
+        jobs.append(Job(info["run"], decks.composer("widom-lj.in", variables), info, cost=n * (p.steps + p.equilibrate),
                         templates=("widom-lj.in",)))
     return jobs
 
@@ -82,14 +81,11 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
         info = {"protocol": "widom", "kind": "structure", "run": s.name, "structure": s.name, "species": sp.name,
                 "temperature": params.temperature, "n_atoms": len(s.atoms), "formula": formula(s.atoms),
                 "density": None, "kt": kt(params.temperature, False), "blocks": params.blocks}
-        jobs.append(Job(s.name, _composer("widom.in", variables, potential, s, elements), info,
+        compose = decks.composer("widom.in", variables, potential=potential, structure=s, elements=elements)
+        jobs.append(Job(s.name, compose, info,
                         cost=len(s.atoms) * (params.steps + params.insertions * params.steps / params.every),
                         callbacks=potential.callbacks(elements), templates=("widom.in",)))
     return jobs
-
-
-def _composer(template, variables, potential=None, structure=None, elements=None):
-    return lambda run_dir: decks.compose(run_dir, template, variables, potential, structure, elements=elements)
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -98,8 +94,7 @@ def _composer(template, variables, potential=None, structure=None, elements=None
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     out = {k: info.get(k) for k in ("run", "temperature", "density", "n_atoms")}
     out.update(status="error", cause=None, mu_ex=None, mu_ex_err=None, samples=0)
-    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
-    error = (log.error if log and log.error else None) or error
+    log, error = read_run_log(run_dir, error)
     sampling = log.runs[-1].thermo if log and log.runs else pd.DataFrame()
     if MU_COLUMN in sampling:
         rows = sampling.iloc[1:]  # the first row is printed before the first invocation (zeros)
