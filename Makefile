@@ -10,7 +10,7 @@ TESTSTAMP := $(VENV)/.installed-test
 
 .PHONY: run test setup bench clean vulkan
 
-$(STAMP): pyproject.toml constraints-torch.txt
+$(STAMP): pyproject.toml setup.py mdrive/_rowscan.c constraints-torch.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(PIP) -e .

@@ -2,25 +2,29 @@
 
 Hand-written because every published reader drops data on real logs (lammps-logfile empties a block at a
 WARNING line, pymatgen and LAMMPS's own LogFile drop killed runs; see docs/lammps-notes §11). Design:
-the whole file is read once as bytes; each run block is anchored on the "Per MPI rank memory" line that
-LAMMPS prints right before thermo output; runs of numeric rows are converted in bulk with numpy, and any
-line that is not a row (WARNING, fix halt, colvars, a torn last line) is set aside, never fatal.
+the file is memory-mapped, not copied; each run block is anchored on the "Per MPI rank memory" line that
+LAMMPS prints right before thermo output; runs of numeric rows are read by a small C scanner
+(mdrive/_rowscan.c, with a Python fallback giving the same rows), and any line that is not a row (WARNING,
+fix halt, colvars, a torn last line) is set aside, never fatal. Markers (WARNING, ERROR, ...) are searched
+only in the text between row runs, so the bulk of a log is read exactly once.
 """
 from __future__ import annotations
 
 import ast
+import mmap
+import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-_ROW_START = re.compile(rb"[ \t]*[-+]?[0-9]")  # a thermo row starts like a number
-_NOT_ROW = re.compile(rb"\n[ \t]*[^-+0-9 \t\n]")  # the next line that does not
+try:
+    from mdrive._rowscan import scan as _scan_compiled
+except ImportError:  # installed without a C compiler: the Python scanner reads the same rows, slower
+    _scan_compiled = None
+
 _YAML_ROWS = re.compile(rb"(?:[ \t]*- \[[^\n]*\n)+")
 _LOOP = re.compile(rb"\nLoop time of ([-+\d.eE]+) on (\d+) procs for (\d+) steps with (\d+) atoms")
 _PERF_VALUE = re.compile(rb"([-+\d.eE]+|inf|nan) ([kMG]?)([\w/-]+)")
@@ -32,7 +36,6 @@ _DANGEROUS = re.compile(rb"\nDangerous builds = (\d+)")
 _ERROR = re.compile(rb"\nERROR(?: on proc \d+)?: ([^\n]*)")
 _LAST_INPUT = re.compile(rb"\nLast input line: ([^\n]*)")
 _HALT = re.compile(rb"\n?Fix halt condition for fix-id (\S+) met on step (\d+)")
-_TOTAL_WALL = re.compile(rb"\nTotal wall time: ")
 _PREFIX = {b"": 1.0, b"k": 1e3, b"M": 1e6, b"G": 1e9}
 
 
@@ -84,7 +87,19 @@ class Log:
 
 def read_log(path: str | Path) -> Log:
     """Read one LAMMPS log file; never raises on a truncated or odd log."""
-    return parse_log(Path(path).read_bytes(), path=Path(path))
+    path = Path(path)
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return _parse(b"", path)
+        # mapped rather than read: a copy of a 100 MB log costs as much as parsing it. LAMMPS only appends
+        # to an open log; a log truncated by another process while it is read here would fault (SIGBUS).
+        with mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                       prot=mmap.PROT_READ) as text:
+            return _parse(text, path)
+
+
+def parse_log(text: bytes, path: Path | None = None) -> Log:
+    return _parse(text, path)
 
 
 def read_logs(folder: str | Path, pattern: str = "**/log.lammps*") -> pd.DataFrame:
@@ -95,41 +110,60 @@ def read_logs(folder: str | Path, pattern: str = "**/log.lammps*") -> pd.DataFra
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def parse_log(text: bytes, path: Path | None = None) -> Log:
-    text = b"\n" + text  # every pattern is anchored on a newline, the first line's included
+def _parse(text: bytes | mmap.mmap, path: Path | None) -> Log:
+    """Markers are matched with the newline before them, at the file's start as if one preceded it."""
     line_ends = [text.find(b"\n", at + 1) for at in _find_all(text, b"\nPer MPI rank memory allocation")]
     starts = [end + 1 for end in line_ends if end >= 0]  # a torn memory line starts no block
-    runs, prelude_from = [], 0
+    runs, row_spans, prelude_from = [], [], 0
     for i, start in enumerate(starts):
         stop = starts[i + 1] if i + 1 < len(starts) else len(text)
-        run, end = _parse_block(text, start, stop)
+        run, end, spans = _parse_block(text, start, stop)
         # warnings printed while a run is set up (before its thermo) belong to it
-        run.warnings = _lines_after(text, b"\nWARNING: ", prelude_from, end)
+        run.warnings = _lines_after(text, b"\nWARNING: ", _between(spans, prelude_from, end))
         runs.append(run)
+        row_spans += spans
         prelude_from = end
-    error = _last_line_after(text, b"\nERROR")
+    rest = _between(row_spans, 0, len(text))
+    error = _last_line_after(text, b"\nERROR", rest)
     if error is not None:
         error = error.split(": ", 1)[-1]  # "ERROR: text" or "ERROR on proc N: text"
-    last_input = _last_line_after(text, b"\nLast input line: ")
     return Log(
         path=path,
-        version=_decode(text[1:text.find(b"\n", 1)]) if text.startswith(b"\nLAMMPS (") else None,
+        version=_rest_of_line(text, 0) if text[:8] == b"LAMMPS (" else None,
         runs=runs,
-        warnings=[w for r in runs for w in r.warnings] + _lines_after(text, b"\nWARNING: ", prelude_from, len(text)),
+        warnings=[w for r in runs for w in r.warnings] + _lines_after(text, b"\nWARNING: ", [(prelude_from, len(text))]),
         error=error,
-        last_input_line=last_input,
-        complete=error is None and _TOTAL_WALL.search(text) is not None,
+        last_input_line=_last_line_after(text, b"\nLast input line: ", rest),
+        complete=error is None and any(_find_all(text, b"\nTotal wall time: ", *r) for r in rest),
     )
 
 
+def _between(spans: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The ranges of text[start:end] outside the row spans, each from the newline before its first line."""
+    out, at = [], start
+    for a, b in spans:
+        if a > at:
+            out.append((max(at - 1, 0), a))
+        at = max(at, b)
+    if at < end:
+        out.append((max(at - 1, 0), end))
+    return out
+
+
 def _find_all(text: bytes, marker: bytes, start: int = 0, end: int | None = None) -> list[int]:
-    """Every position of `marker` in text[start:end], by bytes.find (far faster than a regex scan)."""
+    """Every position of `marker` (starting with a newline) in text[start:end], by bytes.find (far faster than
+    a regex scan); -1 for a marker that opens the text, as if a newline preceded it."""
     end = len(text) if end is None else end
-    out, at = [], text.find(marker, start, end)
+    out = [-1] if start == 0 and _opens(text, marker) else []
+    at = text.find(marker, start, end)
     while at >= 0:
         out.append(at)
         at = text.find(marker, at + len(marker), end)
     return out
+
+
+def _opens(text: bytes, marker: bytes) -> bool:
+    return text[:len(marker) - 1] == marker[1:]
 
 
 def _rest_of_line(text: bytes, at: int) -> str:
@@ -137,25 +171,30 @@ def _rest_of_line(text: bytes, at: int) -> str:
     return _decode(text[at:end if end >= 0 else len(text)])
 
 
-def _last_line_after(text: bytes, marker: bytes) -> str | None:
-    at = text.rfind(marker)
-    return None if at < 0 else _rest_of_line(text, at + len(marker))
+def _last_line_after(text: bytes, marker: bytes, ranges: list[tuple[int, int]]) -> str | None:
+    for start, end in reversed(ranges):
+        at = text.rfind(marker, start, end)
+        if at >= 0 or (start == 0 and _opens(text, marker)):
+            return _rest_of_line(text, at + len(marker))
+    return None
 
 
-def _lines_after(text: bytes, marker: bytes, start: int, end: int) -> list[str]:
+def _lines_after(text: bytes, marker: bytes, ranges: list[tuple[int, int]]) -> list[str]:
     """The rest of every line that starts with `marker` (which begins with a newline)."""
-    return [_rest_of_line(text, at + len(marker)) for at in _find_all(text, marker, start, end)]
+    return [_rest_of_line(text, at + len(marker)) for start, end in ranges
+            for at in _find_all(text, marker, start, end)]
 
 
 def _decode(b: bytes) -> str:
     return b.decode("utf-8", "replace").strip()
 
 
-def _parse_block(text: bytes, start: int, stop: int) -> tuple[Run, int]:
-    """One block from its memory line to the next; returns it and where its footer ends."""
+def _parse_block(text: bytes, start: int, stop: int) -> tuple[Run, int, list[tuple[int, int]]]:
+    """One block from its memory line to the next; returns it, where its footer ends and its row spans."""
     header_end = text.find(b"\n", start)  # `start` is just past the memory line's newline
     header_end = stop if header_end < 0 or header_end > stop else header_end
     header = text[start:header_end].strip()
+    spans = []
     if header == b"---" or header.startswith(b"keywords:"):
         thermo, pos, notes = _yaml_block(text, start, stop)
         style = "yaml"
@@ -163,7 +202,7 @@ def _parse_block(text: bytes, start: int, stop: int) -> tuple[Run, int]:
         thermo, pos, notes = _multi_block(text, start, stop)
         style = "multi"
     else:
-        thermo, pos, notes = _rows_block(text, header, header_end + 1, stop)
+        thermo, pos, notes, spans = _rows_block(text, header, header_end + 1, stop)
         style = "custom"
     run = Run(thermo=thermo, style=style)
     end = _read_footer(run, text, pos, stop)
@@ -171,31 +210,30 @@ def _parse_block(text: bytes, start: int, stop: int) -> tuple[Run, int]:
         halt = _HALT.match(line)
         if halt:
             run.halted_by = _decode(halt.group(1))
-    return run, end
+    return run, end, spans
 
 
 def _rows_block(text: bytes, header: bytes, pos: int, stop: int):
     """one/custom thermo: a header line, then numeric rows until "Loop time", an ERROR or the end."""
     names = [_decode(n) for n in header.split()]
-    chunks, notes = [], []
+    blocks, spans, notes = [], [], []
     while pos < stop:
-        if _ROW_START.match(text, pos, stop):
-            other = _NOT_ROW.search(text, pos - 1, stop)
-            end = other.start() + 1 if other else text.rfind(b"\n", pos, stop) + 1
-            if end > pos:
-                chunks.append(text[pos:end])
-                pos = end
-                continue
+        rows, end = _scan_rows(text, pos, stop, len(names))
+        if end > pos:
+            blocks.append(rows)
+            spans.append((pos, end))
+            pos = end
+            continue  # the scanner may stop at a full buffer: ask again until it stops at a line
         line_end = text.find(b"\n", pos, stop)
         line = text[pos:stop if line_end < 0 else line_end]
-        if line.startswith((b"Loop time", b"ERROR")) or line.startswith(b"Per MPI"):
+        if line.startswith((b"Loop time", b"ERROR", b"Per MPI")):
             break
-        if line_end < 0:  # a torn last line that does not start like a number
+        if line_end < 0:  # the end, or a torn last line
             pos = stop
             break
         notes.append(line)
         pos = line_end + 1
-    return _frame(names, chunks), pos, notes + _halt_lines(text, pos, stop)
+    return _frame(names, blocks), pos, notes + _halt_lines(text, pos, stop), spans
 
 
 def _yaml_block(text: bytes, start: int, stop: int):
@@ -216,12 +254,12 @@ def _yaml_block(text: bytes, start: int, stop: int):
         pos = m.end()
         # a WARNING may sit between YAML rows, as between plain rows
         nxt = text.find(b"\n", pos, stop)
-        if nxt > 0 and text.startswith(b"WARNING", pos):
+        if nxt > 0 and text[pos:pos + 7] == b"WARNING":
             pos = nxt + 1
             m = _YAML_ROWS.match(text, pos, stop)
         else:
             m = None
-    return _frame([str(n) for n in names], chunks), pos, _halt_lines(text, pos, stop)
+    return _frame([str(n) for n in names], [_rows_in(c, len(names)) for c in chunks]), pos, _halt_lines(text, pos, stop)
 
 
 def _multi_block(text: bytes, start: int, stop: int):
@@ -253,73 +291,49 @@ def _to_float(value: bytes) -> float:
         return float("nan")
 
 
-def _frame(names: list[str], chunks: list[bytes]) -> pd.DataFrame:
+def _frame(names: list[str], blocks: list[np.ndarray]) -> pd.DataFrame:
     ncols = len(names)
     if ncols == 0:
         return pd.DataFrame()
-    rows = [_to_rows(chunk, ncols) for chunk in chunks]
-    data = np.vstack(rows) if rows else np.empty((0, ncols))
-    frame = pd.DataFrame(data, columns=pd.Index(_unique(names), dtype=object))
+    data = np.empty((0, ncols)) if not blocks else blocks[0] if len(blocks) == 1 else np.vstack(blocks)
+    frame = pd.DataFrame(data, columns=pd.Index(_unique(names), dtype=object), copy=False)
     if "Step" in frame and len(frame):
         frame["Step"] = frame["Step"].astype("int64")
     return frame
 
 
-def _to_rows(chunk: bytes, ncols: int) -> np.ndarray:
-    """Bulk conversion; if the chunk is damaged, keep every line that is a whole row."""
-    fixed = _fixed_width_rows(chunk, ncols)
-    if fixed is not None:
-        return fixed
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        try:
-            values = np.fromstring(chunk, sep=" ")
-            whole = chunk.endswith(b"\n") and values.size % ncols == 0
-            if whole and values.size == ncols * chunk.count(b"\n"):
-                return values.reshape(-1, ncols)
-        except (ValueError, DeprecationWarning):
-            pass
+def _scan_rows(text: bytes, pos: int, stop: int, ncols: int) -> tuple[np.ndarray, int]:
+    """Whole lines from `pos` (a line start) while each holds exactly `ncols` numbers: their values, and
+    where the first line that does not (or a torn last line) starts; the compiled scanner may also stop
+    early at a row, when rows run longer than it sized its output for."""
+    if ncols < 1:
+        return np.empty((0, 0)), pos
+    if _scan_compiled is not None:
+        values, rows, end = _scan_compiled(text, pos, stop, ncols)
+        return np.frombuffer(values).reshape(rows, ncols), end
     rows = []
-    lines = chunk.split(b"\n")
-    if not chunk.endswith(b"\n"):
-        lines = lines[:-1]  # a torn last line is not a row
-    for line in lines:
-        fields = line.split()
-        if len(fields) != ncols:
-            continue
+    while (eol := text.find(b"\n", pos, stop)) >= 0:
+        fields = text[pos:eol].split()
         try:
+            if len(fields) != ncols:
+                break
             rows.append([float(f) for f in fields])
         except ValueError:
-            continue
-    return np.array(rows, dtype=float).reshape(-1, ncols)
+            break
+        pos = eol + 1
+    return np.array(rows, dtype=float).reshape(-1, ncols), pos
 
 
-def _fixed_width_rows(chunk: bytes, ncols: int) -> np.ndarray | None:
-    """Fast path for LAMMPS's fixed-width thermo rows (every row the same length, columns at the same
-    places): one Arrow string array over the chunk, a value per column start, cast to float in C++.
-    numpy parses text at ~40 MB/s; this runs at several hundred."""
-    width = chunk.find(b"\n") + 1
-    if width < 2 or len(chunk) % width:
-        return None
-    rows = len(chunk) // width
-    grid = np.frombuffer(chunk, dtype=np.uint8).reshape(rows, width)
-    if not (grid[:, -1] == 10).all():
-        return None
-    filled = (grid[:, :-1] != 32).any(axis=0).astype(np.int8)
-    starts = np.flatnonzero(np.diff(filled, prepend=0) == 1)
-    if len(starts) != ncols:
-        return None
-    offsets = (np.arange(rows, dtype=np.int64)[:, None] * width + starts[None, :]).ravel()
-    offsets[0] = 0
-    offsets = np.append(offsets, len(chunk))
-    if offsets[-1] >= 2 ** 31:
-        return None
-    strings = pa.StringArray.from_buffers(rows * ncols, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(chunk))
-    try:
-        values = pc.cast(pc.ascii_trim(strings, " \n"), pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return values.to_numpy(zero_copy_only=False).reshape(rows, ncols)
+def _rows_in(chunk: bytes, ncols: int) -> np.ndarray:
+    """Every whole row of a chunk, passing over lines that are not rows."""
+    blocks, pos = [], 0
+    while pos < len(chunk):
+        rows, end = _scan_rows(chunk, pos, len(chunk), ncols)
+        blocks.append(rows)
+        pos = end if end > pos else chunk.find(b"\n", pos) + 1
+        if pos == 0:
+            break
+    return np.vstack(blocks) if blocks else np.empty((0, ncols))
 
 
 def _unique(names: list[str]) -> list[str]:

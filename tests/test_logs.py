@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mdrive import logs
 from mdrive.logs import parse_log, read_log, read_logs
 from mdrive.runtime import new_lammps
 
@@ -161,6 +162,38 @@ def test_damaged_text_never_raises(corpus):
             assert np.allclose(got["E_pair"], full["E_pair"][:whole])
     injected = text.replace(b"\n        20", b"\nWARNING: injected (src/x.cpp:1)\ncolvars: noise\n        20")
     assert len(parse_log(injected).runs[0].thermo) == 6
+
+
+def test_compiled_scanner_built_and_exact():
+    """make test builds mdrive._rowscan; its numbers are exactly Python's float() of the same text."""
+    assert logs._scan_compiled is not None, "mdrive._rowscan was not built: pip install -e . needs a C compiler"
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.normal(0, 1e3, 3000), 10.0 ** rng.uniform(-320, 308, 3000), [0.0, -0.0]])
+    formats = ["%.8g", "%.17g", "%g", "%.3e", "%.15f", "%.20E", "%+.0f"]
+    tokens = [(f % v).encode() for v in values for f in formats]
+    tokens += [b"nan", b"-nan", b"inf", b"-Infinity", b"1.", b".5", b"9007199254740993", b"1e-400", b"1e400",
+               b"00012.50", b"123456789012345678901234567"]
+    text = b"\n".join(tokens) + b"\n"
+    rows, end = logs._scan_rows(text, 0, len(text), 1)
+    expected = np.array([float(t) for t in tokens])
+    assert end == len(text) and len(rows) == len(tokens)
+    assert np.array_equal(rows[:, 0], expected, equal_nan=True)
+    assert np.array_equal(np.signbit(rows[:, 0]), np.signbit(expected))
+    for bad in [b"1e", b"--1", b"1.5.3", b"+", b".", b"e5", b"infin", b"nanx", b"1e+", b"0x10", b"1,5"]:
+        text = b"1 2\n3 " + bad + b"\n5 6\n"
+        rows, end = logs._scan_rows(text, 0, len(text), 2)
+        assert rows.tolist() == [[1.0, 2.0]] and end == 4, bad
+
+
+def test_python_scanner_reads_the_same(corpus, monkeypatch):
+    """Where no C compiler built the scanner, the Python one returns the same logs, row for row."""
+    compiled = {name: read_log(path) for name, (path, _) in corpus.items()}
+    monkeypatch.setattr(logs, "_scan_compiled", None)
+    for name, (path, _) in corpus.items():
+        ours, theirs = read_log(path), compiled[name]
+        assert len(ours.runs) == len(theirs.runs) and ours.warnings == theirs.warnings, name
+        for a, b in zip(ours.runs, theirs.runs):
+            assert a.thermo.equals(b.thermo) and a.ended == b.ended, name
 
 
 def test_read_logs_folder(corpus):

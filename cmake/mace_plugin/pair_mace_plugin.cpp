@@ -69,6 +69,9 @@ class PairMACEPlugin : public Pair {
     const int ntypes = atom->ntypes;
     if (narg != 3 + ntypes) error->all(FLERR, "pair_coeff * * model.pt El1 ... ElN: one element per atom type");
     if (!allocated) allocate();
+    // the profiling executor re-specialises the graph whenever the edge count changes (every few steps
+    // in MD) and ran the first calls at half speed here; the plain interpreter runs as fast as eager
+    torch::jit::setGraphExecutorOptimize(false);
     try {
       model = torch::jit::load(arg[2]);
     } catch (const c10::Error &e) {
