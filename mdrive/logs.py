@@ -90,16 +90,12 @@ def read_log(path: str | Path) -> Log:
     path = Path(path)
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
-            return _parse(b"", path)
+            return parse_log(b"", path)
         # mapped rather than read: a copy of a 100 MB log costs as much as parsing it. LAMMPS only appends
         # to an open log; a log truncated by another process while it is read here would fault (SIGBUS).
         with mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
                        prot=mmap.PROT_READ) as text:
-            return _parse(text, path)
-
-
-def parse_log(text: bytes, path: Path | None = None) -> Log:
-    return _parse(text, path)
+            return parse_log(text, path)
 
 
 def read_logs(folder: str | Path, pattern: str = "**/log.lammps*") -> pd.DataFrame:
@@ -110,8 +106,8 @@ def read_logs(folder: str | Path, pattern: str = "**/log.lammps*") -> pd.DataFra
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _parse(text: bytes | mmap.mmap, path: Path | None) -> Log:
-    """Markers are matched with the newline before them, at the file's start as if one preceded it."""
+def parse_log(text: bytes | mmap.mmap, path: Path | None = None) -> Log:
+    """Markers are matched with the newline before them, at the text's start as if one preceded it."""
     line_ends = [text.find(b"\n", at + 1) for at in _find_all(text, b"\nPer MPI rank memory allocation")]
     starts = [end + 1 for end in line_ends if end >= 0]  # a torn memory line starts no block
     runs, row_spans, prelude_from = [], [], 0
@@ -216,9 +212,16 @@ def _parse_block(text: bytes, start: int, stop: int) -> tuple[Run, int, list[tup
 def _rows_block(text: bytes, header: bytes, pos: int, stop: int):
     """one/custom thermo: a header line, then numeric rows until "Loop time", an ERROR or the end."""
     names = [_decode(n) for n in header.split()]
+    blocks, spans, notes, pos = _read_rows(text, pos, stop, len(names))
+    return _frame(names, blocks), pos, notes + _halt_lines(text, pos, stop), spans
+
+
+def _read_rows(text: bytes, pos: int, stop: int, ncols: int):
+    """Row runs from `pos`, setting aside the lines between them (notes), until a line that ends the
+    block ("Loop time", ERROR, the next "Per MPI") or `stop`: (row blocks, their spans, notes, end)."""
     blocks, spans, notes = [], [], []
     while pos < stop:
-        rows, end = _scan_rows(text, pos, stop, len(names))
+        rows, end = _scan_rows(text, pos, stop, ncols)
         if end > pos:
             blocks.append(rows)
             spans.append((pos, end))
@@ -233,7 +236,7 @@ def _rows_block(text: bytes, header: bytes, pos: int, stop: int):
             break
         notes.append(line)
         pos = line_end + 1
-    return _frame(names, blocks), pos, notes + _halt_lines(text, pos, stop), spans
+    return blocks, spans, notes, pos
 
 
 def _yaml_block(text: bytes, start: int, stop: int):
@@ -259,7 +262,7 @@ def _yaml_block(text: bytes, start: int, stop: int):
             m = _YAML_ROWS.match(text, pos, stop)
         else:
             m = None
-    return _frame([str(n) for n in names], [_rows_in(c, len(names)) for c in chunks]), pos, _halt_lines(text, pos, stop)
+    return _frame([str(n) for n in names], [b for c in chunks for b in _read_rows(c, 0, len(c), len(names))[0]]), pos, _halt_lines(text, pos, stop)
 
 
 def _multi_block(text: bytes, start: int, stop: int):
@@ -322,18 +325,6 @@ def _scan_rows(text: bytes, pos: int, stop: int, ncols: int) -> tuple[np.ndarray
             break
         pos = eol + 1
     return np.array(rows, dtype=float).reshape(-1, ncols), pos
-
-
-def _rows_in(chunk: bytes, ncols: int) -> np.ndarray:
-    """Every whole row of a chunk, passing over lines that are not rows."""
-    blocks, pos = [], 0
-    while pos < len(chunk):
-        rows, end = _scan_rows(chunk, pos, len(chunk), ncols)
-        blocks.append(rows)
-        pos = end if end > pos else chunk.find(b"\n", pos) + 1
-        if pos == 0:
-            break
-    return np.vstack(blocks) if blocks else np.empty((0, ncols))
 
 
 def _unique(names: list[str]) -> list[str]:

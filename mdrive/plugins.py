@@ -45,9 +45,8 @@ def library() -> Path | None:
 
 def prepare() -> None:
     """Import torch into Python before a deck loads the plugin. Measured on the 2-core test machine (500-atom
-    MACE, 5-step runs alternated): 0.29-0.34 steps/s with torch imported first, 0.22-0.24 without. The cause
-    is not pinned down; torch's Python import initialises its thread pools and allocator before libtorch
-    first runs."""
+    MACE, 5-step runs alternated): 0.29-0.34 steps/s with torch imported first, 0.22-0.24 without. Why is
+    not known (what torch's Python import sets up that a bare libtorch load does not)."""
     import torch  # noqa: F401
 
 
