@@ -7,12 +7,12 @@ The same 2-layer MACE (64x0e+64x1o, max_ell 3, random weights, float64), the sam
   in its own venv (.venv-arena: pip install torch==2.13.0, then mlip-arena mace-torch==0.3.16);
 - mdrive: `mpirun -np 2 python -m mdrive ramp --ranks-per-run 1` with the LAMMPS export of the model through
   mdrive's pair_style mace plugin (no_domain_decomposition).
-Also the model-only rate (energy+forces+stress per call, mace-torch's ASE calculator) as the ceiling per
-core, with one process on each core at once (the load both tools run under), twice: with glibc's default
-malloc (what Arena runs with) and with the malloc setting every mdrive process makes
-(runtime.keep_freed_memory), which mdrive's fraction is taken against. mdrive's rate is LAMMPS's
-timesteps/s (its loop time leaves out the set-up force call); Arena's is steps over the time of its MD
-function (set-up force call included).
+Also the model-only rate (energy+forces+stress per call, mace-torch's ASE calculator, STEPS calls on each
+of the same structures) as the ceiling per core, with one process on each core at once (the load both
+tools run under), twice: with glibc's default malloc (what Arena runs with) and with the malloc setting
+every mdrive process makes (runtime.keep_freed_memory), which mdrive's fraction is taken against. mdrive's
+rate is LAMMPS's timesteps/s (its loop time leaves out the set-up force call); Arena's is steps over the
+time of its MD function (set-up force call included).
 """
 from __future__ import annotations
 
@@ -64,22 +64,24 @@ torch.set_num_threads(1)
 from mace.calculators import MACECalculator
 from mace_bridge import model_only
 calc = MACECalculator(model_paths=sys.argv[1], default_dtype="float64", device="cpu")
-print(json.dumps(model_only(calc, ase.io.read(sys.argv[2]), steps=8)))
+print(json.dumps(model_only(calc, ase.io.read(sys.argv[2]), steps=int(sys.argv[4]))))
 '''
 
 
 def both_cores_ceiling(model: Path, files: list[Path], workdir: Path, malloc: str) -> float:
-    """Model-only evaluations/s per process, one process on each core at the same time."""
+    """Model-only evaluations/s per process, averaged over the same structures the MD runs on, STEPS
+    evaluations each after a warm-up call, one process on each core at the same time."""
     worker = workdir / "ceiling_worker.py"
     worker.write_text(CEILING_WORKER)
 
     def one(path: Path) -> float:
-        out = subprocess.run([sys.executable, str(worker), str(model), str(path), str(Path(__file__).parent)],
-                             capture_output=True, text=True, env={**ENV, "MDRIVE_MALLOC": malloc}, check=True)
+        out = subprocess.run([sys.executable, str(worker), str(model), str(path), str(Path(__file__).parent),
+                              str(STEPS)], capture_output=True, text=True, env={**ENV, "MDRIVE_MALLOC": malloc},
+                             check=True)
         return float(out.stdout.strip().splitlines()[-1])
 
     with ThreadPoolExecutor(2) as pool:
-        rates = list(pool.map(one, files[:2]))
+        rates = list(pool.map(one, files))
     return sum(rates) / len(rates)
 
 

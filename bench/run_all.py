@@ -122,10 +122,12 @@ def arena_md(r: dict) -> list[str]:
         "- MLIP Arena 0.2.0: `mlip_arena.tasks.md.run` (the function under its Prefect task), mace-torch's ASE "
         "calculator, one process per structure, two at a time, in its own venv;",
         "- mdrive: `mpirun -np 2 … ramp --ranks-per-run 1` through mdrive's `pair_style mace` plugin.", "",
-        "The model alone (energy + forces + stress, mace-torch's calculator), one process on each core at once (the "
+        "The model alone (energy + forces + stress, mace-torch's calculator) on the same 8 structures, "
+        f"{r['steps_per_run']} evaluations each after a warm-up call, one process on each core at once (the "
         f"load both tools run under): {r['model_only_both_cores_steps_per_s']} evaluations/s per process with the "
         "malloc setting every mdrive process makes (runtime.keep_freed_memory: large blocks from the heap, freed "
-        f"memory kept), {r['model_only_both_cores_default_malloc_steps_per_s']} with glibc's default, where every "
+        "memory kept, heap never trimmed), "
+        f"{r['model_only_both_cores_default_malloc_steps_per_s']} with glibc's default, where every "
         "force call page-faults its tensors in afresh. Arena runs with the default. mdrive's per-run rate is "
         "LAMMPS's timesteps/s (set-up force call left out); Arena's is steps over its MD function's time.", "",
         *rows, "",

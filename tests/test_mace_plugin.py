@@ -15,7 +15,7 @@ pytest.importorskip("mace", reason="needs the mace extra (pip install .[mace]); 
 
 from mdrive.logs import read_log  # noqa: E402
 
-from helpers import ENV, MPIRUN, ROOT, copper, mdrive, tiny_mace, write_structures  # noqa: E402
+from helpers import ENV, LMP, MPIRUN, ROOT, copper, mdrive, tiny_mace, write_structures  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,44 @@ def test_ramp_through_plugin_follows_the_bridge(plugin, tmp_path):
     assert len(plugin_run) == len(bridge_run) == 11  # 100 steps, thermo every 10
     for column in ("PotEng", "Temp", "Press"):
         assert np.allclose(plugin_run[column], bridge_run[column], rtol=1e-6, atol=1e-6), column
+
+
+def dgemm_bindings(folder: Path) -> list[str]:
+    """Where the loader bound libtorch_cpu's dgemm_, from LD_DEBUG=bindings output files in `folder`."""
+    return [line.split(" to ")[1] for f in folder.glob("ld.*") for line in f.read_text(errors="replace").splitlines()
+            if "libtorch_cpu.so" in line.split(" to ")[0] and "`dgemm_'" in line]
+
+
+def test_torch_serves_its_own_blas_on_the_auto_route(plugin, tmp_path):
+    """libtorch's dgemm_ must bind to torch's MKL, not to the unoptimised BLAS the wheel's liblammps exports
+    under the same name (runtime.load_torch_first), in mdrive and by hand with the environment the potential
+    include names; the dynamic loader reports the binding it made."""
+    trained, export, _ = exported_model(tmp_path, (28, 29))
+    src = write_structures(tmp_path / "s.extxyz", [copper(2)])
+    cmd = [sys.executable, "-m", "mdrive", "ramp", str(src), "--potential", f"mace:{export}?no_domain_decomposition",
+           "--ensemble", "nvt", "--duration", "0.002", "--out", str(tmp_path / "out")]
+    debug = {"LD_DEBUG": "bindings", "LD_DEBUG_OUTPUT": str(tmp_path / "mdrive" / "ld")}
+    (tmp_path / "mdrive").mkdir()
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**ENV, **debug}, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = tmp_path / "out" / "runs" / "s-nvt"
+    include = (run / "potential.in").read_text()
+    assert "plugin load" in include  # auto took the plugin
+    bound = dgemm_bindings(tmp_path / "mdrive")
+    assert bound and all("torch/lib/libtorch_cpu.so" in b for b in bound), bound
+
+    hint = next(line for line in include.splitlines() if line.startswith("# by hand")).split("with: ")[1]
+    by_hand = dict(word.split("=", 1) for word in hint.split())
+    (tmp_path / "lmp").mkdir()
+    debug["LD_DEBUG_OUTPUT"] = str(tmp_path / "lmp" / "ld")
+    r = subprocess.run([str(LMP), "-in", "in.lammps", "-log", "none", "-screen", "none"], capture_output=True,
+                       text=True, env={**ENV, **by_hand, **debug}, cwd=run, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    bound = dgemm_bindings(tmp_path / "lmp")
+    assert bound and all("torch/lib/libtorch_cpu.so" in b for b in bound), bound
+
+
+def test_torch_loaded_after_lammps_is_reported():
+    code = "from mdrive.runtime import new_lammps, load_torch_first; new_lammps(); load_torch_first()"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
+    assert r.returncode == 0 and "torch loaded after LAMMPS" in r.stderr, r.stderr[-2000:]

@@ -61,7 +61,10 @@ class Potential:
         self.check_elements(elements)
         head = [f"# mdrive potential: {self.spec}"]
         if self.plugin:
-            head.append(f"plugin load {self.plugin}")
+            from mdrive.plugins import by_hand_environment
+
+            head += [f"# by hand, run lmp at mdrive's speed with: {by_hand_environment()}",
+                     f"plugin load {self.plugin}"]
         if self.newton:
             head.append(f"newton {self.newton} on")  # pair setting only: bond cannot change after the box exists
         return head + self.coeff_lines(list(elements))

@@ -29,6 +29,10 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
         raise InputError(f"--backend must be one of {', '.join(BACKENDS)} (got {backend})")
     trained = _trained_model(path)
     export = path if path.suffix != ".model" else None
+    if export is not None and path.suffix != ".json":  # a TorchScript route; before _auto_backend loads LAMMPS
+        from mdrive.runtime import load_torch_first
+
+        load_torch_first()
     if backend == "auto":
         backend = _auto_backend(export, trained)
     if backend == "ase":
@@ -40,13 +44,12 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
         return ase(spec, f"mace.calculators:MACECalculator?model_paths={trained}&default_dtype=float64&device=cpu")
     plugin = None
     if backend == "plugin":
-        from mdrive.plugins import library, prepare
+        from mdrive.plugins import library
 
         plugin = library()
         if plugin is None:
             raise InputError("--backend plugin: mdrive's pair_style mace plugin is not built for this lammps and "
                              "torch; run `python -m mdrive plugins build` (about a minute)")
-        prepare()
     if export is None:
         raise InputError(f"potential {spec}: pair_style mace reads the LAMMPS export of the model "
                          f"(mace_create_lammps_model {path.name}), or use --backend ase")
@@ -133,6 +136,9 @@ def _nequip_file(spec: str, arg: str) -> Path:
     if not path.name.endswith((".nequip.pt2", ".nequip.pth")):
         raise InputError(f"potential {spec}: pair_nequip_allegro takes *.nequip.pt2 (AOTInductor) or "
                          f"*.nequip.pth (TorchScript) files; compile the model with nequip-compile")
+    from mdrive.runtime import load_torch_first
+
+    load_torch_first()  # these pair styles run libtorch inside LAMMPS too
     return path
 
 
