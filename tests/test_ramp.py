@@ -157,6 +157,31 @@ def test_composed_deck_runs_by_hand_with_identical_thermo(tmp_path, cu_file):
     pd.testing.assert_frame_equal(ours.runs[-1].thermo, hand.runs[-1].thermo)
 
 
+def test_stop_hook_adds_no_energy_or_virial():
+    """The stop hook's `fix external` stays out of the energy and the pressure (fix_modify in
+    inputs/mdrive-hooks.in): LAMMPS leaves that fix's global virial uninitialised (valgrind), and heap
+    garbage there once stopped an NPT run at set-up. A virial and an energy planted on the fix must not show."""
+    from mdrive.runtime import new_lammps
+
+    thermo = {}
+    for hooked in (False, True):
+        lmp = new_lammps(variables={"thermo_every": 10})
+        lmp.commands_string("units metal\nlattice fcc 3.615\nregion b block 0 3 0 3 0 3\ncreate_box 1 b\n"
+                            "create_atoms 1 box\nmass 1 63.55\npair_style eam\npair_coeff * * Cu_u3.eam\n"
+                            "velocity all create 300 7\nfix md all npt temp 300 300 0.1 iso 0 0 1.0\nthermo 10")
+        if hooked:
+            lmp.command(f"include {ROOT / 'inputs' / 'mdrive-hooks.in'}")
+
+            def plant(*_):
+                lmp.fix_external_set_virial_global("mdrive_hook", [1e5] * 6)
+                lmp.fix_external_set_energy_global("mdrive_hook", 1e3)
+            lmp.set_fix_external_callback("mdrive_hook", plant)
+        lmp.command("run 20")
+        thermo[hooked] = (lmp.get_thermo("press"), lmp.get_thermo("pe"), lmp.get_thermo("vol"))
+        lmp.close()
+    assert thermo[True] == pytest.approx(thermo[False], rel=1e-12, abs=0), thermo
+
+
 def test_time_limit_censors_instead_of_failing(tmp_path, cu_file):
     out = tmp_path / "out"
     r = mdrive("ramp", cu_file, "--potential", "eam:Cu_u3.eam",
