@@ -133,7 +133,7 @@ def arena_md(r: dict) -> list[str]:
         *rows, "",
         f"**mdrive / Arena, whole job: {r['mdrive_over_arena']}x** (target >= 1.15x: "
         f"{met(r['mdrive_over_arena'] >= 1.15)}); most of it is the malloc setting, which Arena's users could also "
-        "get by preloading a caching allocator. mdrive per core against the model alone under the same load and "
+        "get from glibc tunables (README, mdrive's pair_style mace plugin). mdrive per core against the model alone under the same load and "
         f"malloc: **{per_core}** (target >= 0.98: {met(per_core >= 0.98)}). The validity verdicts agree run by run; "
         "the model has random weights, so they say nothing about stability.", ""]
 
@@ -144,6 +144,11 @@ def main(names: list[str]) -> None:
         result = importlib.import_module(name).main()
         result.update(date=str(date.today()), machine=machine())
         (STORE / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    render()
+
+
+def render() -> None:
+    """bench/results.md from the stored results alone (also after a change to the prose)."""
     lines = ["# mdrive benchmarks", "",
              "Regenerate with `make bench` (all) or `python bench/run_all.py NAME ...` (some; the others stay as "
              "measured). Ratios are measured side by side in one script run; absolute times are context only. "
