@@ -41,7 +41,7 @@ torch.set_num_threads(1)
 import ase.io
 from mace.calculators import MACECalculator
 from mlip_arena.tasks.md import run
-model, structure, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+structure, model, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 atoms = ase.io.read(structure)
 calc = MACECalculator(model_paths=model, default_dtype="float64", device="cpu")
 t1 = time.perf_counter()
@@ -55,7 +55,7 @@ print(json.dumps({"steps": out["n_steps"], "md_s": t2 - t1, "wall_s": t2 - t0, "
 
 CEILING_WORKER = r'''
 import json, sys
-sys.path.insert(0, sys.argv[3])
+sys.path.insert(0, sys.argv[3])  # argv: structure, model, bench folder, evaluations
 from mdrive.runtime import keep_freed_memory
 keep_freed_memory()  # does nothing under MDRIVE_MALLOC=default
 import mace  # noqa: F401
@@ -63,42 +63,40 @@ import ase.io, torch
 torch.set_num_threads(1)
 from mace.calculators import MACECalculator
 from mace_bridge import model_only
-calc = MACECalculator(model_paths=sys.argv[1], default_dtype="float64", device="cpu")
-print(json.dumps(model_only(calc, ase.io.read(sys.argv[2]), steps=int(sys.argv[4]))))
+calc = MACECalculator(model_paths=sys.argv[2], default_dtype="float64", device="cpu")
+print(json.dumps(model_only(calc, ase.io.read(sys.argv[1]), steps=int(sys.argv[4]))))
 '''
+
+
+def on_both_cores(python: Path, source: str, args: list[str], files: list[Path], workdir: Path,
+                  env: dict) -> list:
+    """Run the worker `source` once per structure, two processes at a time (one per core): its last stdout
+    line, as JSON, for each structure in order."""
+    worker = workdir / "worker.py"
+    worker.write_text(source)
+
+    def one(path: Path):
+        proc = subprocess.run([str(python), str(worker), str(path), *args], capture_output=True, text=True,
+                              env=env, cwd=workdir)
+        if proc.returncode:
+            raise SystemExit(proc.stderr[-2000:])
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(one, files))
 
 
 def both_cores_ceiling(model: Path, files: list[Path], workdir: Path, malloc: str) -> float:
     """Model-only evaluations/s per process, averaged over the same structures the MD runs on, STEPS
     evaluations each after a warm-up call, one process on each core at the same time."""
-    worker = workdir / "ceiling_worker.py"
-    worker.write_text(CEILING_WORKER)
-
-    def one(path: Path) -> float:
-        out = subprocess.run([sys.executable, str(worker), str(model), str(path), str(Path(__file__).parent),
-                              str(STEPS)], capture_output=True, text=True, env={**ENV, "MDRIVE_MALLOC": malloc},
-                             check=True)
-        return float(out.stdout.strip().splitlines()[-1])
-
-    with ThreadPoolExecutor(2) as pool:
-        rates = list(pool.map(one, files))
+    rates = on_both_cores(Path(sys.executable), CEILING_WORKER, [str(model), str(Path(__file__).parent), str(STEPS)],
+                          files, workdir, {**ENV, "MDRIVE_MALLOC": malloc})
     return sum(rates) / len(rates)
 
 
 def arena(model: Path, files: list[Path], workdir: Path) -> dict:
-    worker = workdir / "arena_worker.py"
-    worker.write_text(ARENA_WORKER)
-
-    def one(path: Path) -> dict:
-        proc = subprocess.run([str(ARENA_PY), str(worker), str(model), str(path), str(STEPS)], capture_output=True,
-                              text=True, env=ENV, cwd=workdir)
-        if proc.returncode:
-            raise SystemExit(proc.stderr[-2000:])
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-
     t = time.perf_counter()
-    with ThreadPoolExecutor(2) as pool:  # two worker processes at a time, one per core
-        runs = list(pool.map(one, files))
+    runs = on_both_cores(ARENA_PY, ARENA_WORKER, [str(model), str(STEPS)], files, workdir, ENV)
     wall = time.perf_counter() - t
     steps = sum(r["steps"] for r in runs)
     return {"wall_s": round(wall, 1), "steps": steps, "steps_per_s": round(steps / wall, 4),

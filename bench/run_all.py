@@ -1,8 +1,9 @@
 """Run the benchmarks and write bench/results.md (each ratio measured side by side, in one script run).
 
 `python bench/run_all.py` runs them all (what `make bench` does); `python bench/run_all.py logparse arena_md`
-runs only those. Each benchmark's numbers, with its date and machine, are kept in bench/results/NAME.json,
-and results.md is always written from all of them, so re-running one section leaves the others as measured.
+runs only those; `python bench/run_all.py --render` only rewrites results.md. Each benchmark's numbers, with
+its date and machine, are kept in bench/results/NAME.json, and results.md is always written from all of them,
+so re-running one section leaves the others as measured.
 """
 from __future__ import annotations
 
@@ -133,8 +134,9 @@ def arena_md(r: dict) -> list[str]:
         *rows, "",
         f"**mdrive / Arena, whole job: {r['mdrive_over_arena']}x** (target >= 1.15x: "
         f"{met(r['mdrive_over_arena'] >= 1.15)}); most of it is the malloc setting, which Arena's users could also "
-        "get from glibc tunables (README, mdrive's pair_style mace plugin). mdrive per core against the model alone under the same load and "
-        f"malloc: **{per_core}** (target >= 0.98: {met(per_core >= 0.98)}). The validity verdicts agree run by run; "
+        "get from glibc tunables (README, mdrive's pair_style mace plugin). mdrive per core against the model "
+        f"alone under the same load and malloc: **{per_core}** (target >= 0.98: {met(per_core >= 0.98)}). "
+        "The validity verdicts agree run by run; "
         "the model has random weights, so they say nothing about stability.", ""]
 
 
@@ -161,7 +163,10 @@ def render() -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--render"]:
+        render()
+        sys.exit()
     unknown = set(sys.argv[1:]) - set(ORDER)
     if unknown:
-        sys.exit(f"unknown benchmark(s) {sorted(unknown)}; choose from {ORDER}")
+        sys.exit(f"unknown benchmark(s) {sorted(unknown)}; choose from {ORDER} (or --render alone)")
     main(sys.argv[1:])

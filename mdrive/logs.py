@@ -262,7 +262,8 @@ def _yaml_block(text: bytes, start: int, stop: int):
             m = _YAML_ROWS.match(text, pos, stop)
         else:
             m = None
-    return _frame([str(n) for n in names], [b for c in chunks for b in _read_rows(c, 0, len(c), len(names))[0]]), pos, _halt_lines(text, pos, stop)
+    blocks = [block for chunk in chunks for block in _read_rows(chunk, 0, len(chunk), len(names))[0]]
+    return _frame([str(n) for n in names], blocks), pos, _halt_lines(text, pos, stop)
 
 
 def _multi_block(text: bytes, start: int, stop: int):
@@ -317,9 +318,9 @@ def _scan_rows(text: bytes, pos: int, stop: int, ncols: int) -> tuple[np.ndarray
     rows = []
     while (eol := text.find(b"\n", pos, stop)) >= 0:
         fields = text[pos:eol].split()
+        if len(fields) != ncols:
+            break
         try:
-            if len(fields) != ncols:
-                break
             rows.append([float(f) for f in fields])
         except ValueError:
             break

@@ -48,9 +48,11 @@ def by_hand_environment() -> str:
     """What `lmp -in` needs in front to run a plugin deck as mdrive runs it: libtorch loaded before liblammps
     (runtime.load_torch_first) and malloc's heap kept (runtime.keep_freed_memory, as glibc tunables). Measured
     by hand, 500-atom MACE, 5 steps: 36.4 s without, 12.0 s with."""
+    from mdrive.runtime import malloc_tunables
+
     spec = importlib.util.find_spec("torch")
     torch_cpu = Path(spec.origin).parent / "lib" / "libtorch_cpu.so" if spec and spec.origin else "libtorch_cpu.so"
-    return f"LD_PRELOAD={torch_cpu} GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold={2**64 - 1}"
+    return f"LD_PRELOAD={torch_cpu} GLIBC_TUNABLES={malloc_tunables()}"
 
 
 def build(quiet: bool = True) -> Path:

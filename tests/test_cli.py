@@ -153,12 +153,13 @@ def test_freed_memory_is_kept_for_the_next_force_call():
     """mdrive's processes keep large freed blocks (runtime.keep_freed_memory): a second 1.2 GB allocation, the
     size of a 500-atom MACE step's transient tensors, reuses the first one's pages instead of faulting them
     in again (~290k faults on 4 KB pages, fewer with transparent huge pages). Over 1 GB it also catches a
-    trim threshold that hands the heap's top back after each step."""
+    trim threshold that hands the heap's top back after each step. The same settings given as glibc tunables
+    (what a plugin deck's include tells `lmp` users to set) must keep them too."""
     script = """
 import resource, sys
 import numpy as np
 from mdrive.runtime import keep_freed_memory
-assert keep_freed_memory() is (sys.argv[1] == "keep")
+assert keep_freed_memory() is (sys.argv[1] == "keep")  # tunables: MDRIVE_MALLOC=default, glibc does it
 def faults_of_one_allocation():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     block = np.ones(150_000_000)  # 1.2 GB, written through
@@ -167,10 +168,15 @@ def faults_of_one_allocation():
 faults_of_one_allocation()
 print(faults_of_one_allocation())
 """
+    from mdrive.runtime import malloc_tunables
+
     faults = {}
-    for mode in ("keep", "default"):
-        env = {**os.environ, "MDRIVE_MALLOC": mode}
+    for mode in ("keep", "default", "tunables"):
+        env = {**os.environ, "MDRIVE_MALLOC": "keep" if mode == "keep" else "default"}
+        if mode == "tunables":
+            env["GLIBC_TUNABLES"] = malloc_tunables()
         out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, env=env)
         assert out.returncode == 0, out.stderr
         faults[mode] = int(out.stdout.split()[-1])
     assert faults["default"] >= 50 and faults["keep"] * 20 < faults["default"], faults
+    assert faults["tunables"] * 20 < faults["default"], faults
