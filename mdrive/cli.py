@@ -36,10 +36,7 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mdrive.runtime import keep_freed_memory
-
     argv = list(sys.argv[1:] if argv is None else argv)
-    keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

@@ -11,10 +11,13 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mdrive.errors import InputError
-from mdrive.potentials import Potential
-from mdrive.structures import Structure, write_data
+
+if TYPE_CHECKING:  # a run's own process imports this module to read its deck: keep ASE out of its start
+    from mdrive.potentials import Potential
+    from mdrive.structures import Structure
 
 DECK, DATA, POTENTIAL = "in.lammps", "data.lammps", "potential.in"
 _VAR = re.compile(r"\$\{(\w+)\}")
@@ -59,6 +62,8 @@ def compose(run_dir: Path, template: str, variables: dict, potential: Potential 
     further generated inputs (name -> text) the deck includes, e.g. a schedule's stages. `elements`
     (default: the structure's) are the atom types, e.g. with a species MC will insert; `atom_style` that
     of the data file (full where molecules are inserted)."""
+    from mdrive.structures import write_data
+
     run_dir.mkdir(parents=True, exist_ok=True)
     if structure is not None:
         elements = elements or structure.elements

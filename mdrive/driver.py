@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from mpi4py import MPI
 
-from mdrive import gpu
-from mdrive.ensemble import MARKS, Ensemble, Job
+from mdrive import gpu, isolation
+from mdrive.ensemble import METRICS, Ensemble, Job
 from mdrive.errors import InputError
-from mdrive.manifest import MANIFEST, base_manifest, now, structure_hash, write_json
+from mdrive.manifest import MANIFEST, base_manifest, now, read_manifest, structure_hash, write_json
 from mdrive.decks import templates_dir
 from mdrive.potentials import Potential
 from mdrive.potentials.base import sha256
@@ -40,8 +39,10 @@ class Plan:
     ranks_per_run: int = 1
     gpus: int = 0  # GPUs per run: Kokkos mode (mdrive.gpu)
     resume: bool = False
+    retry_failed: bool = False
     overwrite: bool = False
     time_limit: float | None = None
+    memory_per_run: int | None = None  # bytes; None: a share of the node's available memory
 
 
 def check_ranks(ranks_per_run: int, potentials: list[Potential]) -> None:
@@ -65,25 +66,88 @@ def gpu_for(plan: Plan) -> gpu.GpuPlan:
     return gpu.GpuPlan(plans[0].args, [w for p in plans for w in p.warnings])
 
 
-def check_out(plan: Plan) -> None:
-    """A folder holding another invocation's results is never overwritten by accident."""
+def check_out(plan: Plan, inputs: dict) -> None:
+    """A folder is never overwritten by accident, and only what mdrive wrote there is ever removed."""
     out = plan.out
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
     if not out.exists():
         return
-    if not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a folder")
-    holds = any(out.iterdir())
     if plan.resume:
-        if not (out / MANIFEST).exists():
-            raise InputError(f"--resume: {out} holds no {MANIFEST}; start without --resume")
-        before = json.loads((out / MANIFEST).read_text()).get("parameters")
-        if before != json.loads(json.dumps(plan.parameters)):
-            raise InputError(f"--resume: {out} was started with other parameters; resume with the same "
-                             f"options, or use another --out")
+        check_resume(out, plan, inputs)
         return
-    if holds and not plan.overwrite:
+    if not any(out.iterdir()):
+        return
+    if not plan.overwrite:
         raise InputError(f"--out {out} already holds results: add --resume to continue them, "
                          f"--overwrite to replace them, or choose another --out")
+    cwd = Path.cwd().resolve()
+    if out == cwd or out in cwd.parents:
+        raise InputError(f"--overwrite refuses --out {out}: it is the working folder or holds it; choose a "
+                         f"folder of its own, e.g. --out mdrive-{plan.command}")
+    if not (out / MANIFEST).is_file():
+        raise InputError(f"--overwrite refuses --out {out}: it holds no {MANIFEST}, so mdrive did not write it; "
+                         f"choose another --out")
+    held = [p for p in _input_paths(plan) if p.is_relative_to(out)]
+    if held:
+        raise InputError(f"--overwrite refuses --out {out}: it holds an input of this run ({held[0]}); "
+                         f"choose another --out")
+    foreign = sorted(set(p.name for p in out.iterdir()) - set(_outputs(out)))
+    if foreign:
+        raise InputError(f"--overwrite refuses --out {out}: it holds {foreign[0]}, which mdrive did not write "
+                         f"there; move it away or choose another --out")
+
+
+def check_resume(out: Path, plan: Plan, inputs: dict) -> None:
+    """--resume continues only the same study: same parameters, potential files, structures and decks."""
+    if not (out / MANIFEST).exists():
+        raise InputError(f"--resume: {out} holds no {MANIFEST}; start without --resume")
+    before = read_manifest(out)
+    if before.get("command") != plan.command:
+        raise InputError(f"--resume: {out} holds a '{before.get('command')}' study, not '{plan.command}'")
+    if before.get("parameters") != json.loads(json.dumps(plan.parameters)):
+        raise InputError(f"--resume: {out} was started with other parameters; resume with the same "
+                         f"options, or use another --out")
+    for key, what in (("potential", "the potential or its files"), ("stage_potentials", "a stage potential"),
+                      ("structures", "the structures"), ("templates", "mdrive's deck templates")):
+        if before.get(key) != json.loads(json.dumps(inputs.get(key))):
+            raise InputError(f"--resume: {what} changed since {out} was started (its hashes differ from "
+                             f"{MANIFEST}'s); resume with the same inputs, or use another --out")
+
+
+def _input_paths(plan: Plan) -> list[Path]:
+    """Files this invocation reads: structure sources and potential files."""
+    paths = [Path(s.source.rpartition("@")[0]) for s in plan.structures if "@" in (s.source or "")]
+    for potential in [plan.potential, *plan.stage_potentials]:
+        if potential is not None:
+            paths += list(potential.files)
+    return [p.resolve() for p in paths if p.exists()]
+
+
+def _outputs(out: Path) -> list[str]:
+    """The top-level names mdrive wrote in `out`, as its manifest lists them."""
+    return [MANIFEST, "runs", *read_manifest(out).get("outputs", [])]
+
+
+def provenance_inputs(plan: Plan) -> dict:
+    """The hashes of everything a study reads: compared on --resume and recorded in the manifest."""
+    return {
+        "potential": _provenance(plan.potential) if plan.potential is not None else None,
+        "stage_potentials": [_provenance(p) for p in plan.stage_potentials] or None,
+        "structures": {s.name: {"source": s.source, "sha256": structure_hash(s.atoms), "n_atoms": len(s.atoms)}
+                       for s in plan.structures},
+        "templates": {p.name: sha256(p) for p in sorted(templates_dir().glob("*.in"))},
+    }
+
+
+def memory_budget(plan: Plan) -> int:
+    """Bytes one run may use: --memory-per-run, or a safe share of this node's available memory for each
+    run that runs on it at once (agreed from rank 0's node)."""
+    node = WORLD.Split_type(MPI.COMM_TYPE_SHARED)
+    runs_on_node = -(-node.size // plan.ranks_per_run)
+    node.Free()
+    budget = plan.memory_per_run or isolation.default_memory_per_run(runs_on_node)
+    return WORLD.bcast(budget, root=0)
 
 
 def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
@@ -93,8 +157,9 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         plan.out = plan.out.resolve()  # runs chdir into their folders: relative paths would break
         check_ranks(plan.ranks_per_run, [p for p in [plan.potential, *plan.stage_potentials] if p is not None])
         gpu_plan = gpu_for(plan)
+        inputs = provenance_inputs(plan)
         if WORLD.rank == 0:
-            check_out(plan)
+            check_out(plan, inputs)
         message = None
     except InputError as err:
         message, plan = (2, str(err)), None
@@ -110,11 +175,14 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
             print(f"mdrive: warning: {warning}", file=sys.stderr)
         plan.provenance["gpu"] = {"gpus_per_run": plan.gpus, "lammps_args": gpu_plan.args,
                                   "warnings": gpu_plan.warnings} if plan.gpus else None
-        _start(plan, argv)
+    memory = memory_budget(plan)
+    if WORLD.rank == 0:
+        _start(plan, argv, inputs, memory)
     WORLD.Barrier()
     stop = StopControl(plan.time_limit)
     stop.install()
-    ensemble = Ensemble(plan.out, plan.ranks_per_run, plan.analyze, stop, plan.resume, gpu_plan.args)
+    ensemble = Ensemble(plan.out, plan.ranks_per_run, plan.analyze, stop, memory, plan.resume,
+                        plan.retry_failed, gpu_plan.args)
     results = ensemble.run(plan.jobs)
     if results is not None:
         text, head = plan.summarize(plan.out, results)
@@ -122,38 +190,30 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         print(text, flush=True)
         missing = len(plan.jobs) - len(results)
         if missing:
-            why = "a one-rank LAMMPS error blocked a run's other ranks" if ensemble.lost else stop.reason()
-            print(f"mdrive: {missing} runs not run ({why}); continue with --resume", file=sys.stderr)
-        if ensemble.lost:  # the blocked ranks can only be ended by MPI_Abort, after the results are safe
-            sys.stdout.flush()
-            sys.stderr.flush()
-            time.sleep(1.0)  # let the launcher forward this rank's output before the abort tears it down
-            WORLD.Abort(3)
-    elif ensemble.lost:
-        while True:  # wait for the reporting rank to end the job
-            time.sleep(1)
+            print(f"mdrive: {missing} runs not run ({stop.reason()}); continue with --resume", file=sys.stderr)
     return 128 + stop.signal if stop.signal else 0
 
 
-def _start(plan: Plan, argv: list[str]) -> None:
+def _start(plan: Plan, argv: list[str], inputs: dict, memory: int) -> None:
     if plan.overwrite and plan.out.exists() and not plan.resume:
-        shutil.rmtree(plan.out)
+        for name in _outputs(plan.out):  # check_out made sure nothing else is there
+            path = plan.out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
     plan.out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(plan.out / MARKS, ignore_errors=True)  # markers of an aborted earlier invocation
     manifest = base_manifest(plan.command, argv, plan.parameters, build())
     manifest["ranks_per_run"] = plan.ranks_per_run
-    manifest["templates"] = {p.name: sha256(p) for p in sorted(templates_dir().glob("*.in"))}
-    if plan.potential is not None:
-        manifest["potential"] = _provenance(plan.potential)
-    if plan.stage_potentials:
-        manifest["stage_potentials"] = [_provenance(p) for p in plan.stage_potentials]
-    manifest["structures"] = {s.name: {"source": s.source, "sha256": structure_hash(s.atoms),
-                                       "n_atoms": len(s.atoms)} for s in plan.structures}
+    manifest["memory_per_run_bytes"] = memory
+    manifest.update({k: v for k, v in inputs.items() if v is not None})
+    manifest["runs"] = [j.name for j in plan.jobs]
     manifest.update(plan.provenance)
     if plan.resume:
-        first = json.loads((plan.out / MANIFEST).read_text())
+        first = read_manifest(plan.out)
         manifest["started"] = first["started"]
         manifest["resumed"] = first.get("resumed", []) + [now()]
+        manifest["outputs"] = first.get("outputs", [])
     write_json(plan.out / MANIFEST, manifest)
 
 
@@ -163,7 +223,10 @@ def _provenance(potential: Potential) -> dict:
 
 
 def _finish(plan: Plan, head: dict, stop: StopControl) -> None:
-    manifest = json.loads((plan.out / MANIFEST).read_text())
+    manifest = read_manifest(plan.out)
+    manifest["outputs"] = sorted(set(manifest.get("outputs", [])) | {p.name for p in plan.out.iterdir()}
+                                 - {MANIFEST, "runs"})
+    manifest["summarized"] = [j.name for j in plan.jobs if (plan.out / "runs" / j.name / METRICS).is_file()]
     manifest["finished"] = now()
     manifest["headline"] = head
     manifest["stopped_early"] = stop.reason() if stop.requested() else None

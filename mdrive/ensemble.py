@@ -1,9 +1,11 @@
 """Ensembles: COMM_WORLD split into groups of `ranks_per_run` ranks, each running its share of the runs.
 
 Assignment is static and deterministic (longest job first, to the least-loaded group, by each job's
-cost estimate): every rank knows its share without talking to the others, which keeps a failing group
-from blocking anyone, and the result does not depend on timing. Each finished run writes metrics.json atomically, so nothing finished is ever lost;
-with `resume`, runs whose metrics.json holds a final status are kept and only the rest run again.
+cost estimate): every rank knows its share without talking to the others, and the result does not
+depend on timing. Each run runs in processes of its own (isolation.py), started by its group's first
+rank, so a run that segfaults, aborts or exhausts its memory is recorded and costs no other run. Each
+finished run writes metrics.json atomically, so nothing finished is ever lost; with `resume`, runs whose
+metrics.json holds a final verdict are kept and only the rest run again.
 """
 from __future__ import annotations
 
@@ -17,12 +19,11 @@ from typing import Callable
 
 from mpi4py import MPI
 
+from mdrive import isolation
 from mdrive.manifest import write_json
-from mdrive.run import GroupLost, StopControl, execute
 
 WORLD = MPI.COMM_WORLD
-METRICS, RUN_INFO = "metrics.json", "run.json"
-MARKS = ".mdrive"  # per-invocation marker files: which ranks wait, which groups were lost
+METRICS, RUN_INFO, OUTCOME = "metrics.json", "run.json", "outcome.json"
 FINAL = ("valid", "invalid", "error")  # a censored run is not final: resume runs it again
 
 
@@ -32,7 +33,7 @@ class Job:
     compose: Callable[[Path], None]  # writes the deck and its inputs into the run directory
     info: dict = field(default_factory=dict)  # run.json: what analysis needs besides the log
     cost: float = 1.0  # relative expected run time, for balancing the groups
-    callbacks: dict = field(default_factory=dict)  # fix external id -> factory(lmp), see run.execute
+    worker: dict = field(default_factory=dict)  # what the run's process sets up first (Potential.worker_setup)
     templates: tuple[str, ...] = ()  # the deck templates it composes (GPU mode reads their fixes)
     refused: str | None = None  # why this run cannot start (a structure rejected up front): recorded, not run
 
@@ -53,104 +54,89 @@ class Ensemble:
     out: Path
     ranks_per_run: int
     analyze: Callable[[Path, dict, str | None], dict]  # (run_dir, info, error) -> metrics
-    stop: StopControl
+    stop: object  # run.StopControl
+    memory_per_run: int  # bytes, all ranks of one run together
     resume: bool = False
+    retry_failed: bool = False  # with resume: run `error` verdicts again too
     lammps_args: list[str] = field(default_factory=list)  # e.g. the Kokkos flags of a GPU run
 
-    lost: bool = False  # a group was lost to a one-rank LAMMPS error; the caller must end the job
-
     def run(self, jobs: list[Job]) -> list[dict] | None:
-        """Run every job; return all runs' metrics (job order) on the one rank that reports, else None."""
+        """Run every job; return all runs' metrics (job order) on rank 0, else None."""
         color = WORLD.rank // self.ranks_per_run
         groups = WORLD.size // self.ranks_per_run
         comm = WORLD.Split(color, WORLD.rank)
+        hosts = comm.allgather(MPI.Get_processor_name())
         progress = Progress(self.out, len(jobs)) if WORLD.rank == 0 else None
-        try:
-            for job in assign(jobs, groups)[color]:
-                if comm.allreduce(self.stop.requested(), op=MPI.LOR):
-                    break
-                self._one(job, comm, progress)
-        except GroupLost:
-            self._mark(f"lost-{color}")
-        if not self._wait_for_all(groups, progress):
-            return None
+        for job in assign(jobs, groups)[color]:
+            if comm.allreduce(self.stop.requested(), op=MPI.LOR):  # the group agrees, or its waits would not pair
+                break
+            if comm.rank == 0:
+                self._one(job, hosts, progress)
+            _wait(comm, progress)  # the group's other ranks hold their cores while the run uses them
+        _wait(WORLD, progress)
         if progress is None:
-            progress = Progress(self.out, len(jobs))
+            return None
         progress.show(final=True)
         return [m for m in (read_metrics(self.out / "runs" / j.name) for j in jobs) if m is not None]
 
-    def _mark(self, name: str) -> None:
-        marks = self.out / MARKS
-        marks.mkdir(exist_ok=True)
-        (marks / name).touch()
-
-    def _wait_for_all(self, groups: int, progress) -> bool:
-        """True on the rank that reports. Normally every rank reaches the barrier and rank 0 reports;
-        when a group is lost its blocked ranks never come, so the lowest waiting rank reports once
-        every group has finished or been lost, and the caller then ends the job."""
-        self._mark(f"waiting-{WORLD.rank}")
-        barrier = WORLD.Ibarrier()
-        marks = self.out / MARKS
-        while not barrier.Test():
-            try:
-                names = {p.name for p in marks.iterdir()}
-            except FileNotFoundError:  # rank 0 passed the barrier and cleaned up: the next Test() is True
-                continue
-            waiting = sorted(int(n.split("-")[1]) for n in names if n.startswith("waiting-"))
-            settled = all(f"lost-{g}" in names or all(f"waiting-{r}" in names for r in
-                          range(g * self.ranks_per_run, (g + 1) * self.ranks_per_run)) for g in range(groups))
-            if settled and any(n.startswith("lost-") for n in names):
-                self.lost = True
-                return WORLD.rank == waiting[0]
-            if progress is not None:
-                progress.tick(0)
-            time.sleep(0.2)
-        if WORLD.rank == 0:
-            shutil.rmtree(marks, ignore_errors=True)
-        return WORLD.rank == 0
-
-    def _one(self, job: Job, comm, progress) -> None:
+    def _one(self, job: Job, hosts: list[str], progress) -> None:
         run_dir = self.out / "runs" / job.name
-        if self.resume and is_final(run_dir):
+        if self.resume and is_final(run_dir, self.retry_failed):
             return
         error = job.refused
-        if comm.rank == 0 and error is None:
-            try:
-                if run_dir.exists():
-                    shutil.rmtree(run_dir)  # a run that did not finish is redone from scratch
+        try:
+            if run_dir.exists():
+                shutil.rmtree(run_dir)  # a run that did not finish is redone from scratch
+            if error is None:
                 job.compose(run_dir)
                 if self.lammps_args:
                     note_command(run_dir, self.lammps_args)
-                write_json(run_dir / RUN_INFO, job.info)
-            except Exception as err:  # e.g. a disk error: this run fails, the others go on
-                error = f"composing the run failed: {type(err).__name__}: {err}"
-        error = comm.bcast(error, root=0)
-        started = time.time()
-        if job.refused and comm.rank == 0:
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / RUN_INFO, job.info)
+        except Exception as err:  # e.g. a disk error: this run fails, the others go on
+            error = f"composing the run failed: {type(err).__name__}: {err}"
+        started, peak = time.time(), None
         if error is None:
-            try:
-                error = execute(run_dir, comm, self.stop, on_step=progress.tick if progress else None,
-                                callbacks=job.callbacks, lammps_args=self.lammps_args)
-            except GroupLost as lost:  # this rank saw the error; the group's leader may be blocked
-                write_json(run_dir / METRICS, self._verdict(run_dir, job, str(lost), time.time() - started))
-                raise
-        if comm.rank == 0:
-            write_json(run_dir / METRICS, self._verdict(run_dir, job, error, time.time() - started))
+            setup = {**job.worker, "lammps_args": self.lammps_args}
+            outcome = isolation.run(run_dir, setup, len(hosts), hosts, self.memory_per_run, self.stop,
+                                    on_poll=progress.tick if progress else None)
+            error, peak = outcome.error, outcome.peak_rss
+        # what only the supervisor knows, kept beside the log so that `report` rebuilds the same verdict
+        said = {"error": error, "stopped": self.stop.reason() if self.stop.requested() else None,
+                "wall_s": round(time.time() - started, 3), "peak_rss_bytes": peak}
+        write_json(run_dir / OUTCOME, said)
+        write_json(run_dir / METRICS, verdict(self.analyze, run_dir, job.info, said))
         if progress:
-            progress.tick(0)
+            progress.tick()
 
 
-    def _verdict(self, run_dir: Path, job: Job, error: str | None, wall: float) -> dict:
-        try:
-            metrics = self.analyze(run_dir, job.info, error)
-        except Exception as err:  # a log the analysis cannot read must not cost the other runs
-            metrics = {**job.info, "status": "error", "cause": f"analysis failed: {type(err).__name__}: {err}"}
-        if metrics.get("status") == "censored" and self.stop.requested():
-            metrics["cause"] = self.stop.reason()
-        metrics["wall_s"] = round(wall, 3)
-        return metrics
+def verdict(analyze, run_dir: Path, info: dict, said: dict) -> dict:
+    """A run's metrics from its log and its outcome.json (the same at run time and in `report`)."""
+    try:
+        metrics = analyze(run_dir, info, said.get("error"))
+    except Exception as err:  # a log the analysis cannot read must not cost the other runs
+        metrics = {**info, "status": "error", "cause": f"analysis failed: {type(err).__name__}: {err}"}
+    if metrics.get("status") == "censored" and said.get("stopped"):
+        metrics["cause"] = said["stopped"]
+    metrics["wall_s"] = said.get("wall_s")
+    return metrics
+
+
+def read_outcome(run_dir: Path) -> dict:
+    try:
+        return json.loads((run_dir / OUTCOME).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _wait(comm, progress) -> None:
+    """A barrier that sleeps instead of spinning (a waiting rank must not take a run's core) and keeps
+    rank 0's progress line going."""
+    barrier = comm.Ibarrier()
+    while not barrier.Test():
+        if progress is not None:
+            progress.tick()
+        time.sleep(0.05)
 
 
 def note_command(run_dir: Path, lammps_args: list[str]) -> None:
@@ -169,9 +155,11 @@ def read_metrics(run_dir: Path) -> dict | None:
         return None
 
 
-def is_final(run_dir: Path) -> bool:
+def is_final(run_dir: Path, retry_failed: bool = False) -> bool:
+    """Whether resume keeps this run: a final verdict (with `retry_failed`, not an `error` one)."""
     metrics = read_metrics(run_dir)
-    return metrics is not None and metrics.get("status") in FINAL
+    keep = ("valid", "invalid") if retry_failed else FINAL
+    return metrics is not None and metrics.get("status") in keep
 
 
 class Progress:
@@ -187,7 +175,7 @@ class Progress:
         finished = [m for m in metrics if m is not None]
         return len(finished), sum(m.get("status") == "valid" for m in finished)
 
-    def tick(self, _step: int) -> None:
+    def tick(self) -> None:
         if time.monotonic() - self.last >= self.every:
             self.show()
 

@@ -44,6 +44,23 @@ def atomic_path(path: Path):
         tmp.unlink(missing_ok=True)
 
 
+def read_manifest(folder: Path) -> dict:
+    """The manifest of an mdrive output folder; InputError (one line) when it is missing or unreadable."""
+    from mdrive.errors import InputError
+
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{folder} holds no {MANIFEST}: not an mdrive output folder") from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path} is not a readable mdrive manifest ({type(err).__name__}); "
+                         f"restore it or start afresh in another folder") from None
+    if not isinstance(manifest, dict) or "command" not in manifest:
+        raise InputError(f"{path} is not an mdrive manifest (no 'command'); restore it or start afresh")
+    return manifest
+
+
 def write_json(path: Path, data) -> None:
     write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
 

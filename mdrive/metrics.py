@@ -14,6 +14,7 @@ MAX_DE_PER_ATOM = 100.0  # eV/atom, |E(t) - E(0)| / N
 MAX_ATOM_KE = 100.0  # eV, largest per-atom kinetic energy
 VOLUME_RANGE = (0.1, 10.0)  # V / V0
 KE_COLUMN = "c_mdrive_kemax"
+VOLUME_CAUSE = "volume outside [0.1, 10] V0"
 
 # LAMMPS error texts that mean the simulation itself went unstable (-> status invalid), with the cause
 # mdrive reports; any other error is a failure of the set-up or the software (-> status error).
@@ -27,16 +28,45 @@ UNSTABLE = [
     (re.compile(r"Fix (npt|nph|nvt)[^:]*: .*(box|volume|dilation)", re.I), "cell collapse"),
     (re.compile(r"Bond atoms? missing|Atom .* missing", re.I), "missing atoms"),
     (re.compile(r"Domain too large|Triclinic box skew is too large", re.I), "cell collapse"),
+    (re.compile(r"Cannot use neighbor bins - box size << cutoff|box size << cutoff", re.I),
+     "box collapsed below the cutoff"),
+    (re.compile(r"Too many neighbor bins|Too many atom sorting bins", re.I), "cell collapse"),
 ]
+# what a run's supervisor says when the run's process died (mdrive.isolation): the log decides whether
+# the dynamics were running away before it
+BREAKDOWNS = ("crashed:", "memory budget exceeded")
+# a run is running away when its last frame is within a factor 10 of a validity limit
+RUNAWAY_DE_PER_ATOM = MAX_DE_PER_ATOM / 10
+RUNAWAY_ATOM_KE = MAX_ATOM_KE / 10
+RUNAWAY_VOLUME = (0.3, 3.0)
 
 
-def classify_error(text: str) -> tuple[str, str]:
-    """(status, cause) for a LAMMPS error message."""
+def is_breakdown(text: str | None) -> bool:
+    return bool(text) and text.startswith(BREAKDOWNS)
+
+
+def breakdown_at(text: str, step: int) -> str:
+    """A breakdown's cause with the last step its log reached: 'crashed: SIGSEGV after step 240',
+    'memory budget exceeded (8.0 GB) after step 140: Failed to allocate ...'."""
+    head, sep, detail = text.partition("): ") if text.startswith(BREAKDOWNS[1]) else (text, "", "")
+    return f"{head}{')' if sep else ''} after step {step}{': ' + detail if sep else ''}"
+
+
+def classify_error(text: str, runaway: bool = False) -> tuple[str, str]:
+    """(status, cause) for a run's error: a LAMMPS error message, or a crash of its process, which is
+    `invalid` when the dynamics were running away before it (`runaway`, from the log) and `error` else."""
+    if is_breakdown(text):
+        return ("invalid" if runaway else "error"), _plain(text)
     for pattern, cause in UNSTABLE:
         if pattern.search(text):
             return "invalid", cause
-    first = re.sub(r"\s*\(src/.*", "", text.replace("ERROR: ", "").replace("ERROR on proc 0: ", ""))
-    return "error", first.strip()[:200]
+    return "error", _plain(text)[:200]
+
+
+def _plain(text: str) -> str:
+    """An error message without LAMMPS's ERROR prefix and source location."""
+    text = re.sub(r"ERROR( on proc \d+)?: ", "", text)
+    return re.sub(r"\s*\(src/[^)]*\)", "", text).strip()
 
 
 def first_invalid(thermo: pd.DataFrame, pe0_per_atom: float, v0: float) -> tuple[int | None, str | None]:
@@ -51,7 +81,7 @@ def first_invalid(thermo: pd.DataFrame, pe0_per_atom: float, v0: float) -> tuple
          np.abs(thermo["PotEng"].to_numpy() / atoms - pe0_per_atom) > MAX_DE_PER_ATOM),
         ("max atom KE >= 100 eV", thermo[KE_COLUMN].to_numpy() >= MAX_ATOM_KE
          if KE_COLUMN in thermo else np.zeros(len(thermo), bool)),
-        ("volume outside [0.1, 10] V0",
+        (VOLUME_CAUSE,
          (thermo["Volume"].to_numpy() < VOLUME_RANGE[0] * v0) | (thermo["Volume"].to_numpy() > VOLUME_RANGE[1] * v0)),
     ]
     first, cause = None, None
@@ -60,6 +90,22 @@ def first_invalid(thermo: pd.DataFrame, pe0_per_atom: float, v0: float) -> tuple
         if len(hits) and (first is None or hits[0] < first):
             first, cause = int(hits[0]), name
     return first, cause
+
+
+def running_away(thermo: pd.DataFrame, pe0_per_atom: float, v0: float) -> bool:
+    """Whether the last frames show the dynamics going unstable: energy, the hottest atom or the volume
+    within a factor 10 of a validity limit, or a non-finite value."""
+    if thermo.empty:
+        return False
+    last = thermo.iloc[-1]
+    values = pd.to_numeric(last.drop(labels=[c for c in ("Step",) if c in last]), errors="coerce").to_numpy(float)
+    if not np.isfinite(values).all():
+        return True
+    drift = abs(last["PotEng"] / last["Atoms"] - pe0_per_atom) if "Atoms" in last else 0.0
+    ke = last[KE_COLUMN] if KE_COLUMN in last else 0.0
+    ratio = last["Volume"] / v0 if "Volume" in last and v0 else 1.0
+    return bool(drift > RUNAWAY_DE_PER_ATOM or ke > RUNAWAY_ATOM_KE
+                or not RUNAWAY_VOLUME[0] <= ratio <= RUNAWAY_VOLUME[1])
 
 
 # --- survival over an ensemble of runs -------------------------------------------------------------

@@ -58,8 +58,9 @@ def evscan(curves: pd.DataFrame, table: pd.DataFrame, path: Path, worst: int = 6
     axes[1, 0].set(xlabel="Spearman E, compression (ideal -1)")
     axes[1, 1].hist(pd.to_numeric(table["spearman_dEdV_compression"], errors="coerce").dropna(), bins=20, range=(-1, 1))
     axes[1, 1].set(xlabel="Spearman dE/dV, compression (ideal +1)")
-    failed = int(table["failed"].astype(bool).sum())
-    axes[1, 2].bar(["passed", "failed"], [len(table) - failed, failed], color=["C2", "C3"])
+    counts = table["status"].value_counts()
+    axes[1, 2].bar(["passed", "failed", "set-up error"], [counts.get(k, 0) for k in ("valid", "invalid", "error")],
+                   color=["C2", "C3", "C7"])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

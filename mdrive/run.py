@@ -24,11 +24,16 @@ LOOP = "loop.in"  # the looping part of a deck, fed to LAMMPS as a file
 
 
 class StopControl:
-    """Why runs should end early: a signal (SIGTERM, SIGINT, SIGUSR1) or the wall-time deadline."""
+    """Why runs should end early: a signal (SIGTERM, SIGINT, SIGUSR1), the wall-time deadline (seconds
+    since the epoch, so it crosses into a run's own process), the supervisor's stop file, or the
+    supervisor gone."""
 
-    def __init__(self, time_limit: float | None = None):
-        self.deadline = time.monotonic() + time_limit if time_limit else None
+    def __init__(self, time_limit: float | None = None, deadline: float | None = None,
+                 stop_file: Path | None = None, supervisor: int | None = None):
+        self.deadline = time.time() + time_limit if time_limit else deadline
+        self.stop_file, self.supervisor = stop_file, supervisor
         self.signal: int | None = None
+        self.outside: str | None = None  # what the supervisor's side said
 
     def install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
@@ -40,17 +45,36 @@ class StopControl:
     def reason(self) -> str:
         if self.signal is not None:
             return f"signal {signal.Signals(self.signal).name}"
-        return "wall-time limit" if self.requested() else "not stopped"
+        if self.deadline is not None and time.time() >= self.deadline:
+            return "wall-time limit"
+        return self.outside or "not stopped"
 
     def requested(self) -> bool:
-        return self.signal is not None or (self.deadline is not None and time.monotonic() >= self.deadline)
+        if self.signal is not None or (self.deadline is not None and time.time() >= self.deadline):
+            return True
+        if self.stop_file is not None and self.stop_file.exists():
+            self.outside = "stopped by mdrive"
+        elif self.supervisor is not None and not _alive(self.supervisor):
+            self.outside = "supervisor gone"
+        return self.outside is not None
 
 
-def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dict | None = None,
-            lammps_args: list[str] | tuple = ()) -> str | None:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def execute(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = None,
+            lammps_args: list[str] | tuple = (), before_close=None) -> str | None:
     """Run `run_dir/in.lammps` on `comm`; None if LAMMPS finished, else the error text.
 
-    `lammps_args` are extra LAMMPS command-line arguments (a GPU run's Kokkos flags).
+    `lammps_args` are extra LAMMPS command-line arguments (a GPU run's Kokkos flags). `before_close(error)`
+    records the outcome before LAMMPS is closed: after a failed allocation, closing it can segfault.
     `callbacks` maps fix ids of `fix external` (e.g. a potential computed in Python) to factories
     `factory(lmp) -> callback`, attached like the stop hook right after the command that defines the fix.
 
@@ -62,14 +86,12 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dic
     lmp = new_lammps(comm, log=run_dir / LOG, variables={"mdrive_hooks": str(hooks)}, extra=lammps_args)
     pending = dict(callbacks or {})
 
-    def stop_hook(_caller, step, _nlocal, _tag, _x, _f):
+    def stop_hook(_caller, _step, _nlocal, _tag, _x, _f):
         halt = stop.requested()
         if comm.size > 1:
             halt = comm.allreduce(halt, op=MPI.LOR)
         if halt:
             lmp.set_internal_variable("mdrive_stop", 1.0)
-        if on_step is not None:
-            on_step(step)
 
     try:
         with _cwd(run_dir):
@@ -84,24 +106,27 @@ def execute(run_dir: Path, comm, stop: StopControl, on_step=None, callbacks: dic
                 if comm.rank == 0:  # LAMMPS reads input files on its rank 0 only
                     (run_dir / LOOP).write_text(loop)
                 lmp.file(LOOP)
-        return None
+        error = None
     except Exception as err:  # LAMMPS errors arrive as plain Exception; anything else is recorded too
-        text = str(err).strip() or type(err).__name__
+        error = str(err).strip() or type(err).__name__
         if type(err).__name__ == "MPIAbortException" and comm.size > 1:
-            lmp = None  # closing would wait for the blocked ranks
-            raise GroupLost(text) from None
-        return text
-    finally:
-        if lmp is not None:
-            with contextlib.suppress(Exception):
-                lmp.close()
+            raise OneRankError(error) from None  # closing would wait for the blocked ranks
+    if before_close is not None:
+        before_close(error)
+    with contextlib.suppress(Exception):
+        lmp.close()
+    return error
 
 
 def read_run_log(run_dir: Path, error: str | None = None):
-    """(the run's parsed log or None, its error): LAMMPS's own ERROR text wins over what Python saw."""
+    """(the run's parsed log or None, its error): LAMMPS's own ERROR text wins over what Python saw,
+    but not over the supervisor's word that the run's process crashed or ran out of memory."""
     from mdrive.logs import read_log
+    from mdrive.metrics import is_breakdown
 
     log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
+    if is_breakdown(error):
+        return log, error
     return log, (log.error if log and log.error else None) or error
 
 
@@ -116,10 +141,10 @@ def _attach(lmp, pending: dict) -> None:
         lmp.set_fix_external_callback(fix_id, pending.pop(fix_id)(lmp))
 
 
-class GroupLost(Exception):
+class OneRankError(Exception):
     """A LAMMPS error raised on one rank only (error->one: neighbor list overflow, non-numeric
-    coordinates, ...) leaves the run's other ranks blocked inside LAMMPS, out of reach. The rank that
-    saw the error records the run; the group takes no more runs; the ensemble ends it last."""
+    coordinates, ...) leaves the run's other ranks blocked inside LAMMPS, out of reach: the rank that
+    saw it records the error and ends the run's own MPI world (mdrive.worker)."""
 
 
 @contextlib.contextmanager

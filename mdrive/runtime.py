@@ -34,8 +34,9 @@ def keep_freed_memory() -> bool:
     user time); from the heap the step took half as long (bench/results.md). The heap is never trimmed
     either: a 500-atom step's transient tensors top 1 GB, and with a 1 GB trim threshold each step gave
     its peak back and faulted it in again (0.1-0.5 M faults, 0.4 s of 2.6 s). Freed memory then stays
-    with the process, which suits a process that runs MD until it exits. MDRIVE_MALLOC=default leaves
-    malloc alone; a no-op off glibc."""
+    with the process, which suits a process that runs one run and exits: mdrive sets it in each run's
+    own process (mdrive.worker), never in the ensemble's ranks, so a collapse's heap dies with its run.
+    MDRIVE_MALLOC=default leaves malloc alone; a no-op off glibc."""
     if os.environ.get("MDRIVE_MALLOC") == "default":
         return False
     try:

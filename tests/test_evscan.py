@@ -2,12 +2,15 @@
 and the metrics agree with a direct computation on synthetic curves."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 from ase.build import bulk
 from scipy.stats import spearmanr
 
+from mdrive.logs import read_log
 from mdrive.protocols.evscan import curve_metrics
 
 from helpers import copper, mdrive, morse_with_dip, write_structures
@@ -31,8 +34,9 @@ def scan(tmp_path, structures, potential, *extra, np_=None):
 def test_sound_potentials_have_one_minimum(tmp_path, potential, structures):
     out, r = scan(tmp_path, structures, potential)
     table = pd.read_csv(out / "evscan.csv")
-    assert list(table.columns) == ["structure", "n_atoms", "failed", "sign_changes", "spearman_E_compression",
-                                   "spearman_dEdV_compression"]
+    assert list(table.columns) == ["structure", "n_atoms", "status", "cause", "failed", "sign_changes",
+                                   "spearman_E_compression", "spearman_dEdV_compression"]
+    assert (table["status"] == "valid").all()
     assert (~table["failed"]).all() and (table["sign_changes"] == 1).all()
     assert np.allclose(table["spearman_E_compression"], -1) and np.allclose(table["spearman_dEdV_compression"], 1)
     curves = pd.read_parquet(out / "curves.parquet")
@@ -114,3 +118,40 @@ def test_bad_scan_options(tmp_path, args, needle):
     r = mdrive("evscan", tmp_path / "cu.extxyz", "--potential", "eam:Cu_u3.eam", "--out", tmp_path / "o", *args)
     assert r.returncode == 2 and r.stderr.strip() == f"mdrive: {r.stderr.strip()[8:]}" and needle in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_resume_keeps_finished_scans_and_report_rebuilds_them(tmp_path):
+    out, r = scan(tmp_path, {"a": copper(2), "b": copper(3)}, "eam:Cu_u3.eam", "--points", "7")
+    assert r.returncode == 0, r.stderr
+    metrics = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/metrics.json")}
+    table = (out / "evscan.csv").read_bytes()
+    again = mdrive("evscan", tmp_path / "in", "--potential", "eam:Cu_u3.eam", "--points", "7", "--out", out, "--resume")
+    assert again.returncode == 0, again.stderr
+    assert len(metrics) == 2 and {p: p.stat().st_mtime_ns for p in out.glob("runs/*/metrics.json")} == metrics
+    (out / "evscan.csv").unlink()
+    assert mdrive("report", out).returncode == 0
+    assert (out / "evscan.csv").read_bytes() == table
+
+
+def test_time_limit_stops_between_points(tmp_path):
+    """4001 points take tens of seconds; a 3 s budget ends the scan between two points, censored."""
+    started = time.monotonic()
+    out, r = scan(tmp_path, {"cu": copper(3)}, "eam:Cu_u3.eam", "--points", "4001", "--time-limit", "3")
+    elapsed = time.monotonic() - started
+    row = pd.read_csv(out / "evscan.csv").iloc[0]
+    assert row["status"] == "censored" and row["cause"] == "wall-time limit", row
+    done = len(read_log(out / "runs" / "cu" / "log.lammps").runs)
+    assert 10 < done < 4001 and elapsed < 20, (done, elapsed)
+    assert "no scan ran to a verdict" in r.stdout
+
+
+def test_setup_errors_are_not_failures_of_the_potential(tmp_path):
+    from mdrive.runtime import potentials_dir
+
+    text = (potentials_dir() / "Cu_u3.eam").read_text()
+    broken = tmp_path / "half.eam"
+    broken.write_text(text[: len(text) // 2])
+    out, r = scan(tmp_path, {"cu": copper(2)}, f"eam:{broken}")
+    row = pd.read_csv(out / "evscan.csv").iloc[0]
+    assert row["status"] == "error" and pd.isna(row["failed"]) and "%" not in r.stdout.splitlines()[-1]
+    assert "1 set-up errors" in r.stdout

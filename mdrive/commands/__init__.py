@@ -19,7 +19,13 @@ def add_run_options(p, out_default: str) -> None:
                         "after checking it against the build (default 0: CPU)")
     p.add_argument("--out", type=Path, default=Path(out_default), help=f"output folder (default {out_default})")
     p.add_argument("--resume", action="store_true", help="keep finished runs in --out, redo only the rest")
-    p.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: run again the runs whose verdict is 'error' (crashes, set-up errors)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace mdrive's results in --out (refused for a folder holding anything else)")
+    p.add_argument("--memory-per-run", type=_bytes, metavar="SIZE",
+                   help="memory budget of one run, all its ranks together (e.g. 8GB, 500MB); a run past it "
+                        "fails alone (default: 80%% of the node's available memory shared by the runs on it)")
     p.add_argument("--time-limit", type=_duration, metavar="SECONDS|H:MM:SS",
                    help="wall-time budget; runs still going then end as censored, resumable")
 
@@ -47,8 +53,13 @@ def read_structures(args, potential) -> tuple[list, dict]:
 
 def run_options(args) -> dict:
     """The Plan fields every protocol takes straight from add_run_options' options."""
+    if args.retry_failed and not args.resume:
+        from mdrive.errors import InputError
+
+        raise InputError("--retry-failed continues a study: use it with --resume")
     return {"ranks_per_run": args.ranks_per_run, "gpus": args.gpus, "resume": args.resume,
-            "overwrite": args.overwrite, "time_limit": args.time_limit}
+            "retry_failed": args.retry_failed, "overwrite": args.overwrite, "time_limit": args.time_limit,
+            "memory_per_run": args.memory_per_run}
 
 
 def add_md_options(p, timestep: str, tdamp: float, pdamp: float, thermo: str, seed: str) -> None:
@@ -81,3 +92,21 @@ def _duration(text: str) -> float:
     if seconds <= 0 or len(parts) > 3:
         raise argparse.ArgumentTypeError(f"'{text}' must be a positive SECONDS or H:MM:SS")
     return seconds
+
+
+UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
+         "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
+
+
+def _bytes(text: str) -> int:
+    """A memory size: 8GB, 500MB, 2GiB, or bytes (argparse type)."""
+    import argparse
+    import re
+
+    m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-z]*)\s*", text.lower())
+    if not m or m.group(2) not in UNITS:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a memory size such as 8GB, 500MB or 2GiB")
+    size = float(m.group(1)) * UNITS[m.group(2)]
+    if not 1e7 <= size < 2 ** 62:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a usable memory budget (10 MB at least)")
+    return int(size)

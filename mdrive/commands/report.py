@@ -18,20 +18,38 @@ def add(sub) -> None:
 
 
 def run(args, argv) -> int:
-    from mdrive.ensemble import RUN_INFO
-    from mdrive.manifest import MANIFEST
+    from mdrive.manifest import read_manifest
 
-    manifest_path = args.folder / MANIFEST
-    if not manifest_path.is_file():
-        raise InputError(f"{args.folder} holds no {MANIFEST}: not an mdrive output folder")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(args.folder)
     command = manifest.get("command")
     if command not in PROTOCOLS:
         raise InputError(f"report rebuilds {', '.join(PROTOCOLS)} folders, not '{command}'")
     protocol = importlib.import_module(f"mdrive.protocols.{command}")
-    rows = [protocol.analyze(p.parent, json.loads(p.read_text()))
-            for p in sorted((args.folder / "runs").glob(f"*/{RUN_INFO}"))]
+    rows = rebuild(args.folder, manifest, protocol.analyze)
     extra = (manifest["parameters"],) if PROTOCOLS[command] else ()
     text, _ = protocol.write_results(args.folder, rows, *extra)
     print(text)
     return 0
+
+
+def rebuild(folder: Path, manifest: dict, analyze) -> list[dict]:
+    """Every run's verdict again, from its log and outcome.json; refused (nothing written) unless every
+    run the study's tables summarised is there to read, so they are never replaced by partial ones."""
+    from mdrive.ensemble import RUN_INFO, read_outcome, verdict
+
+    runs = folder / "runs"
+    names = manifest.get("summarized") or sorted(p.parent.name for p in runs.glob(f"*/{RUN_INFO}"))
+    missing = [n for n in names if not (runs / n / RUN_INFO).is_file()]
+    if not names or missing:
+        what = f"{len(missing)} of its {len(names)} runs are missing (e.g. runs/{missing[0]})" if missing \
+            else "it holds no runs"
+        raise InputError(f"report cannot rebuild {folder} completely: {what}; its tables are left as they are")
+    rows = []
+    for name in names:
+        try:
+            info = json.loads((runs / name / RUN_INFO).read_text())
+        except (OSError, ValueError) as err:
+            raise InputError(f"report cannot read runs/{name}/{RUN_INFO} ({type(err).__name__}); "
+                             f"its tables are left as they are") from None
+        rows.append(verdict(analyze, runs / name, info, read_outcome(runs / name)))
+    return rows

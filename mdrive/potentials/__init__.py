@@ -53,7 +53,8 @@ def load(spec: str, backend: str = "auto") -> Potential:
 
 def from_yaml(spec: str) -> Potential:
     """Any pair style: pair_style, then pair_coeff lines (with {elements} for the type-ordered names)
-    and/or `pairs: {A-B: ARGS}` (pair_coeff i j ARGS for the types holding A and B), and the rules."""
+    and/or `pairs: {A-B: ARGS}` (pair_coeff i j ARGS for the types holding A and B), the rules, and
+    `commands:` further LAMMPS lines the include ends with (pair_modify, neigh_modify, plugin load...)."""
     path = find_file(spec)
     try:
         doc = yaml.safe_load(path.read_text()) or {}
@@ -65,6 +66,9 @@ def from_yaml(spec: str) -> Potential:
     coeffs = doc.get("pair_coeff", [])
     coeffs = coeffs if isinstance(coeffs, list) else [coeffs]
     pairs = {tuple(k.split("-")): str(v) for k, v in (doc.get("pairs") or {}).items()}
+    commands = doc.get("commands") or []
+    if not isinstance(commands, list) or not all(isinstance(c, str) and "\n" not in c for c in commands):
+        raise InputError(f"{path}: 'commands' must be a list of single LAMMPS lines")
     base = path.parent
     files = tuple((base / f).resolve() if not Path(f).is_absolute() else Path(f) for f in doc.get("files", []))
     for f in files:
@@ -81,7 +85,7 @@ def from_yaml(spec: str) -> Potential:
                     raise InputError(f"{path}: no 'pairs' entry for {a}-{b}")
                 if args is not None:
                     out.append(f"pair_coeff {i} {j} {args}")
-        return out
+        return out + commands
 
     newton = doc.get("newton")
     kokkos = doc.get("kokkos")

@@ -55,6 +55,7 @@ class Potential:
     # for potentials computed outside LAMMPS: elements -> {fix id: factory(lmp) -> fix external callback}
     bridge: Callable[[list[str]], dict] | None = field(default=None, compare=False, repr=False)
     plugin: Path | None = None  # a LAMMPS plugin (.so) providing the styles; the include loads it
+    torch: bool = False  # runs libtorch inside LAMMPS: a run's process loads torch first (runtime.load_torch_first)
 
     def lines(self, elements: list[str]) -> list[str]:
         """The potential include for atom types holding `elements` (type 1 = elements[0])."""
@@ -100,6 +101,11 @@ class Potential:
     def callbacks(self, elements: list[str]) -> dict:
         """Callbacks the run layer attaches to this potential's fixes, for atom types holding `elements`."""
         return self.bridge(list(elements)) if self.bridge else {}
+
+    def worker_setup(self, elements: list[str]) -> dict:
+        """What a run's own process must set up before LAMMPS starts (mdrive.worker): torch first, and
+        the callbacks of a potential computed outside LAMMPS, rebuilt there from the spec."""
+        return {"torch_first": self.torch, "bridge": [self.spec, list(elements)] if self.bridge else None}
 
     def hashes(self) -> dict[str, str]:
         return {str(p): sha256(p) for p in self.files}

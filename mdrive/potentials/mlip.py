@@ -56,7 +56,7 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
     if path.name.endswith("-mliap_lammps.pt"):
         return Potential(spec, "mace-mliap", ("mliap",),
                          lambda els: [f"pair_style mliap unified {path} 0", f"pair_coeff * * {' '.join(els)}"],
-                         None, (path,), newton="on", kokkos=Kokkos("mliap/kk"))
+                         None, (path,), newton="on", kokkos=Kokkos("mliap/kk"), torch=True)
     if path.suffix == ".json":
         return Potential(spec, "symmetrix", ("symmetrix/mace",),
                          _star("symmetrix/mace", path), _json_elements(path), (path,), newton="on",
@@ -65,7 +65,7 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
         raise InputError(f"potential {spec}: unknown option '{option}'; the only one is no_domain_decomposition")
     style = f"mace {option}".strip()
     return Potential(spec, "mace", ("mace",), _star(style, path), None, (path,), newton="on",
-                     atom_map=True, multi_rank=option == "", plugin=plugin,
+                     atom_map=True, multi_rank=option == "", plugin=plugin, torch=True,
                      kokkos=Kokkos("mace/kk", gpu_note="pair_mace uses CUDA device 0: pin one GPU per rank"))
 
 
@@ -98,13 +98,13 @@ def _build_has(style: str) -> bool:
 def nequip(spec: str, arg: str) -> Potential:
     path = _nequip_file(spec, arg)
     return Potential(spec, "nequip", ("nequip",), _star("nequip", path), None, (path,), newton="off",
-                     multi_rank=False, kokkos=None)
+                     multi_rank=False, kokkos=None, torch=True)
 
 
 def allegro(spec: str, arg: str) -> Potential:
     path = _nequip_file(spec, arg)
     return Potential(spec, "allegro", ("allegro",), _star("allegro", path), None, (path,), newton="on",
-                     atom_map=True, kokkos=Kokkos("allegro/kk"))
+                     atom_map=True, kokkos=Kokkos("allegro/kk"), torch=True)
 
 
 def pace(spec: str, arg: str) -> Potential:

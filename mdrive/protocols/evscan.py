@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from mdrive import decks
+from mdrive import decks, metrics
 from mdrive.ensemble import Job
 from mdrive.errors import InputError
 from mdrive.potentials import Potential
@@ -20,7 +20,7 @@ from mdrive.run import read_run_log
 from mdrive.structures import Structure, formula
 
 BAR_TO_GPA = 1e-4
-EVSCAN_COLUMNS = ["structure", "n_atoms", "failed", "sign_changes", "spearman_E_compression",
+EVSCAN_COLUMNS = ["structure", "n_atoms", "status", "cause", "failed", "sign_changes", "spearman_E_compression",
                   "spearman_dEdV_compression"]
 
 
@@ -44,7 +44,7 @@ def jobs(structures: list[Structure], potential: Potential, params: ScanParams) 
     return [Job(s.name, decks.composer("evscan.in", variables, potential=potential, structure=s),
                 {"protocol": "evscan", "structure": s.name, "source": s.source, "n_atoms": len(s.atoms),
                  "formula": formula(s.atoms), "strains": params.strains().tolist()},
-                cost=len(s.atoms) * params.points, callbacks=potential.callbacks(s.elements), templates=("evscan.in",))
+                cost=len(s.atoms) * params.points, worker=potential.worker_setup(s.elements), templates=("evscan.in",))
             for s in structures]
 
 
@@ -75,18 +75,30 @@ def _spearman(x, y) -> float | None:
 
 
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
-    out = {"structure": info["structure"], "n_atoms": info["n_atoms"], "formula": info["formula"]}
-    log, _ = read_run_log(run_dir)
+    """One scan's verdict: valid or invalid (the curve's test) when every point ran; a LAMMPS error
+    before the first point is a set-up error (`error`, not a failure of the potential); after it, or a
+    crash, the potential broke at that strain (`invalid`); a scan stopped between points is censored."""
+    out = {"structure": info["structure"], "n_atoms": info["n_atoms"], "formula": info["formula"],
+           "status": "error", "cause": None, "failed": None, "sign_changes": None,
+           "spearman_E_compression": None, "spearman_dEdV_compression": None, "curve": []}
+    log, error = read_run_log(run_dir, error)
     rows = [r.thermo.iloc[-1] for r in (log.runs if log else []) if len(r.thermo)]
     strains = np.asarray(info["strains"])
     if error or len(rows) != len(strains):
-        out.update(failed=True, sign_changes=None, spearman_E_compression=None, spearman_dEdV_compression=None,
-                   error=error or (log.error if log else None) or f"{len(rows)} of {len(strains)} points in log",
-                   curve=[])
+        if not error:
+            out["status"], out["cause"] = "censored", f"stopped after {len(rows)} of {len(strains)} points"
+        elif not rows and not metrics.is_breakdown(error):
+            out["cause"] = metrics.classify_error(error)[1]
+        else:
+            out["status"], out["cause"] = "invalid", f"{metrics.classify_error(error, True)[1]} at point {len(rows) + 1}"
+            out["failed"] = True
         return out
     points = pd.DataFrame(rows)
     energy, volume = points["PotEng"].to_numpy(), points["Volume"].to_numpy()
     out.update(curve_metrics(strains, energy, volume))
+    out["status"] = "invalid" if out["failed"] else "valid"
+    if out["failed"]:
+        out["cause"] = "energy not finite" if out["sign_changes"] is None else f"{out['sign_changes']} sign changes of dE/dV"
     out["curve"] = [{"strain": float(s), "volume": float(v), "volume_ratio": float(v / volume[len(volume) // 2]),
                      "energy": float(e), "energy_per_atom": float(e / info["n_atoms"]),
                      "pressure_gpa": float(p * BAR_TO_GPA)}
@@ -118,17 +130,26 @@ def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]
 
 
 def headline(table: pd.DataFrame) -> dict:
+    """Failure % over the scans that ran to a verdict (valid or invalid); set-up errors and stopped
+    scans are counted apart, never as failures of the potential."""
+    scored = table[table["status"].isin(["valid", "invalid"])]
+
     def mean(col):
-        values = pd.to_numeric(table[col], errors="coerce").dropna()
+        values = pd.to_numeric(scored[col], errors="coerce").dropna()
         return round(float(values.mean()), 4) if len(values) else None
 
-    return {"structures": int(len(table)),
-            "failure_percent": round(100.0 * float(table["failed"].astype(bool).mean()), 2) if len(table) else None,
+    return {"structures": int(len(table)), "scored": int(len(scored)),
+            "error": int((table["status"] == "error").sum()), "censored": int((table["status"] == "censored").sum()),
+            "failure_percent": round(100.0 * float((scored["status"] == "invalid").mean()), 2) if len(scored) else None,
             "spearman_E_compression": mean("spearman_E_compression"),
             "spearman_dEdV_compression": mean("spearman_dEdV_compression")}
 
 
 def headline_text(head: dict) -> str:
-    return (f"EV scan: {head['failure_percent']} % failures of {head['structures']} structures; mean Spearman "
+    apart = f"; {head['error']} set-up errors and {head['censored']} stopped scans not scored" \
+        if head["error"] or head["censored"] else ""
+    if not head["scored"]:
+        return f"EV scan: no scan ran to a verdict ({head['structures']} structures{apart})"
+    return (f"EV scan: {head['failure_percent']} % failures of {head['scored']} structures; mean Spearman "
             f"E (compression) {head['spearman_E_compression']} (ideal -1), dE/dV (compression) "
-            f"{head['spearman_dEdV_compression']} (ideal +1)")
+            f"{head['spearman_dEdV_compression']} (ideal +1){apart}")

@@ -110,7 +110,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
                                      elements=elements, atom_style=variables["atom_style"])
             jobs.append(Job(name, compose, info,
                             cost=len(s.atoms) * params.steps * (1 + (params.exchanges + params.moves) / params.every),
-                            callbacks=potential.callbacks(elements), templates=("gcmc.in",)))
+                            worker=potential.worker_setup(elements), templates=("gcmc.in",)))
     return jobs
 
 

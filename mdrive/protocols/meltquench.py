@@ -187,14 +187,14 @@ def jobs(runs: list[Replica], potential: Potential, stage_potentials: dict[str, 
                 "final_potential": params.stages[-1].potential or potential.spec}
         compose = decks.composer("meltquench.in", variables, potential=potential, structure=s, files=files)
         out.append(Job(r.name, compose, info,
-                       cost=len(s.atoms) * max(steps, 1), callbacks=potential.callbacks(elements),
+                       cost=len(s.atoms) * max(steps, 1), worker=potential.worker_setup(elements),
                        templates=("meltquench.in", "stage-md.in", "stage-min.in")))
     if crystal is not None:
         last = stage_potentials.get(params.stages[-1].potential, potential)
         info = {"protocol": "meltquench", "kind": "crystal", "run": crystal.name, "structure": crystal.name,
                 "n_atoms": len(crystal.atoms), "formula": formula(crystal.atoms), "potential": last.spec}
         out.append(Job(crystal.name, decks.composer("crystal.in", {}, potential=last, structure=crystal), info,
-                       cost=len(crystal.atoms) * 100, callbacks=last.callbacks(crystal.elements),
+                       cost=len(crystal.atoms) * 100, worker=last.worker_setup(crystal.elements),
                        templates=("crystal.in",)))
     return out
 
@@ -278,15 +278,18 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
         write_text(run_dir / TRACE, trace.to_csv(index=False))
         out["steps_done"] = int(trace["step"].max())
     out["stages_done"] = sum(r.ended == "completed" for r in stage_runs)
-    bad, cause = (None, None)
+    bad, cause, runaway = None, None, False
     if log and log.runs and not log.runs[0].thermo.empty and len(stage_runs):
         ref = log.runs[0].thermo.iloc[0]
-        bad, cause = metrics.first_invalid(pd.concat([r.thermo for r in stage_runs], ignore_index=True),
-                                           ref["PotEng"] / ref["Atoms"], ref["Volume"])
+        rows = pd.concat([r.thermo for r in stage_runs], ignore_index=True)
+        bad, cause = metrics.first_invalid(rows, ref["PotEng"] / ref["Atoms"], ref["Volume"])
+        runaway = metrics.running_away(rows, ref["PotEng"] / ref["Atoms"], ref["Volume"])
     if bad is not None:
         out["status"], out["cause"] = "invalid", cause
     elif error:
-        out["status"], out["cause"] = metrics.classify_error(error)
+        out["status"], out["cause"] = metrics.classify_error(error, runaway)
+    elif any(r.halted_by == "mdrive_guard" for r in stage_runs):  # validity.in's every-step volume rule
+        out["status"], out["cause"] = "invalid", metrics.VOLUME_CAUSE
     elif out["stages_done"] == len(info["stages"]) and (run_dir / FINAL_DATA).exists():
         out["status"] = "valid"
         out.update(_final_structure(run_dir, info, stage_runs))

@@ -19,6 +19,7 @@ from mdrive.run import read_run_log
 from mdrive.structures import Structure, formula
 
 GPA_TO_BAR = 1e4
+TRUST_T, TRUST_P = 0.5, 0.5  # a valid run ending this far (relative) from the ramp's target is flagged
 MAX_PRESSURE_GPA = 1e4  # ±10 TPa: beyond any physical target, so surely a unit mistake
 ENSEMBLES = ("nvt", "npt")
 PRESETS = {
@@ -95,7 +96,7 @@ def jobs(structures: list[Structure], potential: Potential, params: RampParams) 
             cost = len(s.atoms) * variables["steps"] * (3.0 if ens == "npt" else 1.0)  # NPT: ~3x per step
             compose = decks.composer(f"ramp-{ens}.in", variables, potential=potential, structure=s)
             out.append(Job(f"{s.name}-{ens}", compose, info, cost,
-                           potential.callbacks(s.elements), templates=(f"ramp-{ens}.in",)))
+                           worker=potential.worker_setup(s.elements), templates=(f"ramp-{ens}.in",)))
     return out
 
 
@@ -115,16 +116,19 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     """Verdict of one run from its log (and the Python-side error, if any)."""
     out = {k: info[k] for k in ("structure", "ensemble", "n_atoms", "formula", "seed", "steps_target")}
     out.update(status="error", cause=None, steps_valid=0, last_valid_step=None,
-               temp_at_end=None, press_at_end=None, steps_per_s=None, dangerous_builds=None)
+               temp_at_end=None, press_at_end=None, steps_per_s=None, dangerous_builds=None, flag=None)
     log, error = read_run_log(run_dir, error)
     if log is None or len(log.runs) < 2 or log.runs[0].thermo.empty:
         # failed before the ramp started: set-up error (or unstable from the first force call)
+        if metrics.is_breakdown(error):
+            error += " before the ramp started"
         out["status"], out["cause"] = metrics.classify_error(error) if error else ("error", "no ramp in log")
         return _finish(out)
     ref = log.runs[0].thermo.iloc[0]
+    pe0, v0 = ref["PotEng"] / ref["Atoms"], ref["Volume"]
     ramp = log.runs[-1]
     thermo = ramp.thermo
-    bad, cause = metrics.first_invalid(thermo, ref["PotEng"] / ref["Atoms"], ref["Volume"])
+    bad, cause = metrics.first_invalid(thermo, pe0, v0)
     good = thermo if bad is None else thermo.iloc[:bad]
     last = thermo.iloc[bad] if bad is not None else (thermo.iloc[-1] if len(thermo) else None)
     out["last_valid_step"] = int(good["Step"].iloc[-1]) if len(good) else None
@@ -136,14 +140,37 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     if bad is not None:
         out["status"], out["cause"] = "invalid", cause
     elif error:
-        out["status"], out["cause"] = metrics.classify_error(error)
+        if metrics.is_breakdown(error):  # the process died: say where, from the rows it wrote
+            error = metrics.breakdown_at(error, int(thermo["Step"].iloc[-1]) if len(thermo) else 0)
+        out["status"], out["cause"] = metrics.classify_error(error, metrics.running_away(thermo, pe0, v0))
     elif out["steps_valid"] >= info["steps_target"]:
         out["status"] = "valid"
+    elif ramp.halted_by == "mdrive_guard":  # validity.in's every-step volume rule, between thermo rows
+        out["status"], out["cause"] = "invalid", metrics.VOLUME_CAUSE
     else:
         # stopped by mdrive's wall-time budget or a signal, or killed: not a failure of the potential
         out["status"] = "censored"
         out["cause"] = "stopped early" if ramp.halted_by == "mdrive_stop" else "log cut off"
+    out["flag"] = trust_flag(out, info)
     return _finish(out)
+
+
+def trust_flag(out: dict, info: dict) -> str | None:
+    """Why a valid run's verdict deserves a second look: forces computed on a stale neighbour list
+    (dangerous builds), or a temperature or pressure far from the ramp's target at its end."""
+    if out["status"] != "valid":
+        return None
+    flags = []
+    if out.get("dangerous_builds"):
+        flags.append(f"{out['dangerous_builds']} dangerous neighbor builds")
+    variables = info.get("variables", {})
+    t_target = variables.get("t_stop")
+    if t_target and out["temp_at_end"] is not None and abs(out["temp_at_end"] - t_target) > TRUST_T * t_target:
+        flags.append(f"T {out['temp_at_end']:.0f} K at the end, target {t_target:g} K")
+    p_target = variables.get("p_stop")
+    if p_target and out["press_at_end"] is not None and abs(out["press_at_end"] - p_target) > TRUST_P * abs(p_target):
+        flags.append(f"P {out['press_at_end'] / GPA_TO_BAR:.0f} GPa at the end, target {p_target / GPA_TO_BAR:g} GPa")
+    return "; ".join(flags) or None
 
 
 def _finish(out: dict) -> dict:
@@ -163,7 +190,7 @@ def _steps_per_s(run) -> float | None:
 
 SUMMARY_COLUMNS = ["run", "ensemble", "n_atoms", "formula", "status", "cause", "steps_target", "steps_valid",
                    "fraction_valid", "steps_per_s", "seed", "structure", "last_valid_step", "temp_at_end",
-                   "press_at_end", "dangerous_builds", "wall_s"]
+                   "press_at_end", "dangerous_builds", "flag", "wall_s"]
 GRID = np.linspace(0.0, 1.0, 101)
 
 
@@ -185,23 +212,30 @@ def headline(table: pd.DataFrame) -> dict:
     out = {}
     for ens, group in table.groupby("ensemble", sort=False):
         scored = group[group["status"] != "censored"]
-        tau = (scored["steps_valid"] / scored["steps_target"]).to_numpy(float)
+        tau = normalized_time(scored)
         out[ens] = {
             "runs": int(len(group)), "scored": int(len(scored)),
             "valid": int((group["status"] == "valid").sum()),
             "invalid": int((group["status"] == "invalid").sum()),
             "error": int((group["status"] == "error").sum()),
             "censored": int((group["status"] == "censored").sum()),
-            "completed_percent": round(metrics.completion(scored["steps_valid"], scored["steps_target"]), 3),
+            "completed_percent": round(metrics.completion(scored["steps_valid"].fillna(0), scored["steps_target"]), 3),
             "arena_auc": round(metrics.arena_auc(tau), 4),
+            "flagged": int(group["flag"].notna().sum()) if "flag" in group else 0,
         }
     return out
+
+
+def normalized_time(rows: pd.DataFrame) -> np.ndarray:
+    """τ = steps_valid / steps_target of each run; a run with no valid frame (an error before the ramp,
+    a structure rejected up front) has τ = 0, so every count (%, AUC, both survival curves) agrees."""
+    return (rows["steps_valid"].fillna(0) / rows["steps_target"]).fillna(0).to_numpy(float)
 
 
 def survival_table(table: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for ens, group in table.groupby("ensemble", sort=False):
-        tau = (group["steps_valid"] / group["steps_target"]).to_numpy(float)
+        tau = normalized_time(group)
         censored = (group["status"] == "censored").to_numpy()
         frames.append(pd.DataFrame({
             "ensemble": ens, "normalized_time": GRID,
@@ -220,6 +254,9 @@ def headline_text(head: dict) -> str:
         lines.append(f"{ens.upper()}: {h['completed_percent']:.1f} % of scheduled timesteps completed, "
                      f"Arena AUC {h['arena_auc']:.3f} ({h['valid']} valid, {h['invalid']} invalid, "
                      f"{h['error']} error of {h['scored']} scored; {h['censored']} censored)")
+        if h.get("flagged"):
+            lines.append(f"mdrive: warning: {ens.upper()}: {h['flagged']} valid runs flagged (dangerous neighbor "
+                         f"builds, or T/P far from the ramp target); see the 'flag' column of summary.csv")
     return "\n".join(lines) if lines else "no runs"
 
 

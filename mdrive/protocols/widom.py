@@ -84,7 +84,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
         compose = decks.composer("widom.in", variables, potential=potential, structure=s, elements=elements)
         jobs.append(Job(s.name, compose, info,
                         cost=len(s.atoms) * (params.steps + params.insertions * params.steps / params.every),
-                        callbacks=potential.callbacks(elements), templates=("widom.in",)))
+                        worker=potential.worker_setup(elements), templates=("widom.in",)))
     return jobs
 
 

@@ -1,0 +1,218 @@
+"""Every run in a fresh process of its own, watched by the ensemble rank that started it.
+
+mdrive pushes potentials until they break, and a breaking LAMMPS run can segfault, corrupt its heap or
+allocate without bound. In-process, any of these took the whole MPI job down, and a heap that kept a
+collapse's memory poisoned the runs after it. So an ensemble rank never runs LAMMPS itself: it starts
+`python -m mdrive.worker RUN_DIR` (one rank: a singleton MPI process; K ranks: the MPI library's own
+`mpiexec -n K`, on the hosts of the run's group), in a session of its own, and waits. Measured here:
+0.18 s to start one rank, 0.34 s for two (bench/results.md has the demo's wall time with and without).
+
+The worker caps its data memory at the run's budget (worker.py); the supervisor also kills the run's
+processes if their resident memory passes the budget (what the cap does not count, e.g. shared memory),
+and forwards a stop (signal, wall time) through a file the worker's stop hook checks every thermo step.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mdrive.manifest import write_json
+from mdrive.worker import EXIT, SETUP
+
+STOP_FILE, WORKER_LOG = ".stop", "worker.log"
+POLL_S = 0.05
+GRACE_S = 30.0  # after a stop, how long a run may take to halt cleanly before it is killed
+# variables of the outer launcher: a child that saw them would try to join the outer MPI job
+LAUNCHER_VARS = ("PMI_", "PMIX_", "HYDI_", "HYDRA_", "MPI_LOCALNRANKS", "MPI_LOCALRANKID", "OMPI_", "PRTE_")
+MEMORY_SHARE = 0.8  # of the node's available memory, split over the runs that run on it at once
+
+
+@dataclass
+class Outcome:
+    error: str | None  # None: the deck finished
+    crashed: bool = False  # died by a signal, or killed for its memory
+    peak_rss: int = 0  # bytes, the largest resident set of the run's main process
+
+
+def default_memory_per_run(runs_on_node: int) -> int:
+    """A safe share of what this node has available, for each of the runs running on it at once."""
+    return int(MEMORY_SHARE * available_memory() / max(1, runs_on_node))
+
+
+def available_memory() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def worker_env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_VARS)}
+
+
+def command(run_dir: Path, ranks: int, hosts: list[str]) -> list[str]:
+    worker = [sys.executable, "-m", "mdrive.worker", str(run_dir)]
+    if ranks == 1:
+        return worker
+    launch = [mpiexec(), "-n", str(ranks)]
+    if len(set(hosts)) > 1:  # a run spread over nodes: hydra places its ranks where the group's ranks are
+        counts = {h: hosts.count(h) for h in dict.fromkeys(hosts)}
+        launch += ["-hosts", ",".join(f"{h}:{n}" for h, n in counts.items())]
+    return launch + worker
+
+
+def mpiexec() -> str:
+    """The launcher of the MPI library mdrive runs on (the mpich wheel's, beside this Python);
+    MDRIVE_MPIEXEC overrides it."""
+    found = os.environ.get("MDRIVE_MPIEXEC") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+    return found or "mpiexec"
+
+
+def run(run_dir: Path, setup: dict, ranks: int, hosts: list[str], memory: int, stop, on_poll=None) -> Outcome:
+    """Run the composed deck in `run_dir` in its own process(es) and wait; `stop` is the ensemble's
+    StopControl, `memory` the run's budget in bytes (all its ranks together)."""
+    (run_dir / EXIT).unlink(missing_ok=True)
+    (run_dir / STOP_FILE).unlink(missing_ok=True)
+    write_json(run_dir / SETUP, {**setup, "stop_file": STOP_FILE, "supervisor": os.getpid(),
+                                 "deadline": stop.deadline, "memory_bytes": memory // ranks})
+    with open(run_dir / WORKER_LOG, "wb") as log:
+        child = subprocess.Popen(command(run_dir, ranks, hosts), stdin=subprocess.DEVNULL, stdout=log,
+                                 stderr=subprocess.STDOUT, env=worker_env(), start_new_session=True)
+    status, peak, over, stopped_at, polls = None, 0, False, None, 0
+    while status is None:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid == 0:
+            status, polls = None, polls + 1
+            rss = _resident(child.pid, ranks) if ranks == 1 or polls % 10 == 0 else 0  # a session scan costs ms
+            peak = max(peak, rss)
+            if rss > memory * 1.05 and not over:  # the cap did not hold: stop it before the OOM killer does
+                over = True
+                _kill(child.pid)
+            if stopped_at is None and stop.requested():
+                (run_dir / STOP_FILE).touch()
+                stopped_at = time.monotonic()
+            elif stopped_at is not None and time.monotonic() - stopped_at > GRACE_S:
+                _kill(child.pid)
+            if on_poll:
+                on_poll()
+            time.sleep(POLL_S)
+    child.returncode = status
+    peak = max(peak, usage.ru_maxrss * 1024)
+    return _outcome(run_dir, status, over, memory, max(peak, 0))
+
+
+def _outcome(run_dir: Path, status: int, over: bool, memory: int, peak: int) -> Outcome:
+    said = _read_exit(run_dir)
+    if said is not None and not over:
+        error = said.get("error")
+        if error and _out_of_memory(error):
+            return Outcome(f"memory budget exceeded ({_gb(memory)}): {error}", True, peak)
+        return Outcome(error, False, peak)
+    if over:
+        return Outcome(f"memory budget exceeded ({_gb(memory)})", True, peak)
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        tail = _worker_tail(run_dir)
+        if _out_of_memory(tail):
+            return Outcome(f"memory budget exceeded ({_gb(memory)}): {name}", True, peak)
+        return Outcome(f"crashed: {name}", True, peak)
+    code = os.WEXITSTATUS(status)
+    tail = _worker_tail(run_dir)
+    if _out_of_memory(tail):
+        return Outcome(f"memory budget exceeded ({_gb(memory)})", True, peak)
+    # an MPI launcher reports a rank's signal in its own words (hydra: "... (signal 11)") or as 128 + N
+    number = _signal_said(_worker_text(run_dir)) or code - 128
+    if number in signal.valid_signals() and number > 0:
+        return Outcome(f"crashed: {signal.Signals(number).name}", True, peak)
+    return Outcome(f"crashed: worker exited with code {code}" + (f" ({tail})" if tail else ""), True, peak)
+
+
+OOM_TEXTS = ("Failed to allocate", "Failed to reallocate", "Cannot allocate memory", "bad_alloc", "MemoryError",
+             "can't allocate memory", "out of memory")
+
+
+def _out_of_memory(text: str | None) -> bool:
+    return bool(text) and any(t.lower() in text.lower() for t in OOM_TEXTS)
+
+
+def _read_exit(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / EXIT).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+FATAL = {"Segmentation fault": signal.SIGSEGV, "Aborted": signal.SIGABRT, "Bus error": signal.SIGBUS,
+         "Floating point exception": signal.SIGFPE, "Illegal instruction": signal.SIGILL}
+
+
+def _signal_said(text: str) -> int | None:
+    """The signal that ended a rank of a multi-rank run: the first rank's own last words (Python's
+    faulthandler), else the launcher's report of the first bad termination (hydra: "EXIT CODE: 11",
+    then "... (signal 15)" for the ranks it ended itself)."""
+    for pattern, read in ((r"Fatal Python error: (" + "|".join(FATAL) + ")", lambda m: FATAL[m]),
+                          (r"BAD TERMINATION.*?EXIT CODE: (\d+)", int), (r"\(signal (\d+)\)", int)):
+        found = re.search(pattern, text, re.S)
+        if found:
+            return int(read(found.group(1)))
+    return None
+
+
+def _worker_text(run_dir: Path) -> str:
+    """The end of what the run's processes printed (glibc's heap-corruption message, a traceback, the
+    MPI launcher's report)."""
+    try:
+        with open(run_dir / WORKER_LOG, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _worker_tail(run_dir: Path) -> str:
+    lines = [line.strip() for line in _worker_text(run_dir).splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def _gb(nbytes: int) -> str:
+    return f"{nbytes / 1e9:.1f} GB"
+
+
+def _kill(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _resident(pid: int, ranks: int) -> int:
+    """Resident bytes of the run: its process, or every process of its session (a nested mpiexec)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for p in [pid] if ranks == 1 else _session(pid):
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _session(sid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[3]) == sid:  # field 6 of stat: the session id
+                out.append(int(entry.name))
+    return out

@@ -1,0 +1,88 @@
+"""`python -m mdrive.worker RUN_DIR`: one run in a process of its own (see isolation.py).
+
+The process reads RUN_DIR/worker.json, caps its own data memory at the run's budget, runs the deck on
+its own MPI world (a singleton, or the ranks of a nested mpiexec) and writes RUN_DIR/exit.json: the
+LAMMPS error text, or null when the deck finished. A process that dies by a signal writes nothing;
+the supervisor tells that from the missing file. Its heap, threads, plugins and working directory
+die with it, so nothing of this run reaches the next.
+"""
+from __future__ import annotations
+
+import ctypes
+import faulthandler
+import json
+import os
+import resource
+import signal
+import sys
+from pathlib import Path
+
+SETUP, EXIT = "worker.json", "exit.json"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def main(run_dir: Path) -> int:
+    setup = json.loads((run_dir / SETUP).read_text())
+    _die_with_parent()
+    faulthandler.enable()  # a crash leaves the Python stack in worker.log, beside the log
+    cap_memory(setup.get("memory_bytes"))
+
+    from mdrive.runtime import keep_freed_memory, load_torch_first
+
+    keep_freed_memory()  # MLIP speed (runtime.py); this process ends with the run, so nothing leaks on
+    if setup.get("torch_first"):
+        load_torch_first()
+    from mpi4py import MPI
+
+    from mdrive.manifest import write_json
+    from mdrive.run import OneRankError, StopControl, execute
+
+    comm = MPI.COMM_WORLD
+    stop = StopControl(deadline=setup.get("deadline"), stop_file=run_dir / setup["stop_file"],
+                       supervisor=setup.get("supervisor"))
+    stop.install()
+    def record(error):
+        if comm.rank == 0:
+            write_json(run_dir / EXIT, {"error": error})
+
+    try:
+        execute(run_dir, comm, stop, callbacks=_callbacks(setup.get("bridge")),
+                lammps_args=setup.get("lammps_args", []), before_close=record)
+    except OneRankError as one:  # only this rank saw the error: record it, then end the others with us
+        write_json(run_dir / EXIT, {"error": str(one)})
+        sys.stderr.flush()
+        comm.Abort(3)
+    return 0
+
+
+def cap_memory(limit: int | None) -> None:
+    """RLIMIT_DATA counts what a run allocates (heap and anonymous maps, not shared libraries), so an
+    allocation past the budget fails inside this process, in LAMMPS's own allocator where it can, long
+    before the kernel's OOM killer would pick a victim among all the runs on the node."""
+    if limit:
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def _die_with_parent() -> None:
+    # the supervisor may be killed outright (scancel, the launcher's teardown): never outlive it
+    try:
+        ctypes.CDLL("libc.so.6").prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def _callbacks(bridge: list | None) -> dict:
+    """The fix external callbacks of a potential computed outside LAMMPS, rebuilt in this process
+    (a loaded model cannot be sent over): the spec forced onto its ASE route, for `elements`."""
+    if not bridge:
+        return {}
+    from mdrive import potentials
+
+    spec, elements = bridge
+    return potentials.load(spec, "ase").callbacks(elements)
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))

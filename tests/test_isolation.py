@@ -1,0 +1,244 @@
+"""Crash-proof ensembles (mdrive.isolation): a run that segfaults, aborts or exhausts its memory budget is
+recorded and costs no other run; a collapsing cell halts before its memory explodes. Real LAMMPS, mpirun -np 2,
+a subprocess timeout as the watchdog."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from helpers import ROOT, copper, mdrive, write_structures
+
+WATCHDOG_S = 300
+FAULT = ROOT / "tests" / "fault.py"
+# which planted structure (by its atom count) breaks how: a signal sent to the run's own process from
+# inside the deck, as a crash inside LAMMPS would, and a replicate that allocates without bound
+PLANTED = {107: "SIGSEGV", 106: "SIGABRT", 105: "memory"}
+
+
+def planted_potential(folder):
+    """Lennard-Jones Cu (Halicioglu & Pound 1975) whose include breaks the runs of the planted structures."""
+    plants = [f'if "$(atoms) == {n}" then "shell {FAULT} {kind}"' for n, kind in PLANTED.items() if kind != "memory"]
+    plants.append('if "$(atoms) == 105" then "replicate 60 60 60"')  # ~23 M atoms: GBs of arrays
+    spec = folder / "planted.yaml"
+    lines = "\n".join(f"  - '{p}'" for p in plants)
+    spec.write_text(f"pair_style: lj/cut 6.0\npairs:\n  Cu-Cu: 0.4093 2.338\nelements: [Cu]\ncommands:\n{lines}\n")
+    return spec
+
+
+def planted_set(folder):
+    src = folder / "set"
+    src.mkdir()
+    for k in range(9):
+        atoms = copper()
+        atoms.rattle(0.02, seed=k)
+        write_structures(src / f"good{k}.extxyz", [atoms])
+    for n in PLANTED:
+        atoms = copper()
+        del atoms[list(range(108 - n))]
+        write_structures(src / f"planted{n}.extxyz", [atoms])
+    return src
+
+
+def mtimes(out):
+    return {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("ranks_per_run", ["1", "2"])
+def test_planted_crashes_cost_no_other_run_and_resume_reruns_nothing(tmp_path, ranks_per_run):
+    src, potential, out = planted_set(tmp_path), planted_potential(tmp_path), tmp_path / "out"
+    args = ("ramp", src, "--potential", potential, "--ensemble", "nvt", "--duration", "0.4",
+            "--ranks-per-run", ranks_per_run, "--memory-per-run", "1GB", "--out", out)
+    r = mdrive(*args, np=2, timeout=WATCHDOG_S)
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(out / "summary.csv").set_index("structure")
+    assert len(table) == 12
+    good = table[table.index.str.startswith("good")]
+    assert (good["status"] == "valid").all() and (good["steps_valid"] == good["steps_target"]).all()
+    for n, kind in PLANTED.items():
+        row = table.loc[f"planted{n}"]
+        assert row["status"] == "error" and row["steps_valid"] == 0, row
+        expected = "memory budget exceeded (1.0 GB)" if kind == "memory" else f"crashed: {kind}"
+        assert row["cause"].startswith(expected), row["cause"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["finished"] and manifest["headline"]["nvt"]["valid"] == 9
+    assert manifest["memory_per_run_bytes"] == 10 ** 9
+    assert "NVT: 75.0 % of scheduled timesteps completed" in r.stdout
+    before = mtimes(out)
+    again = mdrive(*args, "--resume", np=2, timeout=WATCHDOG_S)
+    assert again.returncode == 0, again.stderr
+    assert mtimes(out) == before and len(before) == 12  # crash verdicts are final: nothing ran again
+
+
+def test_collapsing_cell_halts_before_its_memory_explodes_and_spares_the_next_runs(tmp_path):
+    """W SNAP under Arena's 0 -> 500 GPa ramp: a 16-atom cell collapses within 0.3 ps. The every-step volume
+    rule halts it (LAMMPS alone allocates tens of GB here), the verdict is `invalid` with steps_valid from
+    the log's rows, and the NVT runs that follow on the same rank are valid."""
+    from ase.build import bulk
+
+    frames = []
+    for k in range(2):
+        atoms = bulk("W", "bcc", a=3.16, cubic=True).repeat(2)
+        atoms.rattle(0.05, seed=k)
+        frames.append(atoms)
+    src = write_structures(tmp_path / "w.extxyz", frames)
+    out = tmp_path / "out"
+    r = mdrive("ramp", src, "--potential", "snap:W_2940_2017_2", "--duration", "1", "--memory-per-run", "2GB",
+               "--out", out, timeout=WATCHDOG_S)
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(out / "summary.csv").set_index("run")
+    for k in range(2):
+        npt = table.loc[f"w-000{k}-npt"]
+        assert npt["status"] == "invalid" and npt["cause"] in ("volume outside [0.1, 10] V0", "cell collapse")
+        thermo_steps = _thermo_steps(out / "runs" / f"w-000{k}-npt" / "log.lammps")
+        assert 0 < npt["steps_valid"] == thermo_steps[-1] < npt["steps_target"]
+        outcome = json.loads((out / "runs" / f"w-000{k}-npt" / "outcome.json").read_text())
+        assert outcome["peak_rss_bytes"] < 10 ** 9  # halted long before the budget, let alone the node
+        nvt = table.loc[f"w-000{k}-nvt"]
+        assert nvt["status"] == "valid" and nvt["steps_valid"] == nvt["steps_target"]
+
+
+def _thermo_steps(log):
+    from mdrive.logs import read_log
+
+    return list(read_log(log).runs[-1].thermo["Step"])
+
+
+# --- nothing mdrive did not write is ever deleted -------------------------------------------------
+
+CU = ("--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", "0.05")
+
+
+def _study(folder, out, *extra, cwd=None):
+    src = folder / "cu.extxyz"
+    if not src.exists():
+        write_structures(src, [copper(2)])
+    return mdrive("ramp", src, *CU, "--out", out, *extra, cwd=cwd)
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _user_folder(tmp):
+    mine = tmp / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    return mine
+
+
+def _results_holding_the_input(tmp):
+    out = tmp / "res"
+    assert _study(tmp, out).returncode == 0
+    (tmp / "cu.extxyz").rename(out / "cu.extxyz")
+    (tmp / "cu.extxyz").symlink_to(out / "cu.extxyz")
+    return out
+
+
+def _results_with_a_foreign_file(tmp):
+    out = tmp / "res"
+    assert _study(tmp, out).returncode == 0
+    (out / "notes.txt").write_text("mine")
+    return out
+
+
+OVERWRITE_REFUSALS = [  # (what --out is, the words of the one line)
+    (_user_folder, "holds no manifest.json, so mdrive did not write it"),
+    (_results_holding_the_input, "holds an input of this run"),
+    (_results_with_a_foreign_file, "holds notes.txt, which mdrive did not write"),
+]
+
+
+@pytest.mark.parametrize("make,needle", OVERWRITE_REFUSALS, ids=["user folder", "input inside", "foreign file"])
+def test_overwrite_refuses_what_mdrive_did_not_write(tmp_path, make, needle):
+    write_structures(tmp_path / "cu.extxyz", [copper(2)])
+    out = make(tmp_path)
+    before = _snapshot(tmp_path)
+    r = _study(tmp_path, out, "--overwrite")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
+    assert _snapshot(tmp_path) == before
+
+
+def test_overwrite_refuses_the_working_folder(tmp_path):
+    assert _study(tmp_path, tmp_path / "w", cwd=tmp_path).returncode == 0
+    before = _snapshot(tmp_path)
+    for out in (".", str(tmp_path / "w" / "..")):
+        r = _study(tmp_path, out, "--overwrite", cwd=tmp_path / "w" if out != "." else tmp_path)
+        assert r.returncode == 2 and "working folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert _snapshot(tmp_path) == before
+
+
+def test_overwrite_replaces_only_mdrives_own_results(tmp_path):
+    out = tmp_path / "res"
+    assert _study(tmp_path, out).returncode == 0
+    first = json.loads((out / "manifest.json").read_text())["started"]
+    r = _study(tmp_path, out, "--overwrite", "--seed", "7")
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["seed"] == 7 and manifest["started"] >= first
+    assert set(manifest["outputs"]) == {"summary.csv", "survival.csv", "survival.png"}
+
+
+RESUME_CHANGES = [  # (what changes between the two invocations, the words of the one line)
+    ("potential", "the potential or its files changed"),
+    ("structure", "the structures changed"),
+]
+
+
+@pytest.mark.parametrize("change,needle", RESUME_CHANGES, ids=[c for c, _ in RESUME_CHANGES])
+def test_resume_refuses_changed_inputs(tmp_path, change, needle):
+    out = tmp_path / "res"
+    eam = tmp_path / "Cu_u3.eam"
+    from mdrive.runtime import potentials_dir
+
+    eam.write_bytes((potentials_dir() / "Cu_u3.eam").read_bytes())
+    src = write_structures(tmp_path / "cu.extxyz", [copper(2)])
+    args = ("ramp", src, "--potential", f"eam:{eam}", "--ensemble", "nvt", "--duration", "0.05", "--out", out)
+    assert mdrive(*args).returncode == 0
+    if change == "potential":
+        eam.write_text(eam.read_text() + "\n")
+    else:
+        moved = copper(2)
+        moved.positions[0] += 0.05
+        write_structures(src, [moved])
+    before = _snapshot(out)
+    r = mdrive(*args, "--resume")
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert _snapshot(out) == before
+
+
+def _without_runs(out):
+    import shutil
+
+    shutil.rmtree(out / "runs")
+
+
+def _without_one_run(out):
+    import shutil
+
+    shutil.rmtree(next((out / "runs").iterdir()))
+
+
+def _broken_manifest(out):
+    (out / "manifest.json").write_text("{not json")
+
+
+REPORT_REFUSALS = [
+    (_without_runs, "cannot rebuild"),
+    (_without_one_run, "1 of its 2 runs are missing"),
+    (_broken_manifest, "not a readable mdrive manifest"),
+]
+
+
+@pytest.mark.parametrize("damage,needle", REPORT_REFUSALS, ids=["no runs", "one run gone", "broken manifest"])
+def test_report_refuses_what_it_cannot_rebuild_and_leaves_the_tables(tmp_path, damage, needle):
+    out = tmp_path / "res"
+    src = write_structures(tmp_path / "cu.extxyz", [copper(2)])
+    assert mdrive("ramp", src, "--potential", "eam:Cu_u3.eam", "--duration", "0.05", "--out", out).returncode == 0
+    damage(out)
+    before = _snapshot(out)
+    r = mdrive("report", out)
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert _snapshot(out) == before
