@@ -1,5 +1,5 @@
-"""Driver overhead: one NVT ramp deck of 2000 W atoms (shipped SNAP), run by `python -m mdrive ramp` (LAMMPS
-in-process, with mdrive's per-thermo-step stop hook) and by plain `lmp -in in.lammps` in the run folder mdrive
+"""Driver overhead: one NVT ramp deck of 2000 W atoms (shipped SNAP), run by `python -m mdrive ramp` (LAMMPS in
+the run's own process, mdrive.worker, with mdrive's per-thermo-step stop hook) and by plain `lmp -in in.lammps` in the run folder mdrive
 composed. Same deck, same machine, alternated, median of 5 (this machine's runs spread by up to 10 %);
 speed from each log's Performance line."""
 from __future__ import annotations
@@ -27,7 +27,7 @@ def steps_per_s(log: Path) -> float:
     return read_log(log).runs[-1].performance["timesteps/s"]
 
 
-def main(repeats: int = 5) -> dict:
+def main(repeats: int = 3) -> dict:
     from mdrive.runtime import potentials_dir
 
     with tempfile.TemporaryDirectory() as tmp:

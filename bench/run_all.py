@@ -20,7 +20,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 STORE = HERE / "results"
-ORDER = ["logparse", "ramp_demo", "evscan_deck", "mace_bridge", "driver_overhead", "arena_md"]
+ORDER = ["logparse", "ramp_demo", "isolation", "evscan_deck", "mace_bridge", "driver_overhead", "arena_md"]
 
 
 def machine() -> str:
@@ -89,6 +89,20 @@ def mace_bridge(r: dict) -> list[str]:
         "evaluate about 10x its own atoms at this size.", ""]
 
 
+def isolation(r: dict) -> list[str]:
+    fmt = ", ".join
+    return [
+        "## What isolating every run costs (the ramp demo, 16 runs, `mpirun -np 2`)", "", measured(r), "",
+        "Each run in a process of its own (`python -m mdrive.worker`, started and watched by its ensemble rank) "
+        f"against runs inside the ensemble's ranks (commit {r.get('before', 'cab3bd8')}, checked out beside), "
+        "alternated (`bench/isolation.py`):", "",
+        "| runs | wall (s, each) | median |", "|---|---|---|",
+        f"| in their own processes | {fmt(str(x) for x in r['walls']['isolated'])} | {r['isolated_wall_s']} |",
+        f"| in the ensemble's ranks | {fmt(str(x) for x in r['walls']['in_process'])} | {r['in_process_wall_s']} |", "",
+        f"**isolated / in-process = {r['ratio']}** (target <= 1.03: {met(r['ratio'] <= 1.03)}). One run process "
+        f"costs {r['worker_start_ms']} ms from start to exit on an empty deck and {r['worker_rss_mb']} MB resident.", ""]
+
+
 def driver_overhead(r: dict) -> list[str]:
     fmt = ", ".join
     return [
@@ -98,7 +112,7 @@ def driver_overhead(r: dict) -> list[str]:
         "deck in that folder (mdrive's stop hook not included). Median of alternated runs, from each log's "
         "Performance line:", "",
         "| route | timesteps/s (each run) | median |", "|---|---|---|",
-        f"| `python -m mdrive ramp` (LAMMPS in-process, stop hook every thermo step) | "
+        f"| `python -m mdrive ramp` (the run's own process, stop hook every thermo step) | "
         f"{fmt(str(x) for x in r['mdrive_all'])} | {r['mdrive_steps_per_s']} |",
         f"| plain `lmp -in in.lammps` | {fmt(str(x) for x in r['lmp_all'])} | {r['lmp_steps_per_s']} |", "",
         f"**mdrive / plain lmp = {r['ratio']}** (target >= 0.99: {met(r['ratio'] >= 0.99)}).", ""]

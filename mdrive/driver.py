@@ -124,9 +124,15 @@ def _input_paths(plan: Plan) -> list[Path]:
     return [p.resolve() for p in paths if p.exists()]
 
 
+# what the protocols write, for folders whose manifest predates its list of outputs
+EARLIER_OUTPUTS = ("summary.csv", "survival.csv", "survival.png", "evscan.csv", "curves.parquet", "evscan.png",
+                   "structure.csv", "stages.csv", "traces.png", "coordination.png", "widom.csv", "isotherm.csv",
+                   "isotherm.png", "gcmc.csv", ".mdrive")
+
+
 def _outputs(out: Path) -> list[str]:
     """The top-level names mdrive wrote in `out`, as its manifest lists them."""
-    return [MANIFEST, "runs", *read_manifest(out).get("outputs", [])]
+    return [MANIFEST, "runs", *read_manifest(out).get("outputs", EARLIER_OUTPUTS)]
 
 
 def provenance_inputs(plan: Plan) -> dict:

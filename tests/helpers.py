@@ -33,6 +33,20 @@ def copper(repeat: int = 3, a: float = 3.615):
     return bulk("Cu", "fcc", a=a, cubic=True).repeat(repeat)
 
 
+def structure_set(folder: Path, good: int, planted: dict | None = None, name: str = "good{k:02d}") -> Path:
+    """folder/set with `good` slightly rattled copper cells (named by `name`: good00, good01, ...) and the
+    `planted` ones (name -> Atoms), one file each."""
+    src = folder / "set"
+    src.mkdir()
+    for k in range(good):
+        atoms = copper()
+        atoms.rattle(0.02, seed=k)
+        write_structures(src / f"{name.format(k=k)}.extxyz", [atoms])
+    for planted_name, atoms in (planted or {}).items():
+        write_structures(src / f"{planted_name}.extxyz", [atoms])
+    return src
+
+
 
 def collapsing_pair_potential(folder: Path) -> Path:
     """A deliberately wrong potential: Lennard-Jones Cu and Ag (Halicioglu & Pound 1975) with a Cu–Ag

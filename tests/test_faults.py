@@ -5,18 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import collapsing_pair_potential, copper, mdrive, write_structures
+from helpers import collapsing_pair_potential, copper, mdrive, structure_set
 
 WATCHDOG_S = 300
 
 
 def planted_set(folder):
-    src = folder / "set"
-    src.mkdir()
-    for k in range(16):
-        atoms = copper()
-        atoms.rattle(0.02, seed=k)
-        write_structures(src / f"good{k:02d}.extxyz", [atoms])
     overlap = copper()
     overlap.positions[1] = overlap.positions[0] + [0.3, 0, 0]  # caught up front: atoms overlap
     iron = copper()
@@ -25,9 +19,7 @@ def planted_set(folder):
     explodes.symbols[0] = "Ag"  # the potential's Cu–Ag pair collapses: the run blows up
     crash = copper()
     crash.positions[1] = crash.positions[0] + [0.6, 0, 0]  # LJ at 0.6 Å: atoms shot out, LAMMPS errors mid-run
-    for name, atoms in (("overlap", overlap), ("iron", iron), ("explodes", explodes), ("crash", crash)):
-        write_structures(src / f"{name}.extxyz", [atoms])
-    return src
+    return structure_set(folder, 16, {"overlap": overlap, "iron": iron, "explodes": explodes, "crash": crash})
 
 
 @pytest.mark.mpi

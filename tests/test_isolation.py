@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import ROOT, copper, mdrive, write_structures
+from helpers import ROOT, copper, mdrive, structure_set, write_structures
 
 WATCHDOG_S = 300
 FAULT = ROOT / "tests" / "fault.py"
@@ -28,17 +28,12 @@ def planted_potential(folder):
 
 
 def planted_set(folder):
-    src = folder / "set"
-    src.mkdir()
-    for k in range(9):
-        atoms = copper()
-        atoms.rattle(0.02, seed=k)
-        write_structures(src / f"good{k}.extxyz", [atoms])
+    planted = {}
     for n in PLANTED:
         atoms = copper()
         del atoms[list(range(108 - n))]
-        write_structures(src / f"planted{n}.extxyz", [atoms])
-    return src
+        planted[f"planted{n}"] = atoms
+    return structure_set(folder, 9, planted)
 
 
 def mtimes(out):
@@ -242,3 +237,75 @@ def test_report_refuses_what_it_cannot_rebuild_and_leaves_the_tables(tmp_path, d
     r = mdrive("report", out)
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert _snapshot(out) == before
+
+
+# --- every protocol: a planted crash costs no other run, resume keeps, report rebuilds the same ---------
+
+def _three(folder):
+    """Two sound copper cells and one (107 atoms) whose run the planted potential crashes."""
+    src = folder / "set"
+    src.mkdir()
+    for name, drop in (("a", 0), ("b", 0), ("c", 1)):
+        atoms = copper()
+        atoms.rattle(0.02, seed=len(name) + drop)
+        del atoms[list(range(drop))]
+        write_structures(src / f"{name}.extxyz", [atoms])
+    return src
+
+
+def _crashing_potential(folder, mu_plant=None):
+    """LJ Cu whose include sends SIGSEGV to the run's process for the 107-atom cell, or (gcmc, one cell) for
+    the run at chemical potential `mu_plant`; mdrive's MC guard rail, which runs in mdrive's own process,
+    is not a run and is left alone."""
+    if mu_plant is None:
+        plant = f'if "$(atoms) == 107" then "shell {FAULT} SIGSEGV"'
+    else:
+        inner = folder / "plant.in"
+        inner.write_text(f'if "${{mu}} == {mu_plant}" then "shell {FAULT} SIGSEGV"\n')
+        plant = f'if "$(is_defined(variable,mu))" then "include {inner}"'
+    spec = folder / "crashing.yaml"
+    spec.write_text(f"pair_style: lj/cut 6.0\npairs:\n  Cu-Cu: 0.4093 2.338\nelements: [Cu]\n"
+                    f"commands:\n  - '{plant}'\n")
+    return spec
+
+
+PROTOCOLS = {  # command -> (arguments after the structures, the tables report rebuilds, runs, which run crashes)
+    "ramp": (["--ensemble", "nvt", "--duration", "0.05"], ["summary.csv", "survival.csv"], 3, "c-nvt"),
+    "evscan": (["--points", "5"], ["evscan.csv"], 3, "c"),
+    "meltquench": (["--schedule", "nvt:300K:0.02ps", "--thermo-every", "5"], ["structure.csv"], None, "c-r0"),
+    "widom": (["--species", "Cu", "--temperature", "500", "--steps", "100", "--equilibrate", "0", "--insertions", "5",
+               "--blocks", "2"], ["widom.csv"], 3, "c"),
+    "gcmc": (["--species", "Cu", "--mu=-4.0,-3.5,-3.0", "--temperature", "500", "--steps", "100", "--exchanges", "2",
+              "--moves", "2"], ["isotherm.csv", "gcmc.csv"], 3, None),
+}
+
+
+@pytest.mark.parametrize("command", list(PROTOCOLS))
+def test_every_protocol_survives_a_crash_resumes_and_rebuilds(tmp_path, command):
+    extra, tables, _, crashed = PROTOCOLS[command]
+    src = _three(tmp_path)
+    if command == "gcmc":
+        src = src / "a.extxyz"
+    potential = _crashing_potential(tmp_path, -3.5 if command == "gcmc" else None)
+    out = tmp_path / "out"
+    args = (command, src, "--potential", potential, *extra, "--out", out)
+    r = mdrive(*args, timeout=WATCHDOG_S)
+    assert r.returncode == 0, r.stderr
+    verdicts = {p.parent.name: json.loads(p.read_text()) for p in (out / "runs").glob("*/metrics.json")}
+    broken = {name: m for name, m in verdicts.items() if m["status"] != "valid"}
+    assert len(broken) == 1, {n: (m["status"], m.get("cause")) for n, m in verdicts.items()}
+    name, verdict = next(iter(broken.items()))
+    assert verdict["status"] == "error" and verdict["cause"].startswith("crashed: SIGSEGV"), verdict
+    if crashed:
+        assert name == crashed
+    assert len(verdicts) >= 3 and json.loads((out / "manifest.json").read_text())["finished"]
+    before = mtimes(out)
+    written = {t: (out / t).read_bytes() for t in tables}
+    again = mdrive(*args, "--resume", timeout=WATCHDOG_S)
+    assert again.returncode == 0, again.stderr
+    assert mtimes(out) == before
+    for t in tables:
+        (out / t).unlink()
+    rebuilt = mdrive("report", out)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert {t: (out / t).read_bytes() for t in tables} == written

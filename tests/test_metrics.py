@@ -62,3 +62,42 @@ def test_classify_errors():
         ("invalid", "non-numeric coordinates")
     status, cause = metrics.classify_error("ERROR: Cannot open file foo.eam: No such file (src/src/potential_file_reader.cpp:58)")
     assert status == "error" and cause == "Cannot open file foo.eam: No such file"
+
+
+def test_runs_without_a_valid_frame_count_as_tau_zero_everywhere():
+    """4 valid runs and 4 that never reached a valid frame (an error before the ramp, a structure rejected
+    up front: no steps_valid): %, Arena AUC, the survival curve and Kaplan-Meier all count them as failed
+    at τ = 0, and the AUC stays below the all-valid ceiling."""
+    import pandas as pd
+
+    from mdrive.protocols import ramp
+
+    rows = [{"structure": f"v{k}", "ensemble": "nvt", "status": "valid", "steps_valid": 100, "steps_target": 100}
+            for k in range(4)]
+    rows += [{"structure": f"e{k}", "ensemble": "nvt", "status": "error", "steps_valid": None, "steps_target": 100}
+             for k in range(4)]
+    table = ramp.summary_table(rows)
+    head = ramp.headline(table)["nvt"]
+    assert head["completed_percent"] == 50.0
+    assert head["arena_auc"] == round(metrics.arena_auc(np.array([1, 1, 1, 1, 0, 0, 0, 0])), 4) < 0.985 / 2 + 0.01
+    survival = ramp.survival_table(table).set_index("normalized_time")
+    assert survival.loc[0.5, "percent_valid"] == 50.0 and survival.loc[0.5, "percent_valid_km"] == 50.0
+    assert isinstance(table, pd.DataFrame)
+
+
+def test_crash_verdicts_follow_the_log():
+    """A crash is invalid when the last rows show the dynamics running away, an error otherwise; LAMMPS's
+    box-collapse message is the simulation going unstable."""
+    import pandas as pd
+
+    calm = pd.DataFrame({"Step": [0, 10], "PotEng": [-350.0, -349.0], "Atoms": [100, 100], "Volume": [1000.0, 1001.0],
+                         "Temp": [300.0, 310.0], "Press": [0.0, 1.0], metrics.KE_COLUMN: [0.2, 0.3]})
+    hot = calm.assign(**{metrics.KE_COLUMN: [0.2, 15.0]})
+    assert not metrics.running_away(calm, -3.5, 1000.0) and metrics.running_away(hot, -3.5, 1000.0)
+    assert metrics.running_away(calm.assign(Volume=[1000.0, 250.0]), -3.5, 1000.0)
+    assert metrics.classify_error("crashed: SIGSEGV after step 240", True) == ("invalid", "crashed: SIGSEGV after step 240")
+    assert metrics.classify_error("crashed: SIGSEGV after step 240", False)[0] == "error"
+    assert metrics.breakdown_at("memory budget exceeded (8.0 GB): Failed to allocate 9 bytes", 140) == \
+        "memory budget exceeded (8.0 GB) after step 140: Failed to allocate 9 bytes"
+    assert metrics.classify_error("ERROR: Cannot use neighbor bins - box size << cutoff (src/nbin_standard.cpp:183)") \
+        == ("invalid", "box collapsed below the cutoff")

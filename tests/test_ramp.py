@@ -13,7 +13,7 @@ import pytest
 
 from mdrive.logs import read_log
 
-from helpers import ENV, LMP, MPIRUN, ROOT, copper, mdrive, collapsing_pair_potential, morse_with_dip, write_structures
+from helpers import ENV, LMP, MPIRUN, ROOT, copper, mdrive, collapsing_pair_potential, morse_with_dip, structure_set, write_structures
 
 TIMING = ["steps_per_s", "wall_s"]
 # the every-step volume rule (validity.in) usually halts a blow-up first
@@ -90,13 +90,7 @@ def test_planted_instability_classified_under_mpi(tmp_path):
 
 
 def _set(tmp_path, n=6):
-    src = tmp_path / "set"
-    src.mkdir()
-    for k in range(n):
-        atoms = copper()
-        atoms.rattle(0.02, seed=k)
-        write_structures(src / f"s{k}.extxyz", [atoms])
-    return src
+    return structure_set(tmp_path, n, name="s{k}")
 
 
 @pytest.mark.mpi

@@ -75,9 +75,9 @@ def _spearman(x, y) -> float | None:
 
 
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
-    """One scan's verdict: valid or invalid (the curve's test) when every point ran; a LAMMPS error
-    before the first point is a set-up error (`error`, not a failure of the potential); after it, or a
-    crash, the potential broke at that strain (`invalid`); a scan stopped between points is censored."""
+    """One scan's verdict: valid or invalid (the curve's test) when every point ran; a LAMMPS error or a
+    crash before the first point is a set-up error (`error`, not a failure of the potential); after it,
+    the potential broke at that strain (`invalid`); a scan stopped between points is censored."""
     out = {"structure": info["structure"], "n_atoms": info["n_atoms"], "formula": info["formula"],
            "status": "error", "cause": None, "failed": None, "sign_changes": None,
            "spearman_E_compression": None, "spearman_dEdV_compression": None, "curve": []}
@@ -87,7 +87,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     if error or len(rows) != len(strains):
         if not error:
             out["status"], out["cause"] = "censored", f"stopped after {len(rows)} of {len(strains)} points"
-        elif not rows and not metrics.is_breakdown(error):
+        elif not rows:
             out["cause"] = metrics.classify_error(error)[1]
         else:
             out["status"], out["cause"] = "invalid", f"{metrics.classify_error(error, True)[1]} at point {len(rows) + 1}"
