@@ -95,7 +95,7 @@ def isolation(r: dict) -> list[str]:
         "## What isolating every run costs (the ramp demo, 16 runs, `mpirun -np 2`)", "", measured(r), "",
         "Each run in a process of its own (`python -m mdrive.worker`, started and watched by its ensemble rank) "
         f"against runs inside the ensemble's ranks (commit {r.get('before', 'cab3bd8')}, checked out beside), "
-        "alternated (`bench/isolation.py`):", "",
+        "in ABBA order, since this machine slows under sustained load (`bench/isolation.py`):", "",
         "| runs | wall (s, each) | median |", "|---|---|---|",
         f"| in their own processes | {fmt(str(x) for x in r['walls']['isolated'])} | {r['isolated_wall_s']} |",
         f"| in the ensemble's ranks | {fmt(str(x) for x in r['walls']['in_process'])} | {r['in_process_wall_s']} |", "",
@@ -107,9 +107,9 @@ def driver_overhead(r: dict) -> list[str]:
     fmt = ", ".join
     return [
         "## Driver overhead: the same ramp deck through mdrive and through plain `lmp -in`", "", measured(r), "",
-        f"{r['atoms']} W atoms (bcc 10×10×10), shipped SNAP (W_2940_2017_2), NVT 300 → 1500 K, 200 steps, one rank "
+        f"{r['atoms']} W atoms (bcc 10×10×10), shipped SNAP (W_2940_2017_2), NVT 300 → 1500 K, 20 steps, one rank "
         "(`bench/driver_overhead.py`). mdrive composes the run folder; plain `lmp -in in.lammps` then runs the same "
-        "deck in that folder (mdrive's stop hook not included). Median of alternated runs, from each log's "
+        "deck in that folder (mdrive's stop hook not included). Median of runs in ABBA order, from each log's "
         "Performance line:", "",
         "| route | timesteps/s (each run) | median |", "|---|---|---|",
         f"| `python -m mdrive ramp` (the run's own process, stop hook every thermo step) | "

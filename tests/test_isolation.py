@@ -309,3 +309,16 @@ def test_every_protocol_survives_a_crash_resumes_and_rebuilds(tmp_path, command)
     rebuilt = mdrive("report", out)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert {t: (out / t).read_bytes() for t in tables} == written
+
+
+def test_retry_failed_reruns_only_the_error_verdicts(tmp_path):
+    out = tmp_path / "out"
+    args = ("ramp", _three(tmp_path), "--potential", _crashing_potential(tmp_path), "--ensemble", "nvt",
+            "--duration", "0.05", "--out", out)
+    assert mdrive(*args).returncode == 0
+    before = mtimes(out)
+    r = mdrive(*args, "--resume", "--retry-failed")
+    assert r.returncode == 0, r.stderr
+    after = mtimes(out)
+    assert [name for name in before if after[name] != before[name]] == ["c-nvt"]
+    assert "--retry-failed continues a study" in mdrive(*args, "--retry-failed").stderr
