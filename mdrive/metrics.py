@@ -45,11 +45,12 @@ def is_breakdown(text: str | None) -> bool:
     return bool(text) and text.startswith(BREAKDOWNS)
 
 
-def breakdown_at(text: str, step: int) -> str:
-    """A breakdown's cause with the last step its log reached: 'crashed: SIGSEGV after step 240',
+def breakdown_at(text: str, where: int | str) -> str:
+    """A breakdown's cause with where its log ended (a step, or words): 'crashed: SIGSEGV after step 240',
     'memory budget exceeded (8.0 GB) after step 140: Failed to allocate ...'."""
+    where = f"after step {where}" if isinstance(where, int) else where
     head, sep, detail = text.partition("): ") if text.startswith(BREAKDOWNS[1]) else (text, "", "")
-    return f"{head}{')' if sep else ''} after step {step}{': ' + detail if sep else ''}"
+    return f"{head}{')' if sep else ''} {where}{': ' + detail if sep else ''}"
 
 
 def classify_error(text: str, runaway: bool = False) -> tuple[str, str]:

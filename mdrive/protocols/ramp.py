@@ -121,7 +121,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     if log is None or len(log.runs) < 2 or log.runs[0].thermo.empty:
         # failed before the ramp started: set-up error (or unstable from the first force call)
         if metrics.is_breakdown(error):
-            error += " before the ramp started"
+            error = metrics.breakdown_at(error, "before the ramp started")
         out["status"], out["cause"] = metrics.classify_error(error) if error else ("error", "no ramp in log")
         return _finish(out)
     ref = log.runs[0].thermo.iloc[0]
