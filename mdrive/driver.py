@@ -213,7 +213,6 @@ def _start(plan: Plan, argv: list[str], inputs: dict, memory: int) -> None:
     manifest["ranks_per_run"] = plan.ranks_per_run
     manifest["memory_per_run_bytes"] = memory
     manifest.update({k: v for k, v in inputs.items() if v is not None})
-    manifest["runs"] = [j.name for j in plan.jobs]
     manifest.update(plan.provenance)
     if plan.resume:
         first = read_manifest(plan.out)

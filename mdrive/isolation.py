@@ -13,6 +13,7 @@ and forwards a stop (signal, wall time) through a file the worker's stop hook ch
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -40,7 +41,6 @@ MEMORY_SHARE = 0.8  # of the node's available memory, split over the runs that r
 @dataclass
 class Outcome:
     error: str | None  # None: the deck finished
-    crashed: bool = False  # died by a signal, or killed for its memory
     peak_rss: int = 0  # bytes, the largest resident set of the run's main process
 
 
@@ -89,55 +89,52 @@ def run(run_dir: Path, setup: dict, ranks: int, hosts: list[str], memory: int, s
         child = subprocess.Popen(command(run_dir, ranks, hosts), stdin=subprocess.DEVNULL, stdout=log,
                                  stderr=subprocess.STDOUT, env=worker_env(), start_new_session=True)
     status, peak, over, stopped_at, polls = None, 0, False, None, 0
-    while status is None:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-        if pid == 0:
-            status, polls = None, polls + 1
-            rss = _resident(child.pid, ranks) if ranks == 1 or polls % 2 == 0 else 0  # a session scan costs ms
-            peak = max(peak, rss)
-            if rss > memory * 1.05 and not over:  # the cap did not hold: stop it before the OOM killer does
-                over = True
-                _kill(child.pid)
-            if stopped_at is None and stop.requested():
-                (run_dir / STOP_FILE).touch()
-                stopped_at = time.monotonic()
-            elif stopped_at is not None and time.monotonic() - stopped_at > GRACE_S:
-                _kill(child.pid)  # stopped, not crashed: its log ends where it was (censored)
-                stopped_at = float("inf")
-            if on_poll:
-                on_poll()
-            _sleep_until_exit(child.pid, POLL_S)
+    with _exit_watch(child.pid) as exited:
+        while status is None:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid == 0:
+                status, polls = None, polls + 1
+                rss = _resident(child.pid, ranks) if ranks == 1 or polls % 2 == 0 else 0  # a session scan costs ms
+                peak = max(peak, rss)
+                if rss > memory * 1.05 and not over:  # the cap did not hold: stop it before the OOM killer does
+                    over = True
+                    _kill(child.pid)
+                if stopped_at is None and stop.requested():
+                    (run_dir / STOP_FILE).touch()
+                    stopped_at = time.monotonic()
+                elif stopped_at is not None and time.monotonic() - stopped_at > GRACE_S:
+                    _kill(child.pid)  # stopped, not crashed: its log ends where it was (censored)
+                    stopped_at = float("inf")
+                if on_poll:
+                    on_poll()
+                exited(POLL_S)
     child.returncode = status
     peak = max(peak, usage.ru_maxrss * 1024)
     if stopped_at == float("inf"):
-        return Outcome(None, False, peak)
+        return Outcome(None, peak)
     return _outcome(run_dir, status, over, memory, peak)
 
 
 def _outcome(run_dir: Path, status: int, over: bool, memory: int, peak: int) -> Outcome:
-    said = _read_exit(run_dir)
-    if said is not None and not over:
-        error = said.get("error")
-        if error and _out_of_memory(error):
-            return Outcome(f"memory budget exceeded ({_gb(memory)}): {error}", True, peak)
-        return Outcome(error, False, peak)
+    """What became of a run: the error its process recorded before closing LAMMPS, else how it died."""
+    budget = f"memory budget exceeded ({_gb(memory)})"
     if over:
-        return Outcome(f"memory budget exceeded ({_gb(memory)})", True, peak)
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        tail = _worker_tail(run_dir)
-        if _out_of_memory(tail):
-            return Outcome(f"memory budget exceeded ({_gb(memory)}): {name}", True, peak)
-        return Outcome(f"crashed: {name}", True, peak)
-    code = os.WEXITSTATUS(status)
-    tail = _worker_tail(run_dir)
-    if _out_of_memory(tail):
-        return Outcome(f"memory budget exceeded ({_gb(memory)})", True, peak)
-    # an MPI launcher reports a rank's signal in its own words (hydra: "... (signal 11)") or as 128 + N
-    number = _signal_said(_worker_text(run_dir)) or code - 128
+        return Outcome(budget, peak)
+    said = _read_exit(run_dir)
+    if said is not None:
+        error = said.get("error")
+        return Outcome(f"{budget}: {error}" if _out_of_memory(error) else error, peak)
+    text = _worker_text(run_dir)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    last = lines[-1][:200] if lines else ""
+    if _out_of_memory(last):
+        return Outcome(budget, peak)
+    # died by a signal; through an MPI launcher, its report names it (hydra exits with the number itself)
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    number = os.WTERMSIG(status) if code is None else (_signal_said(text) or code - 128)
     if number in signal.valid_signals() and number > 0:
-        return Outcome(f"crashed: {signal.Signals(number).name}", True, peak)
-    return Outcome(f"crashed: worker exited with code {code}" + (f" ({tail})" if tail else ""), True, peak)
+        return Outcome(f"crashed: {signal.Signals(number).name}", peak)
+    return Outcome(f"crashed: worker exited with code {code}" + (f" ({last})" if last else ""), peak)
 
 
 OOM_TEXTS = ("Failed to allocate", "Failed to reallocate", "Cannot allocate memory", "bad_alloc", "MemoryError",
@@ -182,25 +179,23 @@ def _worker_text(run_dir: Path) -> str:
         return ""
 
 
-def _worker_tail(run_dir: Path) -> str:
-    lines = [line.strip() for line in _worker_text(run_dir).splitlines() if line.strip()]
-    return lines[-1][:200] if lines else ""
-
-
 def _gb(nbytes: int) -> str:
     return f"{nbytes / 1e9:.1f} GB"
 
 
-def _sleep_until_exit(pid: int, seconds: float) -> None:
-    """Sleep `seconds`, or less if the process exits first (a pidfd turns readable then): the next run
+@contextlib.contextmanager
+def _exit_watch(pid: int):
+    """A sleep of up to `seconds` that ends when the process exits (its pidfd turns readable): the next run
     starts at once, and the supervisor wakes 4 times a second, not 20, beside a busy core."""
     try:
         fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # no pidfd (Linux < 5.3) or the process is already gone
-        time.sleep(min(seconds, 0.05))
+    except (AttributeError, OSError):  # no pidfd (Linux < 5.3): plain short sleeps
+        yield lambda seconds: time.sleep(min(seconds, 0.05))
         return
     try:
-        select.select([fd], [], [], seconds)
+        watch = select.poll()
+        watch.register(fd, select.POLLIN)
+        yield lambda seconds: watch.poll(seconds * 1000)
     finally:
         os.close(fd)
 
