@@ -311,6 +311,13 @@ def test_every_protocol_survives_a_crash_resumes_and_rebuilds(tmp_path, command)
     assert {t: (out / t).read_bytes() for t in tables} == written
 
 
+@pytest.mark.parametrize("size,needle", [("5", "not a usable memory budget"), ("50MB", "less than the 256 MB")])
+def test_a_memory_budget_too_small_to_start_a_run_is_refused_up_front(tmp_path, size, needle):
+    r = _study(tmp_path, tmp_path / "out", "--memory-per-run", size)
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_retry_failed_reruns_only_the_error_verdicts(tmp_path):
     out = tmp_path / "out"
     args = ("ramp", _three(tmp_path), "--potential", _crashing_potential(tmp_path), "--ensemble", "nvt",

@@ -53,10 +53,14 @@ def read_structures(args, potential) -> tuple[list, dict]:
 
 def run_options(args) -> dict:
     """The Plan fields every protocol takes straight from add_run_options' options."""
-    if args.retry_failed and not args.resume:
-        from mdrive.errors import InputError
+    from mdrive.errors import InputError
 
+    if args.retry_failed and not args.resume:
         raise InputError("--retry-failed continues a study: use it with --resume")
+    if args.memory_per_run and args.memory_per_run / args.ranks_per_run < MIN_MEMORY_PER_RANK:
+        raise InputError(f"--memory-per-run {args.memory_per_run / 1e6:.0f} MB leaves a run's rank less than the "
+                         f"{MIN_MEMORY_PER_RANK / 1e6:.0f} MB its process needs to start (Python, MPI, LAMMPS); "
+                         f"give at least {MIN_MEMORY_PER_RANK * args.ranks_per_run / 1e6:.0f} MB")
     return {"ranks_per_run": args.ranks_per_run, "gpus": args.gpus, "resume": args.resume,
             "retry_failed": args.retry_failed, "overwrite": args.overwrite, "time_limit": args.time_limit,
             "memory_per_run": args.memory_per_run}
@@ -94,6 +98,8 @@ def _duration(text: str) -> float:
     return seconds
 
 
+# measured: Python, mpi4py and liblammps take ~64 MB resident; BLAS buffers and imports want more room
+MIN_MEMORY_PER_RANK = 256e6
 UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
          "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
 
