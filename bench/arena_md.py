@@ -125,10 +125,10 @@ def mdrive(export: Path, folder: Path, out: Path) -> dict:
 
 def main() -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
-    import mace  # noqa: F401  (before e3nn: it sets the torch.load flag e3nn's constants need)
     import ase.io
-
+    import mace  # noqa: F401  (before e3nn: it sets the torch.load flag e3nn's constants need)
     from helpers import tiny_mace
+
     from mdrive import plugins
     from mdrive.protocols.mixtures import generate
 

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import lj_melt  # noqa: E402
+
 BENCH_VENV = ROOT / ".venv-bench"
 TARGET_MB = 100
 

@@ -22,10 +22,10 @@ import torch  # noqa: E402
 from ase import units  # noqa: E402
 from ase.build import bulk  # noqa: E402
 from ase.md.verlet import VelocityVerlet  # noqa: E402
+from helpers import mace_spec, tiny_mace  # noqa: E402
 from mace.calculators import MACECalculator  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
-from helpers import mace_spec, tiny_mace  # noqa: E402
 from mdrive import decks, potentials  # noqa: E402
 from mdrive.logs import read_log  # noqa: E402
 from mdrive.run import StopControl, execute  # noqa: E402

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from mdrive.errors import InputError
@@ -38,7 +39,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_negative_values(argv))
     if not args.command:
         parser.error(f"name a command: {', '.join(COMMANDS)}")
     try:
@@ -49,6 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         _abort_others()
         raise
+
+
+def _negative_values(argv: list[str]) -> list[str]:
+    """argparse reads a value such as '-3.2,-3.0' as an option: glue it to its option (--mu=-3.2,-3.0)."""
+    out = []
+    for arg in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and re.fullmatch(r"-\.?[0-9][^\s]*", arg):
+            out[-1] += "=" + arg
+        else:
+            out.append(arg)
+    return out
 
 
 def _abort_others() -> None:

@@ -5,23 +5,25 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from mpi4py import MPI
 
-from mdrive import gpu, isolation
-from mdrive.ensemble import METRICS, Ensemble, Job
-from mdrive.errors import InputError
-from mdrive.manifest import MANIFEST, base_manifest, now, read_manifest, structure_hash, write_json
+from mdrive import gpu, isolation, preflight
 from mdrive.decks import templates_dir
+from mdrive.ensemble import Ensemble
+from mdrive.errors import InputError
+from mdrive.jobs import METRICS, Job
+from mdrive.manifest import MANIFEST, base_manifest, now, read_manifest, structure_hash, write_json
 from mdrive.potentials import Potential
 from mdrive.potentials.base import sha256
 from mdrive.run import StopControl
 from mdrive.runtime import build
 
 WORLD = MPI.COMM_WORLD
+CONFIG = "config.yaml"
 
 
 @dataclass
@@ -43,6 +45,26 @@ class Plan:
     overwrite: bool = False
     time_limit: float | None = None
     memory_per_run: int | None = None  # bytes; None: a share of the node's available memory
+    config: dict = field(default_factory=dict)  # the resolved options, replayable (config.yaml)
+
+
+def plan_for(protocol, given: dict) -> Plan:
+    """A protocol's plan from the command line's options (`given`) and its config file."""
+    from mdrive.params import as_config
+    from mdrive.protocol import resolve
+
+    run, params = resolve(protocol, given)
+    study = protocol.plan(params, run)
+    reduced = bool(getattr(params, protocol.reduced_by, False)) if protocol.reduced_by else False
+    return Plan(
+        command=protocol.name, out=Path(run.out or f"mdrive-{protocol.name}"), jobs=study.jobs,
+        analyze=protocol.analyze, summarize=lambda out, rows: protocol.summarize(out, rows, params),
+        parameters=as_config(params, reduced=reduced), potential=study.potential, structures=study.structures,
+        stage_potentials=study.stage_potentials, provenance=study.provenance, ranks_per_run=run.ranks_per_run,
+        gpus=run.gpus, resume=run.resume, retry_failed=run.retry_failed, overwrite=run.overwrite,
+        time_limit=run.time_limit, memory_per_run=int(run.memory_per_run) if run.memory_per_run else None,
+        config={"command": protocol.name, **as_config(run, params, reduced=reduced),
+                "structures": [str(Path(s).resolve()) for s in run.structures]})  # replayable from anywhere
 
 
 def check_ranks(ranks_per_run: int, potentials: list[Potential]) -> None:
@@ -72,6 +94,7 @@ def check_out(plan: Plan, inputs: dict) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
     if not out.exists():
+        _check_creatable(out)
         return
     if plan.resume:
         check_resume(out, plan, inputs)
@@ -96,6 +119,20 @@ def check_out(plan: Plan, inputs: dict) -> None:
     if foreign:
         raise InputError(f"--overwrite refuses --out {out}: it holds {foreign[0]}, which mdrive did not write "
                          f"there; move it away or choose another --out")
+
+
+def _check_creatable(out: Path) -> None:
+    """A new output folder must be creatable: no file on its path, a writable folder above it."""
+    import os
+
+    above = out.parent
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        raise InputError(f"--out {out}: {above} is a file, not a folder; choose another --out")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: cannot create it, {above} is not writable (read-only or another "
+                         f"user's); choose another --out")
 
 
 def check_resume(out: Path, plan: Plan, inputs: dict) -> None:
@@ -132,7 +169,7 @@ EARLIER_OUTPUTS = ("summary.csv", "survival.csv", "survival.png", "evscan.csv", 
 
 def _outputs(out: Path) -> list[str]:
     """The top-level names mdrive wrote in `out`, as its manifest lists them."""
-    return [MANIFEST, "runs", *read_manifest(out).get("outputs", EARLIER_OUTPUTS)]
+    return [MANIFEST, CONFIG, "runs", *read_manifest(out).get("outputs", EARLIER_OUTPUTS)]
 
 
 def provenance_inputs(plan: Plan) -> dict:
@@ -161,7 +198,12 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     try:
         plan = prepare()
         plan.out = plan.out.resolve()  # runs chdir into their folders: relative paths would break
-        check_ranks(plan.ranks_per_run, [p for p in [plan.potential, *plan.stage_potentials] if p is not None])
+        used = [p for p in [plan.potential, *plan.stage_potentials] if p is not None]
+        check_ranks(plan.ranks_per_run, used)
+        if WORLD.rank == 0:
+            element_sets = [list(e) for e in dict.fromkeys(tuple(s.elements) for s in plan.structures)]
+            for potential in used:
+                preflight.check(potential, element_sets)
         gpu_plan = gpu_for(plan)
         inputs = provenance_inputs(plan)
         if WORLD.rank == 0:
@@ -219,7 +261,19 @@ def _start(plan: Plan, argv: list[str], inputs: dict, memory: int) -> None:
         manifest["started"] = first["started"]
         manifest["resumed"] = first.get("resumed", []) + [now()]
         manifest["outputs"] = first.get("outputs", [])
+    manifest["config"] = plan.config
     write_json(plan.out / MANIFEST, manifest)
+    write_config(plan.out / CONFIG, plan.config)
+
+
+def write_config(path: Path, config: dict) -> None:
+    import yaml
+
+    from mdrive.manifest import write_text
+
+    replay = {k: v for k, v in config.items() if k != "command"}
+    write_text(path, f"# mdrive {config['command']}: replay with `python -m mdrive {config['command']} --config "
+                     f"{path.name}`\n" + yaml.safe_dump(replay, sort_keys=False, allow_unicode=True))
 
 
 def _provenance(potential: Potential) -> dict:

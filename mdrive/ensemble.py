@@ -13,29 +13,17 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from mpi4py import MPI
 
 from mdrive import isolation
+from mdrive.jobs import FINAL, METRICS, OUTCOME, RUN_INFO, Job, verdict
 from mdrive.manifest import write_json
 
 WORLD = MPI.COMM_WORLD
-METRICS, RUN_INFO, OUTCOME = "metrics.json", "run.json", "outcome.json"
-FINAL = ("valid", "invalid", "error")  # a censored run is not final: resume runs it again
-
-
-@dataclass
-class Job:
-    name: str  # its directory under OUT/runs
-    compose: Callable[[Path], None]  # writes the deck and its inputs into the run directory
-    info: dict = field(default_factory=dict)  # run.json: what analysis needs besides the log
-    cost: float = 1.0  # relative expected run time, for balancing the groups
-    worker: dict = field(default_factory=dict)  # what the run's process sets up first (Potential.worker_setup)
-    templates: tuple[str, ...] = ()  # the deck templates it composes (GPU mode reads their fixes)
-    refused: str | None = None  # why this run cannot start (a structure rejected up front): recorded, not run
 
 
 def assign(jobs: list[Job], groups: int) -> list[list[Job]]:
@@ -108,25 +96,6 @@ class Ensemble:
         write_json(run_dir / METRICS, verdict(self.analyze, run_dir, job.info, said))
         if progress:
             progress.tick()
-
-
-def verdict(analyze, run_dir: Path, info: dict, said: dict) -> dict:
-    """A run's metrics from its log and its outcome.json (the same at run time and in `report`)."""
-    try:
-        metrics = analyze(run_dir, info, said.get("error"))
-    except Exception as err:  # a log the analysis cannot read must not cost the other runs
-        metrics = {**info, "status": "error", "cause": f"analysis failed: {type(err).__name__}: {err}"}
-    if metrics.get("status") == "censored" and said.get("stopped"):
-        metrics["cause"] = said["stopped"]
-    metrics["wall_s"] = said.get("wall_s")
-    return metrics
-
-
-def read_outcome(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / OUTCOME).read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _wait(comm, progress) -> None:

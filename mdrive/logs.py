@@ -127,7 +127,8 @@ def parse_log(text: bytes | mmap.mmap, path: Path | None = None) -> Log:
         path=path,
         version=_rest_of_line(text, 0) if text[:8] == b"LAMMPS (" else None,
         runs=runs,
-        warnings=[w for r in runs for w in r.warnings] + _lines_after(text, b"\nWARNING: ", [(prelude_from, len(text))]),
+        warnings=[w for r in runs for w in r.warnings]
+        + _lines_after(text, b"\nWARNING: ", [(prelude_from, len(text))]),
         error=error,
         last_input_line=_last_line_after(text, b"\nLast input line: ", rest),
         complete=error is None and any(_find_all(text, b"\nTotal wall time: ", *r) for r in rest),

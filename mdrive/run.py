@@ -17,10 +17,11 @@ from pathlib import Path
 from mpi4py import MPI
 
 from mdrive import decks
+from mdrive.jobs import LOG
 from mdrive.runtime import new_lammps
 
 HOOKS = "mdrive-hooks.in"
-LOG = "log.lammps"
+
 LOOP = "loop.in"  # the looping part of a deck, fed to LAMMPS as a file
 
 
@@ -119,18 +120,6 @@ def execute(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = Non
     with contextlib.suppress(Exception):
         lmp.close()
     return error
-
-
-def read_run_log(run_dir: Path, error: str | None = None):
-    """(the run's parsed log or None, its error): LAMMPS's own ERROR text wins over what Python saw,
-    but not over the supervisor's word that the run's process crashed or ran out of memory."""
-    from mdrive.logs import read_log
-    from mdrive.metrics import is_breakdown
-
-    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
-    if is_breakdown(error):
-        return log, error
-    return log, (log.error if log and log.error else None) or error
 
 
 def _split_loop(deck: str) -> tuple[str, str]:

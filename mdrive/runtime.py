@@ -95,7 +95,7 @@ def new_lammps(comm=None, log: str | Path = "none", screen: bool = False,
 
 
 @functools.cache
-def build() -> "Build":
+def build() -> Build:
     """What the running LAMMPS build offers, probed once per process on a one-rank instance."""
     lmp = new_lammps()
     try:

@@ -42,8 +42,7 @@ def density(atoms: Atoms) -> float:
 
 def analyze(atoms: Atoms, cutoff: float) -> tuple[dict, pd.DataFrame]:
     """Metrics of the snapshot and its RDF table (r, g)."""
-    from ovito.modifiers import (CommonNeighborAnalysisModifier, CoordinationAnalysisModifier,
-                                 IdentifyDiamondModifier)
+    from ovito.modifiers import CommonNeighborAnalysisModifier, CoordinationAnalysisModifier, IdentifyDiamondModifier
 
     n = len(atoms)
     data = _pipeline(atoms, CoordinationAnalysisModifier(cutoff=cutoff), CommonNeighborAnalysisModifier()).compute()

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import ase.io
+import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers, covalent_radii, reference_states
 from ase.neighborlist import neighbor_list
@@ -81,8 +81,9 @@ def _read_frames(path: Path) -> list[Atoms]:
         else:
             frames = ase.io.read(path, index=":", parallel=False)
     except Exception as err:  # ASE raises many types for unreadable files
-        raise InputError(f"cannot read structures from {path}: {str(err).splitlines()[0] if str(err) else type(err).__name__}; "
-                         f"give a file ASE can read (extxyz, cif, POSCAR, ASE db, LAMMPS data)") from None
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"cannot read structures from {path}: {why}; give a file ASE can read (extxyz, cif, "
+                         f"POSCAR, ASE db, LAMMPS data)") from None
     frames = frames if isinstance(frames, list) else [frames]
     if not frames or all(len(a) == 0 for a in frames):
         raise InputError(f"{path} holds no atoms")
@@ -102,10 +103,14 @@ def check(s: Structure, min_distance: float = MIN_DISTANCE) -> None:
     atoms = s.atoms
     if len(atoms) == 0:
         raise InputError(f"structure {s.name} ({s.source}) has no atoms")
+    if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()):
+        raise InputError(f"structure {s.name} ({s.source}) has non-finite (NaN or infinite) coordinates or cell; "
+                         f"fix or drop it")
     if atoms.cell.rank < 3 or atoms.get_volume() <= 1e-6:
         raise InputError(f"structure {s.name} ({s.source}) has no 3-D cell; give a periodic cell")
     if not atoms.pbc.all():
         atoms.pbc = True  # LAMMPS runs here are periodic in x, y and z
+    atoms.wrap()  # LAMMPS's read_data walks an atom far outside the box back image by image (1e12 Å: 139 s)
     d = closest_distance(atoms, min_distance)
     if d < min_distance:
         raise InputError(f"structure {s.name} ({s.source}) has atoms {d:.3f} Å apart, closer than "

@@ -12,14 +12,13 @@ pytest.importorskip("mace", reason="needs the mace extra (pip install .[mace]); 
 
 import mace  # noqa: E402,F401  (before e3nn: mace sets the torch.load flag e3nn's constants need)
 from ase.build import bulk  # noqa: E402
+from helpers import mace_spec, mdrive, tiny_mace, write_structures  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
 from mdrive import decks, potentials  # noqa: E402
 from mdrive.logs import read_log  # noqa: E402
 from mdrive.run import StopControl, execute  # noqa: E402
 from mdrive.structures import Structure  # noqa: E402
-
-from helpers import mace_spec, mdrive, tiny_mace, write_structures  # noqa: E402
 
 EV_PER_A3_TO_BAR = 1.602176634e6
 

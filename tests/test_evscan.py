@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from ase.build import bulk
+from helpers import copper, mdrive, morse_with_dip, write_structures
 from scipy.stats import spearmanr
 
 from mdrive.logs import read_log
 from mdrive.protocols.evscan import curve_metrics
-
-from helpers import copper, mdrive, morse_with_dip, write_structures
 
 
 def scan(tmp_path, structures, potential, *extra, np_=None):
@@ -109,9 +108,9 @@ def test_flat_and_nonfinite_curves():
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--strain", "0"], "--strain must be in (0, 1)"),
-    (["--strain", "-0.1"], "--strain must be in (0, 1)"),
-    (["--points", "4"], "--points must be at least 5"),
+    (["--strain", "0"], "--strain 0 is out of range: it must be above 0 and at most 0.9"),
+    (["--strain", "-0.1"], "--strain -0.1 is out of range"),
+    (["--points", "4"], "--points 4 is out of range: it must be at least 5"),
 ])
 def test_bad_scan_options(tmp_path, args, needle):
     write_structures(tmp_path / "cu.extxyz", [copper(2)])
@@ -146,12 +145,12 @@ def test_time_limit_stops_between_points(tmp_path):
 
 
 def test_setup_errors_are_not_failures_of_the_potential(tmp_path):
-    from mdrive.runtime import potentials_dir
-
-    text = (potentials_dir() / "Cu_u3.eam").read_text()
-    broken = tmp_path / "half.eam"
-    broken.write_text(text[: len(text) // 2])
-    out, r = scan(tmp_path, {"cu": copper(2)}, f"eam:{broken}")
+    """A LAMMPS error before the first point (here a pair_coeff LAMMPS rejects once atoms exist, which the
+    preflight on an empty box cannot see; a truncated file is refused before any run, test_bad_input)."""
+    broken = tmp_path / "late.yaml"
+    broken.write_text("pair_style: lj/cut 6.0\npairs:\n  Cu-Cu: 0.4093 2.338\nelements: [Cu]\ncommands:\n"
+                      "  - 'if \"$(atoms) > 0\" then \"pair_coeff 1 1 bogus\"'\n")
+    out, r = scan(tmp_path, {"cu": copper(2)}, str(broken))
     row = pd.read_csv(out / "evscan.csv").iloc[0]
     assert row["status"] == "error" and pd.isna(row["failed"]) and "%" not in r.stdout.splitlines()[-1]
     assert "1 set-up errors" in r.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from helpers import collapsing_pair_potential, copper, mdrive, structure_set
 
 WATCHDOG_S = 300

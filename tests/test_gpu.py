@@ -8,11 +8,10 @@ import os
 
 import pandas as pd
 import pytest
+from helpers import copper, mdrive, write_structures
 
 from mdrive.logs import read_log
 from mdrive.runtime import build
-
-from helpers import copper, mdrive, write_structures
 
 pytestmark = pytest.mark.gpu
 KOKKOS_GPU = any(b.upper() in ("CUDA", "HIP", "SYCL") for b in build().kokkos_backends()) and build().has_gpu_device

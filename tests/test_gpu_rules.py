@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, copper, mdrive, write_structures
 
 from mdrive import gpu
 from mdrive.decks import compose
@@ -15,8 +16,6 @@ from mdrive.errors import InputError
 from mdrive.potentials import load
 from mdrive.runtime import Build, build
 from mdrive.structures import Structure
-
-from helpers import ROOT, copper, mdrive, write_structures
 
 HALF = ["newton", "on", "neigh", "half"]
 KK = ["-k", "on", "g", "1", "-sf", "kk", "-pk", "kokkos", *HALF]

@@ -7,7 +7,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from helpers import ROOT, copper, mdrive, structure_set, write_structures
 
 WATCHDOG_S = 300
@@ -173,7 +172,7 @@ def test_overwrite_replaces_only_mdrives_own_results(tmp_path):
     assert r.returncode == 0, r.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["seed"] == 7 and manifest["started"] >= first
-    assert set(manifest["outputs"]) == {"summary.csv", "survival.csv", "survival.png"}
+    assert set(manifest["outputs"]) == {"config.yaml", "summary.csv", "survival.csv", "survival.png"}
 
 
 RESUME_CHANGES = [  # (what changes between the two invocations, the words of the one line)
@@ -311,7 +310,7 @@ def test_every_protocol_survives_a_crash_resumes_and_rebuilds(tmp_path, command)
     assert {t: (out / t).read_bytes() for t in tables} == written
 
 
-@pytest.mark.parametrize("size,needle", [("5", "not a usable memory budget"), ("50MB", "less than the 256 MB")])
+@pytest.mark.parametrize("size,needle", [("5", "--memory-per-run 5 B is out of range: it must be at least 10000000 B"), ("50MB", "less than the 256 MB")])
 def test_a_memory_budget_too_small_to_start_a_run_is_refused_up_front(tmp_path, size, needle):
     r = _study(tmp_path, tmp_path / "out", "--memory-per-run", size)
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -9,14 +9,13 @@ import time
 
 import numpy as np
 import pytest
+from helpers import ENV, LMP, lj_melt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mdrive import logs
 from mdrive.logs import parse_log, read_log, read_logs
 from mdrive.runtime import new_lammps
-
-from helpers import ENV, LMP, lj_melt
 
 LJ = lj_melt(4)
 

@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("mace", reason="needs the mace extra (pip install .[mace]); make test installs it")
 
-from mdrive.logs import read_log  # noqa: E402
-
 from helpers import ENV, LMP, MPIRUN, ROOT, copper, mdrive, tiny_mace, write_structures  # noqa: E402
+
+from mdrive.logs import read_log  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,11 @@ import pandas as pd
 import pytest
 from ase.build import bulk
 from ase.neighborlist import neighbor_list
+from helpers import mdrive, write_structures
 
 from mdrive import lj_eos, mc_guard, potentials
 from mdrive.protocols.mc import widom_mu
 from mdrive.structures import Structure
-
-from helpers import mdrive, write_structures
 
 
 def test_jzg_is_thermodynamically_consistent():
@@ -158,8 +157,8 @@ def test_gcmc_mu_is_fix_gcmcs_ideal_gas_chemical_potential(tmp_path):
 
 
 def test_gcmc_inserts_whole_molecules(tmp_path):
-    from ase import Atoms
     import ase.io
+    from ase import Atoms
 
     ase.io.write(tmp_path / "n2.xyz", Atoms("N2", positions=[[0, 0, 0], [0, 0, 1.1]]))
     spec = tmp_path / "ljmix.yaml"  # no N–N term: the molecule's own atoms do not repel each other

@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from ase.build import bulk
+from helpers import mdrive, write_structures
 
 from mdrive.errors import InputError
 from mdrive.metrics import glass_transition
 from mdrive.protocols.schedule import parse
-
-from helpers import mdrive, write_structures
 
 SW_DIAMOND = -4.3366  # eV/atom: Stillinger–Weber Si's diamond cohesive energy (-epsilon x 2.0 x ...)
 TERSOFF_DIAMOND = -4.63  # eV/atom: Tersoff (1988) Si, diamond
@@ -25,17 +24,17 @@ def test_schedule_strings_and_yaml_agree(tmp_path):
     text = "nvt:8000K:3ps, nvt:8000K->300K@1000K/ps, npt:300K:500fs:1bar->2GPa:dt=0.5fs, min:0GPa, nve:1ps"
     stages = parse(text)
     assert [s.ensemble for s in stages] == ["nvt", "nvt", "npt", "min", "nve"]
-    assert stages[1].duration == pytest.approx(7.7) and stages[1].steps(1.0) == 7700
-    assert stages[2].p_start == pytest.approx(1e-4) and stages[2].p_stop == 2.0 and stages[2].steps(1.0) == 1000
+    assert stages[1].duration == pytest.approx(7.7) and stages[1].steps(0.001) == 7700
+    assert stages[2].p_start == pytest.approx(1e-4) and stages[2].p_stop == 2.0 and stages[2].steps(0.001) == 1000
     assert stages[3].p_start == 0.0 and not stages[3].is_md
     assert parse(", ".join(s.text() for s in stages)) == stages  # the canonical text reads back the same
     yaml = tmp_path / "s.yaml"
     yaml.write_text("stages:\n  - nvt:8000K:3ps\n  - {ensemble: nvt, temp: [8000, 300], rate: 1000}\n"
-                    "  - {ensemble: npt, temp: 300, duration: 0.5, pressure: [0.0001, 2], dt: 0.5}\n"
+                    "  - {ensemble: npt, temp: 300, duration: 0.5, pressure: [0.0001, 2], dt: 0.5fs}\n"
                     "  - {ensemble: min, pressure: 0}\n  - {ensemble: nve, duration: 1}\n")
     assert parse(str(yaml)) == stages
     with_pot = parse("nvt:9000K:40ps:pot=tersoff:SiC.tersoff")[0]
-    assert with_pot.potential == "tersoff:SiC.tersoff" and with_pot.steps(1.0) == 40000
+    assert with_pot.potential == "tersoff:SiC.tersoff" and with_pot.steps(0.001) == 40000
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -135,7 +134,7 @@ def test_a_stage_switches_potential_and_back(tmp_path):
     assert "pair_style tersoff" in (run / "potential-2.in").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["stage_potentials"][0]["spec"] == "tersoff:Si.tersoff"
-    assert manifest["parameters"]["stages"] == ["min", "min:pot=tersoff:Si.tersoff", "nvt:300K:0.1ps"]
+    assert manifest["stages"] == ["min", "min:pot=tersoff:Si.tersoff", "nvt:300K:0.1ps"]
 
 
 def test_headline_with_one_replica_has_no_spread():
@@ -173,4 +172,4 @@ def test_graphitization_preset_runs_its_melt_stages_on_the_melt_potential(tmp_pa
     assert "BNC.tersoff" in (run / "potential-2.in").read_text()
     assert json.loads((run / "metrics.json").read_text())["status"] == "censored"  # stopped by --time-limit
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["parameters"]["stages"][0] == "nvt:9000K:40ps:pot=tersoff:BNC.tersoff"
+    assert manifest["stages"][0] == "nvt:9000K:40ps:pot=tersoff:BNC.tersoff"

@@ -10,10 +10,20 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import (
+    ENV,
+    LMP,
+    MPIRUN,
+    ROOT,
+    collapsing_pair_potential,
+    copper,
+    mdrive,
+    morse_with_dip,
+    structure_set,
+    write_structures,
+)
 
 from mdrive.logs import read_log
-
-from helpers import ENV, LMP, MPIRUN, ROOT, copper, mdrive, collapsing_pair_potential, morse_with_dip, structure_set, write_structures
 
 TIMING = ["steps_per_s", "wall_s"]
 # the every-step volume rule (validity.in) usually halts a blow-up first
@@ -47,7 +57,7 @@ def test_nvt_temperature_tracks_the_ramp(tmp_path, cu_file):
 def test_npt_pressure_tracks_the_ramp(tmp_path, cu_file):
     out = tmp_path / "out"
     r = mdrive("ramp", cu_file, "--potential", "eam:Cu_u3.eam", "--ensemble", "npt", "--duration", "4",
-               "--t-stop", "600", "--p-stop", "30", "--pdamp", "500", "--out", out)
+               "--t-stop", "600", "--p-stop", "30", "--pdamp", "500fs", "--out", out)
     assert r.returncode == 0, r.stderr
     thermo = ramp_thermo(out / "runs" / "cu-npt")
     target_bar = 30e4 * thermo["Step"] / 2000

@@ -4,11 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
+from helpers import mdrive
 
 from mdrive.protocols import scaling
 from mdrive.structures import CANTOR_ELEMENTS, cantor
-
-from helpers import mdrive
 
 
 def test_cantor_cells_are_equimolar_random_and_deterministic():

@@ -1,14 +1,10 @@
 """`mdrive report DIR`: rebuild every table and plot of an output folder from its logs alone."""
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 from mdrive.errors import InputError
-
-# protocol command -> whether its write_results takes the invocation's parameters
-PROTOCOLS = {"ramp": True, "evscan": True, "meltquench": True, "widom": False, "gcmc": False}
 
 
 def add(sub) -> None:
@@ -18,16 +14,21 @@ def add(sub) -> None:
 
 
 def run(args, argv) -> int:
+    from mdrive import protocol
     from mdrive.manifest import read_manifest
 
     manifest = read_manifest(args.folder)
     command = manifest.get("command")
-    if command not in PROTOCOLS:
-        raise InputError(f"report rebuilds {', '.join(PROTOCOLS)} folders, not '{command}'")
-    protocol = importlib.import_module(f"mdrive.protocols.{command}")
-    rows = rebuild(args.folder, manifest, protocol.analyze)
-    extra = (manifest["parameters"],) if PROTOCOLS[command] else ()
-    text, _ = protocol.write_results(args.folder, rows, *extra)
+    if command not in protocol.PROTOCOLS:
+        raise InputError(f"report rebuilds {', '.join(protocol.PROTOCOLS)} folders, not '{command}'")
+    p = protocol.get(command)
+    if not isinstance(manifest.get("config"), dict):
+        raise InputError(f"report: {args.folder} was written by an older mdrive (its manifest holds no config); "
+                         f"run the study again")
+    config = {k: v for k, v in manifest["config"].items() if k != "command"}
+    _, params = protocol.resolve(p, {}, config)
+    rows = rebuild(args.folder, manifest, p.analyze)
+    text, _ = p.summarize(args.folder, rows, params)
     print(text)
     return 0
 
@@ -35,7 +36,7 @@ def run(args, argv) -> int:
 def rebuild(folder: Path, manifest: dict, analyze) -> list[dict]:
     """Every run's verdict again, from its log and outcome.json; refused (nothing written) unless every
     run the study's tables summarised is there to read, so they are never replaced by partial ones."""
-    from mdrive.ensemble import RUN_INFO, read_outcome, verdict
+    from mdrive.jobs import RUN_INFO, read_outcome, verdict
 
     runs = folder / "runs"
     names = manifest.get("summarized") or sorted(p.parent.name for p in runs.glob(f"*/{RUN_INFO}"))

@@ -9,33 +9,49 @@ collect reads every log into scaling.csv (ns/day, katom-step/s, efficiency, Pair
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from mdrive.commands import floats
 from mdrive.errors import InputError
+from mdrive.params import add_options, param, resolve
+from mdrive.protocols.md import SEED_MAX
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    kind: str | None = param(None, "weak: atoms grow with ranks; strong: a fixed system", str,
+                             choices=("weak", "strong"))
+    system: str = param("cantor", "cantor (random FCC alloy) or a structure file", str)
+    potential: str | None = param(None, "FAMILY:FILE, as for the protocols", str, metavar="SPEC")
+    backend: str = param("auto", "how a mace: model runs", str, choices=("auto", "native", "plugin", "ase"))
+    elements: tuple[str, ...] = param((), "cantor: elements to decorate with (default: the 20 of MACE-MP-0, or "
+                                      "those the potential covers)", str, many=True, metavar="El[,El...]")
+    lattice: float = param(3.6, "cantor: FCC lattice constant", dim="length", min=1.0, max=20.0)
+    atoms_per_rank: int | None = param(None, "weak: atoms per rank", int, min=1, max=10 ** 9)
+    atoms: int | None = param(None, "strong: atoms in the system", int, min=1, max=10 ** 10)
+    ranks: tuple[int, ...] = param((), "rank counts, increasing, e.g. 1,2,4,8", int, many=True, min=1,
+                                   max=10 ** 7, metavar="1,2,4,...")
+    gpus_per_node: int = param(0, "GPUs per node (one rank per GPU)", min=0, max=64)
+    ranks_per_node: int | None = param(None, "CPU ranks per node (default: all on one node)", int, min=1, max=100000)
+    steps: int = param(500, "timed steps", min=1, max=10 ** 9)
+    warmup: int = param(100, "untimed warm-up steps", min=0, max=10 ** 9)
+    temperature: float = param(300.0, "initial temperature", dim="temperature", above=0, max=1e5)
+    seed: int = param(2024, "velocity and decoration seed", min=1, max=SEED_MAX)
+    out: str | None = param(None, "the study folder to write", str, metavar="DIR")
+
+    def check(self) -> None:
+        for name in ("kind", "potential", "out"):
+            if getattr(self, name) is None:
+                raise InputError(f"scaling plan needs --{name.replace('_', '-')}")
+        if not self.ranks:
+            raise InputError("scaling plan needs --ranks, e.g. --ranks 1,2,4,8")
 
 
 def add(sub) -> None:
     p = sub.add_parser("scaling", help="weak/strong scaling studies: plan, run, collect", description=__doc__)
     verbs = p.add_subparsers(dest="verb", metavar="plan|run|collect", required=True)
     plan = verbs.add_parser("plan", help="write a study folder")
-    plan.add_argument("--kind", choices=["weak", "strong"], required=True)
-    plan.add_argument("--system", default="cantor", help="cantor (random FCC alloy) or a structure file")
-    plan.add_argument("--potential", required=True, metavar="SPEC")
-    plan.add_argument("--backend", choices=["auto", "native", "plugin", "ase"], default="auto")
-    plan.add_argument("--elements", nargs="+", help="cantor: elements to decorate with (default: the 20 of "
-                      "MACE-MP-0, or those the potential covers)")
-    plan.add_argument("--lattice", type=float, default=3.6, help="cantor: FCC lattice constant, Å (default 3.6)")
-    plan.add_argument("--atoms-per-rank", type=int, help="weak: atoms per rank")
-    plan.add_argument("--atoms", type=int, help="strong: atoms in the system")
-    plan.add_argument("--ranks", type=lambda t: [int(x) for x in floats(t)], required=True, metavar="1,2,4,...")
-    plan.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node (one rank per GPU; default 0)")
-    plan.add_argument("--ranks-per-node", type=int, help="CPU ranks per node (default: all on one node)")
-    plan.add_argument("--steps", type=int, default=500, help="timed steps (default 500)")
-    plan.add_argument("--warmup", type=int, default=100, help="untimed warm-up steps (default 100)")
-    plan.add_argument("--temperature", type=float, default=300.0)
-    plan.add_argument("--seed", type=int, default=2024)
-    plan.add_argument("--out", type=Path, required=True)
+    add_options(plan, PlanParams)
     run = verbs.add_parser("run", help="launch the study's jobs")
     run.add_argument("folder", type=Path)
     run.add_argument("--scheduler", default="local", help="local, slurm, pbs, lsf or flux")
@@ -53,7 +69,7 @@ def main(args, argv) -> int:
 
     try:
         if args.verb == "plan":
-            return _plan(args)
+            return _plan(given_plan(args))
         if args.verb == "run":
             if args.scheduler not in scaling.SCHEDULERS:
                 raise InputError(f"--scheduler {args.scheduler} is unknown; use one of {', '.join(scaling.SCHEDULERS)}")
@@ -75,19 +91,22 @@ def main(args, argv) -> int:
         return 2
 
 
-def _plan(args) -> int:
+def _plan(given) -> int:
     from mdrive import potentials, structures
     from mdrive.protocols import scaling
     from mdrive.structure_analysis import density
     from mdrive.structures import CANTOR_ELEMENTS, Structure, cantor
 
-    if args.out.exists() and any(args.out.iterdir()):
-        raise InputError(f"--out {args.out} already holds files; plan into a new folder")
-    points = scaling.points(args.kind, args.ranks, args.atoms_per_rank, args.atoms, args.gpus_per_node,
+    (args,) = resolve([PlanParams], given, {})
+    args.check()
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"--out {out} already holds files; plan into a new folder")
+    points = scaling.points(args.kind, list(args.ranks), args.atoms_per_rank, args.atoms, args.gpus_per_node,
                             args.ranks_per_node)
     potential = potentials.load(args.potential, args.backend)
     if args.system == "cantor":
-        elements = args.elements or [e for e in CANTOR_ELEMENTS
+        elements = list(args.elements) or [e for e in CANTOR_ELEMENTS
                                      if potential.elements is None or e in potential.elements]
         if not elements:
             raise InputError(f"potential {potential.spec} covers none of the Cantor elements; give --elements")
@@ -107,13 +126,17 @@ def _plan(args) -> int:
                           seed=args.seed, elements=list(elements), lattice=args.lattice,
                           neighbor_cutoff=scaling.neighbor_cutoff(potential, probe))
     scaling.check_domains(study, len(probe.atoms) / probe.atoms.get_volume())
-    args.out.mkdir(parents=True, exist_ok=True)
-    scaling.write_jobs(args.out, study, potential, build)
-    scaling.write_manifest(args.out, study, potential, build, sys.argv[1:])
+    out.mkdir(parents=True, exist_ok=True)
+    scaling.write_jobs(out, study, potential, build)
+    scaling.write_manifest(out, study, potential, build, sys.argv[1:])
     for p in points:
         print(f"{p.name}: {p.ranks} ranks on {p.nodes} node(s), {p.atoms} atoms "
               f"({density(build[p.name].atoms):.3g} g/cm³)")
     return 0
+
+
+def given_plan(args) -> dict:
+    return {k: v for k, v in vars(args).items() if k not in ("run", "command", "verb")}
 
 
 def _replicated(atoms, target: int):

@@ -13,7 +13,7 @@ def add(sub) -> None:
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True, parser_class=type(p))
     rm = kinds.add_parser("random-mixture", help="random compositions, randomly packed, relaxed with ZBL "
                                                  "(like MLIP Arena's RM24 set)")
-    rm.add_argument("--elements", nargs="+", required=True)
+    rm.add_argument("--elements", nargs="+", required=True, help="element symbols, e.g. Cu,Ni or Cu Ni")
     rm.add_argument("--count", type=int, default=10)
     rm.add_argument("--atoms", type=int, default=100)
     rm.add_argument("--seed", type=int, default=0)
@@ -24,6 +24,7 @@ def add(sub) -> None:
 def run(args, argv) -> int:
     from mdrive.protocols import mixtures
 
+    args.elements = [e for word in args.elements for e in word.split(",") if e]
     unknown = [e for e in args.elements if e not in atomic_numbers or e == "X"]
     if unknown:
         raise InputError(f"unknown element symbol {unknown[0]}")

@@ -12,7 +12,7 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from mdrive.errors import InputError
 from mdrive.potentials.base import Kokkos, Potential
-from mdrive.potentials.files import find_file, words
+from mdrive.potentials.files import find_file, numbers_after, words
 
 
 def _pair_lines(style_args: str, coeff_args: str = "", zbl: tuple[float, float] | None = None):
@@ -32,8 +32,7 @@ def _pair_lines(style_args: str, coeff_args: str = "", zbl: tuple[float, float] 
 def eam(spec: str, arg: str) -> Potential:
     """eam (funcfl: one element per file, `pair_coeff i i FILE`)."""
     path = find_file(arg)
-    z = int(words(path, line=1)[0])
-    element = chemical_symbols[z]
+    element = _funcfl_element(path)
 
     def lines(els):
         return ["pair_style eam"] + [f"pair_coeff {i} {i} {path}" for i, _ in enumerate(els, 1)]
@@ -43,10 +42,59 @@ def eam(spec: str, arg: str) -> Potential:
 def eam_setfl(spec: str, arg: str, style: str) -> Potential:
     """eam/alloy and eam/fs (setfl: line 4 lists the elements)."""
     path = find_file(arg)
-    head = words(path, line=3)
-    elements = tuple(head[1:1 + int(head[0])])
+    elements = _setfl_elements(path, style)
     return Potential(spec, style, (style,), _pair_lines(style, str(path)), elements, (path,),
                      kokkos=Kokkos(f"{style}/kk"))
+
+
+def _funcfl_element(path: Path) -> str:
+    """The element of a funcfl file, after checking its tables are complete (line 3: Nrho drho Nr dr cut)."""
+    try:
+        z = int(float(words(path, line=1)[0]))
+        nrho, _, nr = (int(float(w)) for w in words(path, line=2)[:3])
+        ok = 0 < z < len(chemical_symbols)
+    except (ValueError, IndexError):
+        ok = False
+    if not ok:
+        head = words(path, line=3)
+        hint = " (it looks like an eam/alloy or eam/fs file: use that family)" if head and head[0].isdigit() else ""
+        raise InputError(f"{path}: not an eam funcfl file{hint}")
+    _check_count(path, 3, nrho + 2 * nr, "eam")
+    return chemical_symbols[z]
+
+
+def _setfl_elements(path: Path, style: str) -> tuple[str, ...]:
+    """The elements of a setfl file, after checking its tables are complete for `style`: per element a
+    header (Z mass a lattice), F(rho) and one (eam/alloy) or one per element (eam/fs) density table, then
+    the pair tables."""
+    try:
+        head = words(path, line=3)
+        n = int(head[0])
+        elements = tuple(head[1:1 + n])
+        nrho, _, nr = (int(float(w)) for w in words(path, line=4)[:3])
+    except (ValueError, IndexError):
+        raise InputError(f"{path}: not a setfl ({style}) file: line 4 should list the elements, line 5 "
+                         f"'Nrho drho Nr dr cutoff'") from None
+    if len(elements) != n or not all(e in atomic_numbers for e in elements):
+        raise InputError(f"{path}: line 4 should give the number of elements, then their symbols")
+    pairs = n * (n + 1) // 2 * nr
+    # element headers hold 2 to 4 words (Z mass [a lattice]): the size is known within 2n words
+    size = {k: n * (2 + nrho + k * nr) + pairs for k in (1, n)}
+    found = len(numbers_after(path, 5))
+    fs = style == "eam/fs"
+    if n > 1 and size[1 if fs else n] <= found <= size[1 if fs else n] + 2 * n:
+        other = "eam/alloy" if fs else "eam/fs"
+        kind = "one density table per element" + ("" if fs else " pair")
+        raise InputError(f"{path} is an {other} file ({kind}), not {style}: use --potential {other}:{path.name}")
+    _check_count(path, 5, size[n if fs else 1], style, found)
+    return elements
+
+
+def _check_count(path: Path, skip: int, expected: int, style: str, found: int | None = None) -> None:
+    found = len(numbers_after(path, skip)) if found is None else found
+    if found < expected:
+        raise InputError(f"{path}: its {style} tables hold {found} of the {expected} values the header announces: "
+                         f"the file is truncated or damaged")
 
 
 def tersoff_sw(spec: str, arg: str, style: str) -> Potential:
@@ -130,6 +178,9 @@ def uf3(spec: str, arg: str) -> Potential:
 def zbl(spec: str, arg: str) -> Potential:
     """zbl[:INNER,OUTER] (Å): screened nuclear repulsion for any elements; used to relax random packings."""
     inner, outer = _floats(arg, (3.0, 4.0), spec)
+    if inner >= outer:
+        raise InputError(f"potential {spec}: the inner cutoff must be below the outer one (zbl:INNER,OUTER in Å, "
+                         f"e.g. zbl:3.0,4.0)")
 
     def lines(els):
         return [f"pair_style zbl {inner} {outer}"] + _zbl_pairs(els, "")

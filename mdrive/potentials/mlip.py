@@ -12,7 +12,6 @@ from mdrive.errors import InputError
 from mdrive.potentials.base import Kokkos, Potential
 from mdrive.potentials.files import find_file
 
-
 BACKENDS = ("auto", "native", "plugin", "ase")
 
 

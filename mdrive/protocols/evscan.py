@@ -13,27 +13,27 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from mdrive import decks, metrics
-from mdrive.ensemble import Job
 from mdrive.errors import InputError
+from mdrive.jobs import Job, read_run_log
+from mdrive.params import param
 from mdrive.potentials import Potential
-from mdrive.run import read_run_log
+from mdrive.protocol import Protocol, Study, read_structures
 from mdrive.structures import Structure, formula
 
 BAR_TO_GPA = 1e-4
+MAX_STRAIN = 0.9  # (1 - 0.9)³: 1/1000 of the volume; the closest-approach check usually stops sooner
 EVSCAN_COLUMNS = ["structure", "n_atoms", "status", "cause", "failed", "sign_changes", "spearman_E_compression",
                   "spearman_dEdV_compression"]
 
 
 @dataclass(frozen=True)
 class ScanParams:
-    strain: float = 0.2
-    points: int = 21
+    strain: float = param(0.2, "largest linear strain: 0.2 scans ±20 % (Arena)", dim="fraction", above=0,
+                          max=MAX_STRAIN)
+    points: int = param(21, "points in the scan, at least 5 (Arena: 21)", min=5, max=100001)
 
     def check(self) -> None:
-        if not 0 < self.strain < 1:
-            raise InputError(f"--strain must be in (0, 1) (got {self.strain}); 0.2 scans ±20 %")
-        if self.points < 5:
-            raise InputError(f"--points must be at least 5 (got {self.points}); Arena uses 21")
+        pass
 
     def strains(self) -> np.ndarray:
         return np.linspace(-self.strain, self.strain, self.points)
@@ -90,7 +90,8 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
         elif not rows:
             out["cause"] = metrics.classify_error(error)[1]
         else:
-            out["status"], out["cause"] = "invalid", f"{metrics.classify_error(error, True)[1]} at point {len(rows) + 1}"
+            cause = metrics.classify_error(error, True)[1]
+            out["status"], out["cause"] = "invalid", f"{cause} at point {len(rows) + 1}"
             out["failed"] = True
         return out
     points = pd.DataFrame(rows)
@@ -98,7 +99,8 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     out.update(curve_metrics(strains, energy, volume))
     out["status"] = "invalid" if out["failed"] else "valid"
     if out["failed"]:
-        out["cause"] = "energy not finite" if out["sign_changes"] is None else f"{out['sign_changes']} sign changes of dE/dV"
+        changes = out["sign_changes"]
+        out["cause"] = "energy not finite" if changes is None else f"{changes} sign changes of dE/dV"
     out["curve"] = [{"strain": float(s), "volume": float(v), "volume_ratio": float(v / volume[len(volume) // 2]),
                      "energy": float(e), "energy_per_atom": float(e / info["n_atoms"]),
                      "pressure_gpa": float(p * BAR_TO_GPA)}
@@ -109,7 +111,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
 # --- outputs ---------------------------------------------------------------------------------------
 
 
-def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]:
+def write_results(out: Path, rows: list[dict], params: ScanParams) -> tuple[str, dict]:
     from mdrive import plots
     from mdrive.manifest import atomic_path, write_text
 
@@ -153,3 +155,24 @@ def headline_text(head: dict) -> str:
     return (f"EV scan: {head['failure_percent']} % failures of {head['scored']} structures; mean Spearman "
             f"E (compression) {head['spearman_E_compression']} (ideal -1), dE/dV (compression) "
             f"{head['spearman_dEdV_compression']} (ideal +1){apart}")
+
+
+def plan(params: ScanParams, run) -> Study:
+    from mdrive.structures import MIN_DISTANCE, closest_distance
+
+    potential = run.load_potential("eam:Cu_u3.eam")
+    structs, _ = read_structures(run, potential)
+    for s in structs:
+        d = closest_distance(s.atoms, 6.0) * (1 - params.strain)
+        if d < MIN_DISTANCE:
+            raise InputError(f"--strain {params.strain:g} squeezes structure {s.name}'s closest atoms to {d:.2f} Å, "
+                             f"below {MIN_DISTANCE} Å where no potential is meaningful; use a smaller --strain "
+                             f"(Arena: 0.2)")
+    return Study(jobs(structs, potential, params), potential, structs)
+
+
+PROTOCOL = Protocol(
+    "evscan", "energy-volume scans: physical soundness under extreme deformation",
+    "Energy-volume scans under ±strain (MP-ALOE Table I): every lattice vector scaled by (1+s), atoms with "
+    "the cell, single points only; a scan fails with more than one sign change of dE/dV.",
+    ScanParams, plan, analyze, write_results)

@@ -15,56 +15,73 @@ import numpy as np
 import pandas as pd
 
 from mdrive import decks, metrics
-from mdrive.ensemble import Job
 from mdrive.errors import InputError
+from mdrive.jobs import Job, read_run_log
 from mdrive.manifest import write_text
-from mdrive.protocols.mc import MOLECULE, LJFluid, Species, elements_with, full_energy, md_defaults
-from mdrive.run import read_run_log
+from mdrive.params import param
+from mdrive.protocol import Protocol, Study, need_two_atoms, read_structures
+from mdrive.protocols.mc import MOLECULE, LJFluid, MCParams, Species, elements_with, full_energy, species
+from mdrive.protocols.mc import guard as mc_guard
 from mdrive.structures import Structure, formula
 
 TRACE = "trace.csv"
 GCMC = "f_mdrive_gcmc"
-ISOTHERM_COLUMNS = ["run", "status", "cause", "reservoir", "value", "temperature", "n_mean", "n_err",
+GPA_TO_BAR = 1e4
+MAX_RESERVOIR_GPA = 0.1  # fix gcmc treats the reservoir as an ideal gas: beyond 1000 bar it is not one
+ISOTHERM_COLUMNS = ["run", "status", "cause", "reservoir", "value", "unit", "temperature", "n_mean", "n_err",
                     "density_mean", "pe_mean", "acc_insert", "acc_delete", "acc_translate", "acc_swap", "samples"]
 
 
 @dataclass(frozen=True)
-class GcmcParams:
-    temperature: float  # K, or reduced (LJ)
-    reservoir: str  # "mu" or "pressure"
-    values: tuple[float, ...]  # one run per value: eV or bar (metal), ε or reduced pressure (LJ)
-    steps: int = 20000
-    every: int = 10  # MD steps between MC invocations
-    exchanges: int = 10  # insertion/deletion attempts per invocation
-    moves: int = 10  # translation attempts per invocation
-    displace: float = 0.5  # Å or σ, largest translation
-    timestep: float | None = None
-    tdamp: float | None = None
-    seed: int = 12345
-    swap: tuple[str, str] | None = None  # element pair for fix atom/swap
-    swaps: int = 10
+class GcmcParams(MCParams):
+    temperature: float | None = param(None, "temperature", dim="temperature", above=0, max=1e5)
+    mu: tuple[float, ...] = param((), "reservoir chemical potential(s), fix gcmc's: one run each", dim="energy",
+                                  many=True, aliases=("--mus",))
+    pressure: tuple[float, ...] = param((), "reservoir ideal-gas pressure(s): one run each (an ideal gas: at most "
+                                        "1000 bar)", dim="pressure", many=True, above=0, max=MAX_RESERVOIR_GPA,
+                                        aliases=("--pressures",))
+    exchanges: int = param(10, "insert/delete attempts per invocation", min=0, max=1_000_000)
+    moves: int = param(10, "MC translations per invocation", min=0, max=1_000_000)
+    displace: float = param(0.5, "largest MC translation", dim="length", above=0, max=10.0)
+    swap: str | None = param(None, "also swap elements A and B (fix atom/swap)", str, metavar="A:B")
+    swaps: int = param(10, "swap attempts per invocation", min=1, max=1_000_000)
+    density: float = param(0.1, "--lj: starting reduced number density", dim="number_density", above=0,
+                           reduced_only=True)
 
     def check(self) -> None:
-        if self.temperature <= 0:
-            raise InputError(f"--temperature must be positive (got {self.temperature})")
-        if self.reservoir == "pressure" and min(self.values) <= 0:
-            raise InputError(f"--pressure must be positive: it is the reservoir's ideal-gas pressure "
-                             f"(got {min(self.values):g})")
-        for name in ("steps", "every"):
-            if getattr(self, name) < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
-        if self.exchanges < 0 or self.moves < 0 or self.exchanges + self.moves == 0:
-            raise InputError("--exchanges and --moves must be >= 0 and not both 0")
-        if self.displace <= 0:
-            raise InputError(f"--displace must be positive (got {self.displace})")
-        if not 0 < self.seed < 2 ** 31:
-            raise InputError(f"--seed must be an integer in 1..2147483647 (got {self.seed})")
+        super().check()
+        if self.temperature is None:
+            raise InputError("give --temperature (K; reduced with --lj), e.g. --temperature 300K")
+        if bool(self.mu) == bool(self.pressure):
+            raise InputError("give the reservoir as --mu VALUE[,...] or --pressure VALUE[,...] (one of them)")
+        if self.exchanges + self.moves == 0:
+            raise InputError("--exchanges and --moves are both 0: nothing would be sampled")
+        if self.swap and (len(self.swap.split(":")) != 2 or len(set(self.swap.split(":"))) != 2):
+            raise InputError(f"--swap {self.swap}: write two different elements as A:B, e.g. --swap Cu:Ni")
 
-    def variables(self, value: float, lj: bool, has_hydrogen: bool = False, full: bool = False) -> dict:
-        dt, tdamp = md_defaults(lj, has_hydrogen)
+    @property
+    def reservoir(self) -> str:
+        return "mu" if self.mu else "pressure"
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """The reservoir values in the deck's units: eV or bar (metal), reduced (LJ)."""
+        if self.mu or self.lj:
+            return self.mu or self.pressure
+        return tuple(p * GPA_TO_BAR for p in self.pressure)
+
+    @property
+    def unit(self) -> str:
+        return "reduced" if self.lj else ("eV" if self.mu else "bar")
+
+    @property
+    def swap_pair(self) -> tuple[str, str] | None:
+        return tuple(self.swap.split(":")) if self.swap else None
+
+    def variables(self, value: float, has_hydrogen: bool = False, full: bool = False) -> dict:
         options = ("full_energy" if full else "") + (f" pressure {value:g}" if self.reservoir == "pressure" else "")
-        return {"seed": self.seed, "temperature": self.temperature, "dt": self.timestep or dt,
-                "tdamp": self.tdamp or tdamp, "steps": self.steps, "every": self.every, "thermo_every": self.every,
+        return {"seed": self.seed, "temperature": self.temperature, **self.md(has_hydrogen), "steps": self.steps,
+                "every": self.every, "thermo_every": self.every,
                 "exchanges": self.exchanges, "moves": self.moves, "displace": self.displace,
                 "mu": value if self.reservoir == "mu" else 0.0, "gcmc_options": options.strip(),
                 "swap": "no", "swaps": self.swaps, "swap_a": 0, "swap_b": 0, "swap_columns": ""}
@@ -74,10 +91,12 @@ def point_name(params: GcmcParams, value: float) -> str:
     return f"{'mu' if params.reservoir == 'mu' else 'p'}{value:g}"
 
 
-def lj_jobs(fluid: LJFluid, params: GcmcParams) -> list[Job]:
+def lj_jobs(params: GcmcParams) -> list[Job]:
+    fluid = LJFluid(params.density, params.cutoff, params.cells)
+    fluid.check()
     jobs = []
     for value in params.values:
-        variables = {**params.variables(value, lj=True), **fluid.variables(), "type": 1}
+        variables = {**params.variables(value), **fluid.variables(), "type": 1}
         name = f"lj-T{params.temperature:g}-{point_name(params, value)}"
         info = _info(name, params, value, {"n_atoms": 4 * fluid.cells ** 3, "elements": ["LJ"], "lj": True})
         jobs.append(Job(name, decks.composer("gcmc-lj.in", variables), info,
@@ -90,7 +109,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
     for s in structures:
         elements = elements_with(s, sp)
         for value in params.values:
-            variables = {**params.variables(value, False, s.has_hydrogen, full_energy(potential)),
+            variables = {**params.variables(value, s.has_hydrogen, full_energy(potential)),
                          "type": sp.type_id(elements),
                          "atom_style": "full" if sp.molecule is not None else "atomic",
                          "molecule": "yes" if sp.molecule is not None else "no"}
@@ -99,7 +118,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
                 variables["gcmc_options"] += " mol mdrive_mol"
                 files[MOLECULE] = sp.template(elements)
             if params.swap:
-                a, b = (elements.index(e) + 1 for e in params.swap)
+                a, b = (elements.index(e) + 1 for e in params.swap_pair)
                 variables.update(swap="yes", swap_a=a, swap_b=b,
                                  swap_columns="f_mdrive_swap[1] f_mdrive_swap[2]")
             name = f"{s.name}-{point_name(params, value)}"
@@ -115,7 +134,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
 
 
 def _info(name: str, params: GcmcParams, value: float, extra: dict) -> dict:
-    return {"protocol": "gcmc", "run": name, "reservoir": params.reservoir, "value": value,
+    return {"protocol": "gcmc", "run": name, "reservoir": params.reservoir, "value": value, "unit": params.unit,
             "temperature": params.temperature, **extra}
 
 
@@ -123,7 +142,7 @@ def _info(name: str, params: GcmcParams, value: float, extra: dict) -> dict:
 
 
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
-    out = {k: info[k] for k in ("run", "reservoir", "value", "temperature")}
+    out = {k: info.get(k) for k in ("run", "reservoir", "value", "unit", "temperature")}
     out.update(status="error", cause=None, samples=0)
     log, error = read_run_log(run_dir, error)
     thermo = log.runs[-1].thermo if log and log.runs else pd.DataFrame()
@@ -174,7 +193,7 @@ def _summary(trace: pd.DataFrame, blocks: int = 5) -> dict:
             "acc_translate": rate("translate_ok", "translate_tries"), "acc_swap": rate("swap_ok", "swap_tries")}
 
 
-def write_results(out: Path, rows: list[dict]) -> tuple[str, dict]:
+def write_results(out: Path, rows: list[dict], params: GcmcParams | None = None) -> tuple[str, dict]:
     from mdrive import plots
     from mdrive.manifest import atomic_path
 
@@ -197,3 +216,32 @@ def write_results(out: Path, rows: list[dict]) -> tuple[str, dict]:
                                              f"{r['density_mean']:.4g}" if r["status"] == "valid" else "")
              for r in table.to_dict("records")]
     return "\n".join(lines), head
+
+
+def plan(params: GcmcParams, run) -> Study:
+    params.lj_or_structures(run)
+    if params.lj:
+        if params.swap:
+            raise InputError("--lj builds a one-component Lennard-Jones fluid: give no --swap")
+        return Study(lj_jobs(params))
+    potential = run.load_potential("eam:Cu_u3.eam")
+    sp = species(params.species)
+    lacking = sorted(set(sp.elements) - set(potential.elements or sp.elements))
+    if lacking:
+        raise InputError(f"--species {params.species}: potential {potential.spec} covers "
+                         f"{' '.join(potential.elements)}, not {' '.join(lacking)}")
+    structs, _ = read_structures(run, potential, elements_of=lambda s: elements_with(s, sp))
+    for s in structs:
+        if params.swap and not set(params.swap_pair) <= set(elements_with(s, sp)):
+            raise InputError(f"--swap {params.swap}: structure {s.name} has {' '.join(s.elements)}")
+    need_two_atoms(structs, "the MD between MC moves")
+    guard = mc_guard(structs[0], potential, sp, deletions=True, unsafe=params.unsafe, seed=params.seed)
+    return Study(structure_jobs(structs, potential, sp, params), potential, structs, provenance={"mc_guard": guard})
+
+
+PROTOCOL = Protocol(
+    "gcmc", "grand-canonical Monte Carlo + MD (fix gcmc), isotherms",
+    "Hybrid MD / grand-canonical MC with fix gcmc, one run per reservoir value (an isotherm), spread over MPI "
+    "groups; --swap A:B adds fix atom/swap; --lj runs the Lennard-Jones fluid in reduced units. Before MC "
+    "with a potential, the guard rail checks that LAMMPS's trial energies match a direct recomputation "
+    "(--unsafe overrides, recorded in the manifest).", GcmcParams, plan, analyze, write_results, reduced_by="lj")

@@ -12,6 +12,8 @@ from ase.data import atomic_numbers
 from ase.units import kB
 
 from mdrive.errors import InputError
+from mdrive.params import param
+from mdrive.protocols.md import MAX_TIMESTEP_PS, SEED_MAX, check_damping
 
 MOLECULE = "molecule.txt"
 PAIRWISE = ("lj/cut", "zbl")  # families whose pair style has single(): fix gcmc/widom can score a trial cheaply
@@ -20,6 +22,42 @@ PAIRWISE = ("lj/cut", "zbl")  # families whose pair style has single(): fix gcmc
 def full_energy(potential) -> bool:
     """Every trial a full energy evaluation: needed by many-body and ML potentials (no single())."""
     return potential is not None and potential.family not in PAIRWISE
+
+
+@dataclass(frozen=True)
+class MCParams:
+    """What gcmc and widom share: a structure with a potential, or the LJ fluid (--lj, reduced units)."""
+
+    lj: bool = param(False, "the Lennard-Jones fluid in reduced units (validation): values are then reduced, "
+                     "bare or with sigma, tau, epsilon")
+    species: str | None = param(None, "element symbol, or a molecule file (xyz, ...) to insert", str)
+    unsafe: bool = param(False, "run even when the MC guard rail fails (recorded)")
+    steps: int = param(20000, "MD steps sampled", min=1, max=2_000_000_000)
+    every: int = param(10, "MD steps between MC invocations", min=1, aliases=("--md-steps-between",))
+    timestep: float | None = param(None, "MD timestep (default 1 fs, 0.5 fs with H; 0.005 tau with --lj)",
+                                   dim="time", above=0, max=MAX_TIMESTEP_PS)
+    tdamp: float | None = param(None, "thermostat damping (default 100 timesteps)", dim="time", above=0)
+    seed: int = param(12345, "velocity and MC seed, recorded", min=1, max=SEED_MAX)
+    cutoff: float = param(4.0, "--lj: cutoff, at least 2.5 sigma (tail corrections added)", dim="length", above=0,
+                          reduced_only=True)
+    cells: int = param(6, "--lj: fcc cells per side (4·cells³ atoms)", min=1, max=100)
+
+    def check(self) -> None:
+        if not self.lj:
+            dt = self.timestep or 0.001
+            check_damping(self.tdamp, None, dt, self.steps * dt)
+
+    def md(self, has_hydrogen: bool = False) -> dict:
+        """Timestep and damping in the deck's units: metal ps, or LJ τ (100 steps' damping)."""
+        dt, tdamp = md_defaults(self.lj, has_hydrogen)
+        return {"dt": self.timestep or dt, "tdamp": self.tdamp or tdamp}
+
+    def lj_or_structures(self, run) -> None:
+        """--lj builds its own fluid; otherwise structures, a potential and a species are needed."""
+        if self.lj and (run.structures or run.potential or self.species):
+            raise InputError("--lj builds its own Lennard-Jones fluid: give no structures, --potential or --species")
+        if not self.lj and not (run.structures and run.potential and self.species):
+            raise InputError("this needs STRUCTURE files, --potential and --species (or --lj for the LJ fluid)")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ crystal relaxed with the same potential gives the excess energy.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import ase.io
@@ -18,12 +19,15 @@ from ase import Atoms
 from ase.build import bulk
 
 from mdrive import decks, metrics
-from mdrive.ensemble import Job
 from mdrive.errors import InputError
+from mdrive.jobs import Job, read_run_log
 from mdrive.manifest import write_text
+from mdrive.params import param
 from mdrive.potentials import Potential
+from mdrive.protocol import Protocol, Study, need_two_atoms
+from mdrive.protocols import schedule
+from mdrive.protocols.md import MAX_TIMESTEP_PS, SEED_MAX, check_damping
 from mdrive.protocols.schedule import Stage
-from mdrive.run import read_run_log
 from mdrive.structures import Structure, formula, random_packing
 
 GPA_TO_BAR = 1e4
@@ -37,7 +41,7 @@ class Preset:
     """A paper's protocol: its schedule ({melt}: the stages a --melt-potential takes over; {anneal}: the
     annealing temperature) and how its start structure is built. Values tagged [I] in docs/protocols."""
     schedule: str
-    timestep: float  # fs
+    timestep: float  # ps
     element: str
     atoms: int
     density: float  # g/cm³
@@ -49,16 +53,16 @@ class Preset:
 PRESETS = {
     # MACE-MP-0 §A2: 512 Si, random hard spheres annealed 10 ps at 1400 K (with Si-GAP-18 in the paper),
     # NpT Nosé–Hoover quench 1400 -> 300 K at 1e12 K/s, 1 fs; relaxed for the excess energy
-    "a-si": Preset("npt:1400K:10ps:pot={melt}, npt:1400K->300K@1K/ps, min:0GPa", 1.0, "Si", 512, 2.33,
+    "a-si": Preset("npt:1400K:10ps:pot={melt}, npt:1400K->300K@1K/ps, min:0GPa", 0.001, "Si", 512, 2.33,
                    "random", r_min=2.0),
     # §A3: diamond at the target density, NVT 8000 K for 3 ps, quench at 1000 K/ps, then minimised;
     # atoms and timestep are not stated (216 atoms, 0.5 fs [I])
-    "a-c": Preset("nvt:8000K:3ps, nvt:8000K->300K@1000K/ps, min", 0.5, "C", 216, 3.0, "crystal"),
+    "a-c": Preset("nvt:8000K:3ps, nvt:8000K->300K@1000K/ps, min", 0.0005, "C", 216, 3.0, "crystal"),
     # §A3 graphitization: stage I with another potential (C-GAP-17 in the paper), then the anneal
     "graphitization": Preset(
         "nvt:9000K:40ps:pot={melt}, nvt:9000K->5500K:40ps:pot={melt}, nvt:5500K->300K:10ps:pot={melt}, "
         "nvt:300K:50ps:pot={melt}, nvt:300K->{anneal}K:10ps:pot={melt}, nvt:{anneal}K:350ps",
-        1.0, "C", 4096, 1.5, "random", r_min=1.0, anneal=2000.0),
+        0.001, "C", 4096, 1.5, "random", r_min=1.0, anneal=2000.0),
 }
 
 
@@ -69,36 +73,79 @@ def preset_schedule(preset: Preset, melt_potential: str | None, anneal: float | 
     return text.replace("{melt}", melt_potential) if melt_potential else text.replace(":pot={melt}", "")
 
 
+START_OPTIONS = ("element", "atoms", "density", "start", "r_min")
+MAX_STEPS = 2e9  # MD steps of one run: beyond months of any potential's time, surely a unit mistake
+
+
 @dataclass(frozen=True)
 class QuenchParams:
-    stages: tuple[Stage, ...]
-    timestep: float = 1.0  # fs, for stages without their own dt
-    tdamp: float = 100.0  # fs (NS in the paper: 0.1 ps [I])
-    pdamp: float = 1000.0  # fs (NS: 1 ps [I])
-    thermo_every: int = 100  # steps between trace rows and validity checks
-    seed: int = 12345  # replica k uses seed + k
-    replicas: int = 1
-    cutoff: float | None = None  # Å, bond cutoff for coordination; None: per element (structure_analysis)
-    ftol: float = 1e-4  # eV/Å, minimisation force tolerance
+    schedule: str | None = param(None, "stages, e.g. 'nvt:3000K:2ps, nvt:3000K->300K@100K/ps, min' (hold, ramp, "
+                                 "rate, pressure, dt=, pot=), or a YAML file of them", str, metavar="STAGES|FILE.yaml")
+    preset: str | None = param(None, "a-si: 512 Si, NpT 1400 -> 300 K at 1e12 K/s; a-c: 8000 K melt, 1000 K/ps "
+                               "quench; graphitization: MACE-MP-0's multi-stage anneal", str, choices=tuple(PRESETS))
+    melt_potential: str | None = param(None, "potential for the preset's melt stages (the paper used GAP there)",
+                                       str, metavar="SPEC")
+    anneal: float | None = param(None, "graphitization: annealing temperature (default 2000 K)", dim="temperature",
+                                 above=0, max=1e5)
+    timestep: float | None = param(None, "MD timestep of stages without dt= (default 1 fs, or the preset's)",
+                                   dim="time", above=0, max=MAX_TIMESTEP_PS)
+    tdamp: float = param(0.1, "thermostat damping (Nosé-Hoover; the paper's 0.1 ps)", dim="time", above=0)
+    pdamp: float = param(1.0, "barostat damping (the paper's 1 ps)", dim="time", above=0)
+    thermo_every: int = param(100, "steps between trace rows and validity checks", min=1)
+    seed: int = param(12345, "seed of replica 0; replica k uses seed + k", min=1, max=SEED_MAX)
+    replicas: int = param(1, "runs per start structure, spread over MPI groups", min=1, max=10000)
+    cutoff: float | None = param(None, "bond cutoff for coordination (default per element: Si 2.85 Å, C 1.85 Å)",
+                                 dim="length", above=0, max=10.0)
+    ftol: float = param(1e-4, "minimisation force tolerance", dim="force", above=0, max=10.0)
+    reference: str | None = param(None, "crystal for the excess energy (default: the element's crystal from ASE)",
+                                  str, metavar="FILE")
+    element: str | None = param(None, "build the start: element", str)
+    atoms: int | None = param(None, "build the start: number of atoms (default 216)", int, min=2, max=1_000_000)
+    density: float | None = param(None, "build the start: density", dim="mass_density", above=0, max=30.0)
+    start: str | None = param(None, "build the start: random hard spheres or the crystal (default random)", str,
+                              choices=("random", "crystal"))
+    r_min: float | None = param(None, "random start: closest approach (default 2 Å)", dim="length", above=0, max=5.0)
+
+    @cached_property
+    def stages(self) -> tuple[Stage, ...]:
+        if self.schedule is None and self.preset is None:
+            raise InputError("give --schedule (e.g. 'nvt:3000K:2ps, nvt:3000K->300K@100K/ps, min') or --preset")
+        text = self.schedule or preset_schedule(PRESETS[self.preset], self.melt_potential, self.anneal)
+        return tuple(schedule.parse(text))
+
+    @property
+    def dt(self) -> float:
+        """ps, for stages without their own dt"""
+        return self.timestep or (PRESETS[self.preset].timestep if self.preset else 0.001)
 
     def check(self) -> None:
-        for name, value in (("--timestep", self.timestep), ("--tdamp", self.tdamp), ("--pdamp", self.pdamp),
-                            ("--ftol", self.ftol)):
-            if value <= 0:
-                raise InputError(f"{name} must be positive (got {value})")
-        if self.thermo_every < 1:
-            raise InputError(f"--thermo-every must be at least 1 step (got {self.thermo_every})")
-        if not 1 <= self.replicas <= 10000:
-            raise InputError(f"--replicas must be 1 or more (got {self.replicas})")
-        if not 0 < self.seed < 2 ** 31 - self.replicas:
-            raise InputError(f"--seed must be an integer in 1..{2 ** 31 - 1 - self.replicas} (got {self.seed})")
-        if self.cutoff is not None and self.cutoff <= 0:
-            raise InputError(f"--cutoff must be positive (got {self.cutoff} Å)")
+        longest = max((st.duration for st in self.stages if st.is_md), default=None)
+        check_damping(self.tdamp, self.pdamp if any(st.ensemble == "npt" for st in self.stages) else None,
+                      self.dt, longest)
+        if self.seed + self.replicas - 1 > SEED_MAX:
+            raise InputError(f"--seed {self.seed} + --replicas {self.replicas} passes {SEED_MAX}; lower --seed")
+        steps = sum(st.steps(self.dt) for st in self.stages)
+        if steps > MAX_STEPS:
+            raise InputError(f"--schedule asks for {steps:.3g} MD steps per run, beyond {MAX_STEPS:.0e}; shorten "
+                             f"the stages or check their units")
 
-    def as_dict(self) -> dict:
-        out = asdict(self)
-        out["stages"] = [s.text() for s in self.stages]
-        return out
+    def start_spec(self, given_structures: bool) -> StartSpec | None:
+        """How to build the start structure when no STRUCTURE is given (None: structures are given)."""
+        given = [o for o in START_OPTIONS if getattr(self, o) is not None]
+        if given_structures:
+            if given:
+                raise InputError(f"--{given[0].replace('_', '-')} builds a start structure: give it or STRUCTURE "
+                                 f"files, not both")
+            return None
+        preset = PRESETS.get(self.preset)
+        if preset is None and not {"element", "density"} <= set(given):
+            raise InputError("give STRUCTURE files, or build a start with --element and --density "
+                             "(and --atoms, --start random|crystal)")
+        base = {"element": preset.element, "atoms": preset.atoms, "density": preset.density, "start": preset.start,
+                "r_min": preset.r_min} if preset else {"atoms": 216, "start": "random", "r_min": 2.0}
+        spec = StartSpec(**{**base, **{o: getattr(self, o) for o in given}})
+        spec.check()
+        return spec
 
 
 @dataclass
@@ -115,10 +162,6 @@ class StartSpec:
 
         if self.element not in atomic_numbers:
             raise InputError(f"--element {self.element} is not a chemical element")
-        if self.atoms < 2 or self.density <= 0:
-            raise InputError(f"--atoms must be >= 2 and --density positive (got {self.atoms}, {self.density})")
-        if self.start not in ("random", "crystal"):
-            raise InputError(f"--start must be random or crystal (got {self.start})")
 
     def build(self, seed: int) -> Atoms:
         if self.start == "crystal":
@@ -179,7 +222,7 @@ def jobs(runs: list[Replica], potential: Potential, stage_potentials: dict[str, 
         files = {STAGES: stages_text(params, stage_potentials)}
         files.update({_potential_file(k): decks.potential_text(p, elements)
                       for k, p in enumerate(stage_potentials.values())})
-        steps = sum(st.steps(params.timestep) for st in params.stages)
+        steps = sum(st.steps(params.dt) for st in params.stages)
         info = {"protocol": "meltquench", "kind": "quench", "run": r.name, "structure": s.name,
                 "source": s.source, "replica": r.replica, "seed": r.seed, "n_atoms": len(s.atoms),
                 "formula": formula(s.atoms), "elements": elements, "cn_cutoff": cutoff,
@@ -215,15 +258,15 @@ def stages_text(params: QuenchParams, stage_potentials: dict[str, Potential]) ->
     lines = ["# written by mdrive meltquench: one block per stage of the schedule; edit to change it"]
     current = None
     for k, st in enumerate(params.stages, 1):
-        dt = st.dt or params.timestep
-        lines += ["", f"# stage {k}: {st.text()}" + (f" ({st.steps(params.timestep)} steps of {dt:g} fs)"
+        dt = st.dt or params.dt
+        lines += ["", f"# stage {k}: {st.text()}" + (f" ({st.steps(params.dt)} steps of {dt * 1000:g} fs)"
                                                      if st.is_md else "")]
         if st.potential != current:
             lines.append(f"include         {files[st.potential] if st.potential else '${potential}'}")
             current = st.potential
         if st.is_md:
-            lines += [f"variable        stage_dt equal {dt / 1000:g}",
-                      f"variable        stage_steps equal {st.steps(params.timestep)}",
+            lines += [f"variable        stage_dt equal {dt:g}",
+                      f"variable        stage_steps equal {st.steps(params.dt)}",
                       f'variable        stage_fix string "{_fix_args(st, params)}"',
                       "include         stage-md.in"]
         else:
@@ -238,10 +281,10 @@ def stages_text(params: QuenchParams, stage_potentials: dict[str, Potential]) ->
 def _fix_args(st: Stage, params: QuenchParams) -> str:
     if st.ensemble == "nve":
         return "nve"
-    temp = f"temp {st.t_start:g} {st.t_stop:g} {params.tdamp / 1000:g}"
+    temp = f"temp {st.t_start:g} {st.t_stop:g} {params.tdamp:g}"
     if st.ensemble == "nvt":
         return f"nvt {temp}"
-    return f"npt {temp} iso {st.p_start * GPA_TO_BAR:g} {st.p_stop * GPA_TO_BAR:g} {params.pdamp / 1000:g}"
+    return f"npt {temp} iso {st.p_start * GPA_TO_BAR:g} {st.p_stop * GPA_TO_BAR:g} {params.pdamp:g}"
 
 
 def reference_crystal(elements: list[str], path: str | None) -> Structure | None:
@@ -253,6 +296,9 @@ def reference_crystal(elements: list[str], path: str | None) -> Structure | None
         found = read([path])
         if len(found) != 1:
             raise InputError(f"--reference {path} must hold exactly one structure (holds {len(found)})")
+        if set(found[0].elements) != set(elements):
+            raise InputError(f"--reference {path} holds {', '.join(found[0].elements)}; the runs hold "
+                             f"{', '.join(elements)}: the excess energy needs a crystal of the same elements")
         return Structure("reference-crystal", found[0].atoms, found[0].source)
     if len(elements) != 1:
         return None
@@ -413,7 +459,7 @@ def structure_table(rows: list[dict]) -> pd.DataFrame:
     return table.astype({c: "Int64" for c in ("replica", "seed", "n_atoms")})
 
 
-def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]:
+def write_results(out: Path, rows: list[dict], params: QuenchParams) -> tuple[str, dict]:
     from mdrive import plots
     from mdrive.manifest import atomic_path
 
@@ -473,6 +519,38 @@ def _round(value) -> float | None:
     return None if not np.isfinite(value) else round(value, 5)
 
 
-def params_dict(params: QuenchParams, start: StartSpec | None, extra: dict) -> dict:
-    return {**params.as_dict(), "start": asdict(start) if start else None, **extra}
+def plan(params: QuenchParams, run) -> Study:
+    from mdrive import potentials, structures
+
+    start = params.start_spec(bool(run.structures))
+    try:
+        import ovito  # noqa: F401  (the structure analysis needs it; fail before any run)
+    except ImportError:
+        raise InputError("meltquench analyses structures with OVITO: pip install 'mdrive[analysis]' "
+                         "(or pip install ovito)") from None
+    potential = run.load_potential("sw:Si.sw")
+    stage_potentials = {spec: potentials.load(spec, run.backend)
+                        for spec in dict.fromkeys(s.potential for s in params.stages if s.potential)}
+    if stage_potentials and any(p.bridge for p in [potential, *stage_potentials.values()]):
+        raise InputError("stages that switch potential (pot=) cannot use an ASE-bridge potential; "
+                         "use a LAMMPS pair style for every stage")
+    runs = replicas(structures.read(list(run.structures)), params) if run.structures else generated(start, params)
+    need_two_atoms([r.structure for r in runs], "a melt-quench")
+    elements = sorted({e for r in runs for e in r.structure.elements})
+    for p in [potential, *stage_potentials.values()]:
+        p.check_elements(elements)
+    crystal = reference_crystal(elements, params.reference)
+    structs = list({r.structure.name: r.structure for r in runs}.values()) + ([crystal] if crystal else [])
+    return Study(jobs(runs, potential, stage_potentials, params, crystal), potential, structs,
+                 list(stage_potentials.values()),
+                 {"stages": [st.text() for st in params.stages], "start": asdict(start) if start else None,
+                  "reference_source": crystal.source if crystal else None})
+
+
+PROTOCOL = Protocol(
+    "meltquench", "melt-quench / anneal schedules and the structure they leave",
+    "Melt, quench, anneal and relax on a schedule of stages, then analyse the structure left (density, "
+    "coordination, RDF, crystalline fraction, excess energy, Tg). Presets reproduce MACE-MP-0's a-Si, a-C and "
+    "graphitization protocols; without STRUCTURE the start is built (random hard spheres or a crystal at "
+    "--density).", QuenchParams, plan, analyze, write_results)
 

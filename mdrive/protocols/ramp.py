@@ -5,17 +5,18 @@ validity checked inside LAMMPS every thermo step and re-checked from the log her
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mdrive import decks, metrics
-from mdrive.ensemble import Job
-from mdrive.errors import InputError
+from mdrive.jobs import Job, read_run_log
+from mdrive.params import param
 from mdrive.potentials import Potential
-from mdrive.run import read_run_log
+from mdrive.protocol import Protocol, Study, need_two_atoms, read_structures
+from mdrive.protocols.md import MAX_TIMESTEP_PS, SEED_MAX, check_damping
 from mdrive.structures import Structure, formula
 
 GPA_TO_BAR = 1e4
@@ -28,59 +29,57 @@ PRESETS = {
     # MP-ALOE lowered the NPT target to 100 GPa "to better reflect physically attainable pressures"
     "mp-aloe": {"p_stop": 100.0},
 }
+# The built-in demo (`make run`): Cu–Ni random mixtures with the Cu–Ni EAM shipped with LAMMPS.
+DEMO_POTENTIAL = "eam/alloy:CuNi.eam.alloy"
+DEMO_SET = {"elements": ["Cu", "Ni"], "count": 8, "n_atoms": 256, "seed": 2024
+}
 
 
 @dataclass(frozen=True)
 class RampParams:
-    ensembles: tuple[str, ...] = ENSEMBLES
-    t_start: float = 300.0  # K
-    t_stop: float = 3000.0  # K
-    p_start: float = 0.0  # GPa
-    p_stop: float = 500.0  # GPa
-    duration: float = 10.0  # ps
-    timestep: float | None = None  # fs; None: 2 fs, or 0.5 fs when the structure holds H (as Arena)
-    tdamp: float = 25.0  # fs (Arena's ttime)
-    pdamp: float = 75.0  # fs (Arena's ptime)
-    couple: str = "iso"  # NPT cell coupling: iso (default), aniso, or tri (Arena's fully flexible cell)
-    thermo_every: int = 10  # steps: Arena's frame interval; validity is checked at this interval
-    seed: int = 12345
-    preset: str = "arena"
+    ensemble: str = param("both", "nvt: temperature ramp; npt: temperature and pressure ramp; both",
+                          choices=("nvt", "npt", "both"))
+    preset: str = param("arena", "arena: NPT to 500 GPa; mp-aloe: NPT to 100 GPa", choices=tuple(PRESETS))
+    t_start: float = param(300.0, "ramp start temperature", dim="temperature", above=0, max=1e5)
+    t_stop: float = param(3000.0, "ramp end temperature", dim="temperature", above=0, max=1e5)
+    p_start: float = param(0.0, "NPT ramp start pressure", dim="pressure", min=-MAX_PRESSURE_GPA,
+                           max=MAX_PRESSURE_GPA)
+    p_stop: float | None = param(None, "NPT ramp end pressure (default: the preset's, arena 500 GPa, mp-aloe "
+                                 "100 GPa)", dim="pressure", min=-MAX_PRESSURE_GPA, max=MAX_PRESSURE_GPA)
+    duration: float = param(10.0, "length of each ramp", dim="time", above=0, max=1e6)
+    timestep: float | None = param(None, "MD timestep (default 2 fs, 0.5 fs when the structure holds H, as "
+                                   "Arena)", dim="time", above=0, max=MAX_TIMESTEP_PS)
+    tdamp: float = param(0.025, "thermostat damping (Arena's ttime)", dim="time", above=0)
+    pdamp: float = param(0.075, "barostat damping (Arena's ptime)", dim="time", above=0)
+    couple: str = param("iso", "NPT cell coupling: iso, aniso, or tri (Arena's fully flexible cell)",
+                        choices=("iso", "aniso", "tri"))
+    thermo_every: int = param(10, "steps between thermo rows and validity checks (Arena's frame interval)", min=1)
+    seed: int = param(12345, "velocity seed, recorded", min=1, max=SEED_MAX)
+    skip_bad: bool = param(False, "record structures rejected up front (unreadable, overlapping, elements the "
+                           "potential lacks) as failed runs and run the others, instead of stopping")
+
+    @property
+    def ensembles(self) -> tuple[str, ...]:
+        return ENSEMBLES if self.ensemble == "both" else (self.ensemble,)
 
     def check(self) -> None:
-        if min(self.t_start, self.t_stop) <= 0:
-            raise InputError(f"temperatures must be positive (got --t-start {self.t_start} --t-stop {self.t_stop} K)")
-        if max(abs(self.p_start), abs(self.p_stop)) > MAX_PRESSURE_GPA:
-            raise InputError(f"pressures are in GPa and must lie within ±{MAX_PRESSURE_GPA:g} GPa "
-                             f"(got --p-start {self.p_start} --p-stop {self.p_stop})")
-        if self.duration <= 0:
-            raise InputError(f"--duration must be positive (got {self.duration} ps)")
-        if self.timestep is not None and self.timestep <= 0:
-            raise InputError(f"--timestep must be positive (got {self.timestep} fs)")
-        if self.thermo_every < 1:
-            raise InputError(f"--thermo-every must be at least 1 step (got {self.thermo_every})")
-        if not 0 < self.seed < 2 ** 31:
-            raise InputError(f"--seed must be an integer in 1..2147483647 (got {self.seed})")
-        if self.couple not in ("iso", "aniso", "tri"):
-            raise InputError(f"--couple must be iso, aniso or tri (got {self.couple})")
-        for ens in self.ensembles:
-            if ens not in ENSEMBLES:
-                raise InputError(f"--ensemble must be nvt, npt or both (got {ens})")
+        check_damping(self.tdamp, self.pdamp, self.timestep or 0.002, self.duration)
 
-    def dt_fs(self, structure: Structure) -> float:
-        return self.timestep or (0.5 if structure.has_hydrogen else 2.0)
+    def dt_ps(self, structure: Structure) -> float:
+        return self.timestep or (0.0005 if structure.has_hydrogen else 0.002)
 
     def steps(self, structure: Structure) -> int:
-        return max(1, round(self.duration * 1000 / self.dt_fs(structure)))
+        return max(1, round(self.duration / self.dt_ps(structure)))
 
     def variables(self, ensemble: str, structure: Structure) -> dict:
         values = {
             "seed": self.seed, "t_start": self.t_start, "t_stop": self.t_stop,
-            "steps": self.steps(structure), "dt": self.dt_fs(structure) / 1000,
-            "tdamp": self.tdamp / 1000, "thermo_every": self.thermo_every,
+            "steps": self.steps(structure), "dt": self.dt_ps(structure),
+            "tdamp": self.tdamp, "thermo_every": self.thermo_every,
         }
         if ensemble == "npt":
             values.update(p_start=self.p_start * GPA_TO_BAR, p_stop=self.p_stop * GPA_TO_BAR,
-                          pdamp=self.pdamp / 1000, couple=self.couple)
+                          pdamp=self.pdamp, couple=self.couple)
         return values
 
 
@@ -91,7 +90,7 @@ def jobs(structures: list[Structure], potential: Potential, params: RampParams) 
             variables = params.variables(ens, s)
             info = {"protocol": "ramp", "structure": s.name, "source": s.source, "ensemble": ens,
                     "n_atoms": len(s.atoms), "formula": formula(s.atoms), "seed": params.seed,
-                    "steps_target": variables["steps"], "timestep_fs": params.dt_fs(s),
+                    "steps_target": variables["steps"], "timestep_fs": params.dt_ps(s) * 1000,
                     "variables": variables}
             cost = len(s.atoms) * variables["steps"] * (3.0 if ens == "npt" else 1.0)  # NPT: ~3x per step
             compose = decks.composer(f"ramp-{ens}.in", variables, potential=potential, structure=s)
@@ -102,7 +101,7 @@ def jobs(structures: list[Structure], potential: Potential, params: RampParams) 
 
 def rejected_jobs(rejected: dict[str, str], params: RampParams) -> list[Job]:
     """Runs of structures rejected up front (--skip-bad): recorded as errors with the reason, never run."""
-    steps = max(1, round(params.duration * 1000 / (params.timestep or 2.0)))
+    steps = max(1, round(params.duration / (params.timestep or 0.002)))
     return [Job(f"{name}-{ens}", None, {"protocol": "ramp", "structure": name, "ensemble": ens, "n_atoms": 0,
                                         "formula": None, "seed": params.seed, "steps_target": steps},
                 refused=f"rejected before running: {why}")
@@ -260,11 +259,7 @@ def headline_text(head: dict) -> str:
     return "\n".join(lines) if lines else "no runs"
 
 
-def params_dict(params: RampParams) -> dict:
-    return asdict(params)
-
-
-def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]:
+def write_results(out: Path, rows: list[dict], params: RampParams) -> tuple[str, dict]:
     """summary.csv, survival.csv, survival.png; returns the headline (text, data)."""
     from mdrive import plots
     from mdrive.manifest import atomic_path, write_text
@@ -273,11 +268,36 @@ def write_results(out: Path, rows: list[dict], params: dict) -> tuple[str, dict]
     write_text(out / "summary.csv", table.to_csv(index=False))
     survival = survival_table(table)
     write_text(out / "survival.csv", survival.to_csv(index=False))
-    ramps = {ens: (params["t_start"], params["t_stop"],
-                   params["p_start"] if ens == "npt" else None, params["p_stop"] if ens == "npt" else None)
+    ramps = {ens: (params.t_start, params.t_stop,
+                   params.p_start if ens == "npt" else None, params.p_stop if ens == "npt" else None)
              for ens in ENSEMBLES}
     if not survival.empty:
         with atomic_path(out / "survival.png") as tmp:
             plots.survival(survival, ramps, tmp)
     head = headline(table)
     return headline_text(head), head
+
+
+def plan(params: RampParams, run) -> Study:
+    """Jobs for the given structures, or for the built-in Cu–Ni demo set when none are given."""
+    from mdrive.protocols import mixtures
+
+    if run.structures:
+        potential = run.load_potential("snap:W_2940_2017_2")
+        structs, rejected = read_structures(run, potential, params.skip_bad)
+        provenance = {}
+    else:
+        potential = run.load_potential("", DEMO_POTENTIAL)
+        structs, rejected = mixtures.generate(DEMO_SET["elements"], DEMO_SET["count"], DEMO_SET["n_atoms"],
+                                              DEMO_SET["seed"]), {}
+        provenance = {"demo_set": DEMO_SET}
+    need_two_atoms(structs, "a temperature ramp")
+    return Study(jobs(structs, potential, params) + rejected_jobs(rejected, params), potential, structs,
+                 provenance=provenance)
+
+
+PROTOCOL = Protocol(
+    "ramp", "MD stability under temperature / pressure ramps (the main job)",
+    "MD stability under temperature (NVT) and temperature + pressure (NPT) ramps, the MLIP Arena / MP-ALOE "
+    "stability task; without STRUCTURES the built-in Cu-Ni demo set with the Cu-Ni EAM shipped with LAMMPS.",
+    RampParams, plan, analyze, write_results, presets=PRESETS)

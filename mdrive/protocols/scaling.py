@@ -61,7 +61,7 @@ class Study:
         write_text(folder / STUDY, yaml.safe_dump(data, sort_keys=False))
 
     @classmethod
-    def load(cls, folder: Path) -> "Study":
+    def load(cls, folder: Path) -> Study:
         path = folder / STUDY
         if not path.is_file():
             raise InputError(f"{folder} holds no {STUDY}: plan a study first (mdrive scaling plan ... --out DIR)")
@@ -99,14 +99,20 @@ def check_domains(study: Study, density: float) -> None:
                 f"neighbour cutoff ({study.neighbor_cutoff:.2f} Å) per subdomain; use more atoms or fewer ranks")
 
 
-def launch_args(potential: Potential, gpus_per_node: int) -> list[str]:
-    """lmp's arguments for one point: the deck, and on GPUs the Kokkos flags of the potential's adapter."""
+def launch_args(potential: Potential, p: Point) -> list[str]:
+    """lmp's arguments for one point: the deck, and on GPUs the Kokkos command line mdrive.gpu builds for the
+    potential (with its refusals and warnings), one rank per GPU."""
+    from mdrive import gpu
+    from mdrive.runtime import build
+
     args = ["-in", decks.DECK, "-log", "log.lammps"]
-    if gpus_per_node:
-        if potential.kokkos is None:
-            raise InputError(f"potential {potential.spec} has no Kokkos style: it cannot run on GPUs")
-        args += ["-k", "on", "g", str(gpus_per_node), "-sf", "kk", "-pk", "kokkos", *potential.kokkos.package.split()]
-    return args
+    if not p.gpus_per_node:
+        return args
+    fixes = gpu.deck_fixes([decks.template_path("scaling.in")])
+    plan = gpu.plan(potential, p.gpus_per_node, min(p.ranks, p.gpus_per_node), build().version, fixes)
+    for warning in plan.warnings:
+        print(f"mdrive: warning: {p.name}: {warning}", file=sys.stderr)
+    return args + plan.args
 
 
 def write_jobs(folder: Path, study: Study, potential: Potential, structures: dict[str, Structure]) -> None:
@@ -116,7 +122,7 @@ def write_jobs(folder: Path, study: Study, potential: Potential, structures: dic
     for p in study.points:
         run_dir = folder / JOBS / p.name
         decks.compose(run_dir, "scaling.in", variables, potential, structures[p.name])
-        study.launch[p.name] = launch_args(potential, p.gpus_per_node)
+        study.launch[p.name] = launch_args(potential, p)
     study.save(folder)
 
 

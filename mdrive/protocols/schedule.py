@@ -8,25 +8,24 @@ Written on the command line as comma-separated stages, fields separated by ':'::
 ENSEMBLE is nvt, npt, nve or min. Fields: a temperature `300K` or ramp `8000K->300K`; a duration `3ps`,
 `500fs`, `1ns` or, for a ramp, a rate `@1000K/ps`; a pressure `0GPa`, `1bar` or `0GPa->10GPa` (npt; on min
 it relaxes the cell to that pressure); a timestep `dt=0.5fs`; and last, a potential for this stage only,
-`pot=SPEC`. The YAML form is a list of such strings, or of mappings with keys ensemble, temp (K or
-[start, stop]), duration (ps), rate (K/ps), pressure (GPa or [start, stop]), dt (fs) and potential.
+`pot=SPEC`. Units are read by mdrive.params (any unit pint knows: 1ns, 300K, 1e4bar). The YAML form is a
+list of such strings, or of mappings with keys ensemble, temp ([start, stop]), duration, rate, pressure
+([start, stop]), dt and potential, each a value with its unit or a bare number in mdrive's default unit
+(K, ps, K/ps, GPa).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mdrive.errors import InputError
+from mdrive.params import DIMENSIONS, measure
+from mdrive.protocols.md import MAX_TIMESTEP_PS
 
 ENSEMBLES = ("nvt", "npt", "nve", "min")
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_TEMP = re.compile(rf"^({_NUMBER})K(?:->({_NUMBER})K)?(?:@({_NUMBER})K/ps)?$")
-_TIME = re.compile(rf"^({_NUMBER})(fs|ps|ns)$")
-_PRESSURE = re.compile(rf"^({_NUMBER})(GPa|bar)(?:->({_NUMBER})(GPa|bar))?$")
-_DT = re.compile(rf"^dt=({_NUMBER})fs$")
-_PS = {"fs": 1e-3, "ps": 1.0, "ns": 1e3}
-_GPA = {"GPa": 1.0, "bar": 1e-4}
+# what a field's unit says it is (mdrive.params reads it: one unit system for options and schedules)
+FIELDS = {"temperature": "temp", "time": "duration", "pressure": "pressure"}
+MAX_STAGE_PS = 1e6
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Stage:
     duration: float | None = None  # ps
     p_start: float | None = None  # GPa
     p_stop: float | None = None  # GPa
-    dt: float | None = None  # fs; None: the schedule's default
+    dt: float | None = None  # ps; None: the schedule's default
     potential: str | None = None  # spec of a potential for this stage only
 
     @property
@@ -45,7 +44,7 @@ class Stage:
         return self.ensemble != "min"
 
     def steps(self, default_dt: float) -> int:
-        return max(1, round(self.duration * 1000 / (self.dt or default_dt))) if self.is_md else 0
+        return max(1, round(self.duration / (self.dt or default_dt))) if self.is_md else 0
 
     def text(self) -> str:
         """The stage in the command-line syntax (canonical form, recorded in the manifest)."""
@@ -57,7 +56,7 @@ class Stage:
         if self.p_start is not None:
             fields.append(f"{self.p_start:g}GPa" + (f"->{self.p_stop:g}GPa" if self.p_stop != self.p_start else ""))
         if self.dt is not None:
-            fields.append(f"dt={self.dt:g}fs")
+            fields.append(f"dt={self.dt * 1000:g}fs")
         if self.potential:
             fields.append(f"pot={self.potential}")
         return ":".join(fields)
@@ -112,21 +111,23 @@ def _field(field: str, broken) -> tuple[str, object]:
         if not field[4:]:
             raise broken("pot= names no potential")
         return "potential", field[4:]
-    if m := _TEMP.match(field):
-        t0 = float(m[1])
-        t1 = float(m[2]) if m[2] else t0
-        if m[3] is not None:
-            return "temp_rate", ((t0, t1), float(m[3]))
-        return "temp", (t0, t1)
-    if m := _TIME.match(field):
-        return "duration", float(m[1]) * _PS[m[2]]
-    if m := _PRESSURE.match(field):
-        p0 = float(m[1]) * _GPA[m[2]]
-        return "pressure", (p0, float(m[3]) * _GPA[m[4]] if m[3] else p0)
-    if m := _DT.match(field):
-        return "dt", float(m[1])
-    raise broken(f"cannot read '{field}': expected a temperature (300K, 8000K->300K, 8000K->300K@1000K/ps), "
-                 f"a duration (3ps, 500fs), a pressure (0GPa, 1bar), dt=1fs or pot=SPEC")
+    try:
+        if field.startswith("dt="):
+            return "dt", measure(field[3:], ("time",))[1]
+        values, _, rate = field.partition("@")
+        first, arrow, second = values.partition("->")
+        dim, start = measure(first, tuple(FIELDS))
+        stop = measure(second, (dim,))[1] if arrow else start
+        if rate:
+            if dim != "temperature":
+                raise ValueError
+            return "temp_rate", ((start, stop), measure(rate, ("rate",))[1])
+        if arrow and dim == "time":
+            raise ValueError
+        return FIELDS[dim], start if dim == "time" else (start, stop)
+    except ValueError:
+        raise broken(f"cannot read '{field}': expected a temperature (300K, 8000K->300K, 8000K->300K@1000K/ps), "
+                     f"a duration (3ps, 500fs), a pressure (0GPa, 1bar), dt=1fs or pot=SPEC") from None
 
 
 def _checked(stage: Stage, broken) -> Stage:
@@ -145,8 +146,10 @@ def _checked(stage: Stage, broken) -> Stage:
         raise broken("temperatures must be positive")
     if stage.p_start is not None and e not in ("npt", "min"):
         raise broken(f"{e} holds the cell fixed and takes no pressure; use npt")
-    if stage.dt is not None and (stage.dt <= 0 or not stage.is_md):
-        raise broken("dt must be positive, and only MD stages have one")
+    if stage.dt is not None and (not 0 < stage.dt <= MAX_TIMESTEP_PS or not stage.is_md):
+        raise broken(f"dt must be positive and at most {MAX_TIMESTEP_PS * 1000:g} fs, and only MD stages have one")
+    if stage.duration is not None and stage.duration > MAX_STAGE_PS:
+        raise broken(f"{stage.duration:g} ps is longer than any MD run ({MAX_STAGE_PS:g} ps = 1 µs at most)")
     if e == "npt" and stage.p_start is None:
         stage = replace(stage, p_start=0.0, p_stop=0.0)
     return stage
@@ -173,19 +176,22 @@ def _mapping_text(item, number: int, path: Path) -> str:
         raise InputError(f"--schedule {path} stage {number}: a mapping with keys {', '.join(sorted(keys))} "
                          f"(ensemble required), or a string like 'nvt:300K:10ps'")
 
-    def pair(value, unit):
+    def unit(value, dim):  # a bare number is in the dimension's default unit, as everywhere in mdrive
+        return f"{value}{DIMENSIONS[dim].unit}" if isinstance(value, (int, float)) else str(value)
+
+    def pair(value, dim):
         a, b = (value, value) if not isinstance(value, list) else (value + value)[:2]
-        return f"{a}{unit}" + (f"->{b}{unit}" if b != a else "")
+        return unit(a, dim) + (f"->{unit(b, dim)}" if b != a else "")
 
     fields = [str(item["ensemble"])]
     if "temp" in item:
-        fields.append(pair(item["temp"], "K") + (f"@{item['rate']}K/ps" if "rate" in item else ""))
+        fields.append(pair(item["temp"], "temperature") + (f"@{unit(item['rate'], 'rate')}" if "rate" in item else ""))
     if "duration" in item:
-        fields.append(f"{item['duration']}ps")
+        fields.append(unit(item["duration"], "time"))
     if "pressure" in item:
-        fields.append(pair(item["pressure"], "GPa"))
+        fields.append(pair(item["pressure"], "pressure"))
     if "dt" in item:
-        fields.append(f"dt={item['dt']}fs")
+        fields.append(f"dt={unit(item['dt'], 'time')}")
     if "potential" in item:
         fields.append(f"pot={item['potential']}")
     return ":".join(fields)

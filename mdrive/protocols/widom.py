@@ -6,18 +6,20 @@ reduced units (inputs/widom-lj.in), checked against the JZG equation of state (d
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mdrive import decks, lj_eos, metrics
-from mdrive.ensemble import Job
 from mdrive.errors import InputError
+from mdrive.jobs import Job, read_run_log
 from mdrive.manifest import write_text
-from mdrive.protocols.mc import LJFluid, Species, elements_with, full_energy, kt, md_defaults, widom_mu
-from mdrive.run import read_run_log
+from mdrive.params import param
+from mdrive.protocol import Protocol, Study, need_two_atoms, read_structures
+from mdrive.protocols.mc import LJFluid, MCParams, Species, elements_with, full_energy, kt, species, widom_mu
+from mdrive.protocols.mc import guard as mc_guard
 from mdrive.structures import Structure, formula
 
 MU_COLUMN = "f_mdrive_widom[1]"
@@ -26,66 +28,87 @@ COLUMNS = ["run", "status", "cause", "temperature", "density", "n_atoms", "mu_ex
 
 
 @dataclass(frozen=True)
-class WidomParams:
-    temperature: float  # K, or reduced (LJ)
-    steps: int = 50000  # sampling steps
-    equilibrate: int = 5000
-    every: int = 10  # steps between invocations
-    insertions: int = 200  # test insertions per invocation
-    timestep: float | None = None  # ps or τ; None: 1 fs (0.5 fs with H), 0.005 τ
-    tdamp: float | None = None  # ps or τ; None: 100 timesteps
-    seed: int = 12345
-    blocks: int = 10
+class WidomParams(MCParams):
+    temperature: tuple[float, ...] = param((), "temperature; a list with --lj gives one run per state point",
+                                          dim="temperature", many=True, above=0, max=1e5)
+    density: tuple[float, ...] = param((), "--lj: reduced number density, a list gives one run per state point",
+                                       dim="number_density", many=True, above=0, reduced_only=True)
+    steps: int = param(50000, "MD steps sampled", min=1, max=2_000_000_000)
+    equilibrate: int = param(5000, "MD steps before sampling", min=0, max=2_000_000_000)
+    insertions: int = param(200, "test insertions per invocation", min=1, max=1_000_000)
+    blocks: int = param(10, "blocks for the error estimate", min=2, max=1000)
 
     def check(self) -> None:
-        if self.temperature <= 0:
-            raise InputError(f"--temperature must be positive (got {self.temperature})")
-        for name in ("steps", "every", "insertions", "blocks"):
-            if getattr(self, name) < 1:
-                raise InputError(f"--{name} must be at least 1 (got {getattr(self, name)})")
-        if self.equilibrate < 0:
-            raise InputError(f"--equilibrate must be 0 or more (got {self.equilibrate})")
+        super().check()
+        if not self.temperature:
+            raise InputError("give --temperature (K; reduced with --lj), e.g. --temperature 300K")
         if self.steps // self.every < 2 * self.blocks:
             raise InputError(f"--steps {self.steps} / --every {self.every} gives fewer than {2 * self.blocks} "
                              f"samples for {self.blocks} blocks; run longer")
-        if not 0 < self.seed < 2 ** 31:
-            raise InputError(f"--seed must be an integer in 1..2147483647 (got {self.seed})")
+        if not self.lj and (len(self.temperature) != 1 or self.density):
+            raise InputError("--density and lists of --temperature are for --lj; give one --temperature in K")
 
-    def variables(self, lj: bool, has_hydrogen: bool = False) -> dict:
-        dt, tdamp = md_defaults(lj, has_hydrogen)
-        return {"seed": self.seed, "temperature": self.temperature, "dt": self.timestep or dt,
-                "tdamp": self.tdamp or tdamp, "equilibrate": self.equilibrate, "steps": self.steps,
-                "every": self.every, "thermo_every": self.every, "insertions": self.insertions}
+    def points(self) -> list[tuple[float, float]]:
+        """(T, ρ) state points of --lj runs: lists of equal length, or one value shared."""
+        temperatures, densities = list(self.temperature), list(self.density)
+        if not densities:
+            raise InputError("--lj needs --density (reduced number density, e.g. 0.5)")
+        if len(temperatures) == 1:
+            temperatures = temperatures * len(densities)
+        if len(densities) == 1:
+            densities = densities * len(temperatures)
+        if len(temperatures) != len(densities):
+            raise InputError(f"--temperature has {len(temperatures)} values and --density {len(densities)}; "
+                             f"give one of each per state point (or one to share)")
+        return list(zip(temperatures, densities))
+
+    def variables(self, temperature: float, has_hydrogen: bool = False) -> dict:
+        return {"seed": self.seed, "temperature": temperature, **self.md(has_hydrogen),
+                "equilibrate": self.equilibrate, "steps": self.steps, "every": self.every,
+                "thermo_every": self.every, "insertions": self.insertions}
 
 
-def lj_jobs(points: list[tuple[float, float]], fluid: LJFluid, params: WidomParams) -> list[Job]:
+def lj_jobs(params: WidomParams) -> list[Job]:
     jobs = []
-    for t, rho in points:
-        p = WidomParams(**{**asdict(params), "temperature": t})
-        f = LJFluid(rho, fluid.cutoff, fluid.cells)
-        variables = {**p.variables(lj=True), **f.variables(), "type": 1, "widom_options": ""}
+    for t, rho in params.points():
+        f = LJFluid(rho, params.cutoff, params.cells)
+        f.check()
+        variables = {**params.variables(t), **f.variables(), "type": 1, "widom_options": ""}
         n = 4 * f.cells ** 3
         info = {"protocol": "widom", "kind": "lj", "run": f"lj-T{t:g}-rho{rho:g}", "temperature": t,
-                "density": rho, "cutoff": f.cutoff, "n_atoms": n, "kt": t, "blocks": p.blocks}
-        jobs.append(Job(info["run"], decks.composer("widom-lj.in", variables), info, cost=n * (p.steps + p.equilibrate),
-                        templates=("widom-lj.in",)))
+                "density": rho, "cutoff": f.cutoff, "n_atoms": n, "kt": t, "blocks": params.blocks}
+        jobs.append(Job(info["run"], decks.composer("widom-lj.in", variables), info,
+                        cost=n * (params.steps + params.equilibrate), templates=("widom-lj.in",)))
     return jobs
 
 
 def structure_jobs(structures: list[Structure], potential, sp: Species, params: WidomParams) -> list[Job]:
     jobs = []
+    t = params.temperature[0]
     for s in structures:
         elements = elements_with(s, sp)
-        variables = {**params.variables(False, s.has_hydrogen), "type": sp.type_id(elements),
+        variables = {**params.variables(t, s.has_hydrogen), "type": sp.type_id(elements),
                      "widom_options": "full_energy" if full_energy(potential) else ""}
         info = {"protocol": "widom", "kind": "structure", "run": s.name, "structure": s.name, "species": sp.name,
-                "temperature": params.temperature, "n_atoms": len(s.atoms), "formula": formula(s.atoms),
-                "density": None, "kt": kt(params.temperature, False), "blocks": params.blocks}
+                "temperature": t, "n_atoms": len(s.atoms), "formula": formula(s.atoms),
+                "density": None, "kt": kt(t, False), "blocks": params.blocks}
         compose = decks.composer("widom.in", variables, potential=potential, structure=s, elements=elements)
         jobs.append(Job(s.name, compose, info,
                         cost=len(s.atoms) * (params.steps + params.insertions * params.steps / params.every),
                         worker=potential.worker_setup(elements), templates=("widom.in",)))
     return jobs
+
+
+def plan(params: WidomParams, run) -> Study:
+    params.lj_or_structures(run)
+    if params.lj:
+        return Study(lj_jobs(params))
+    potential = run.load_potential("eam:Cu_u3.eam")
+    sp = species(params.species)
+    structs, _ = read_structures(run, potential, elements_of=lambda s: elements_with(s, sp))
+    need_two_atoms(structs, "widom's NVT sampling")
+    guard = mc_guard(structs[0], potential, sp, deletions=False, unsafe=params.unsafe, seed=params.seed)
+    return Study(structure_jobs(structs, potential, sp, params), potential, structs, provenance={"mc_guard": guard})
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -123,7 +146,7 @@ def lj_reference(out: dict, info: dict) -> dict:
             "pressure": out["pressure"] + lj_eos.pressure_tail(rho, rc), "pressure_jzg": lj_eos.pressure(t, rho)}
 
 
-def write_results(out: Path, rows: list[dict]) -> tuple[str, dict]:
+def write_results(out: Path, rows: list[dict], params: WidomParams | None = None) -> tuple[str, dict]:
     table = pd.DataFrame(rows)
     for col in COLUMNS:
         if col not in table:
@@ -144,3 +167,12 @@ def write_results(out: Path, rows: list[dict]) -> tuple[str, dict]:
                      f"{h.get('z_score', float('nan')):+.1f} σ)")
         lines.append(text)
     return "\n".join(lines), head
+
+
+PROTOCOL = Protocol(
+    "widom", "excess chemical potential by Widom test insertions",
+    "Excess chemical potential by test insertions (fix widom) during NVT MD: a STRUCTURE with --potential and "
+    "--species, or --lj, the Lennard-Jones validation case in reduced units compared with the "
+    "Johnson-Zollweg-Gubbins equation of state; comma lists of --temperature/--density give one run per "
+    "state point, spread over MPI groups. widom.csv holds mu_ex and mu_ex_err (block averages).",
+    WidomParams, plan, analyze, write_results, reduced_by="lj")

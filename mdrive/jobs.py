@@ -1,0 +1,54 @@
+"""What the driver, the run layer and the results layer share about one run, free of MPI and LAMMPS: the
+job a protocol plans, the files a run folder holds, and its verdict from the log and outcome.json."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOG = "log.lammps"
+METRICS, RUN_INFO, OUTCOME = "metrics.json", "run.json", "outcome.json"
+FINAL = ("valid", "invalid", "error")  # a censored run is not final: resume runs it again
+
+
+@dataclass
+class Job:
+    name: str  # its directory under OUT/runs
+    compose: Callable[[Path], None]  # writes the deck and its inputs into the run directory
+    info: dict = field(default_factory=dict)  # run.json: what analysis needs besides the log
+    cost: float = 1.0  # relative expected run time, for balancing the groups
+    worker: dict = field(default_factory=dict)  # what the run's process sets up first (Potential.worker_setup)
+    templates: tuple[str, ...] = ()  # the deck templates it composes (GPU mode reads their fixes)
+    refused: str | None = None  # why this run cannot start (a structure rejected up front): recorded, not run
+
+
+def verdict(analyze, run_dir: Path, info: dict, said: dict) -> dict:
+    """A run's metrics from its log and its outcome.json (the same at run time and in `report`)."""
+    try:
+        metrics = analyze(run_dir, info, said.get("error"))
+    except Exception as err:  # a log the analysis cannot read must not cost the other runs
+        metrics = {**info, "status": "error", "cause": f"analysis failed: {type(err).__name__}: {err}"}
+    if metrics.get("status") == "censored" and said.get("stopped"):
+        metrics["cause"] = said["stopped"]
+    metrics["wall_s"] = said.get("wall_s")
+    return metrics
+
+
+def read_outcome(run_dir: Path) -> dict:
+    try:
+        return json.loads((run_dir / OUTCOME).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def read_run_log(run_dir: Path, error: str | None = None):
+    """(the run's parsed log or None, its error): LAMMPS's own ERROR text wins over what Python saw,
+    but not over the supervisor's word that the run's process crashed or ran out of memory."""
+    from mdrive.logs import read_log
+    from mdrive.metrics import is_breakdown
+
+    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
+    if is_breakdown(error):
+        return log, error
+    return log, (log.error if log and log.error else None) or error

@@ -1,0 +1,136 @@
+"""The one interface every protocol implements (the shape of ASE's Calculator and janus-core's calculations):
+typed Params, `plan(params, run) -> Study` (its jobs and inputs), `analyze(run_dir, info, error) -> dict`
+(one run's verdict: status and cause), `summarize(out, rows, params) -> (text, headline)`. The command line,
+the config file, the manifest, --resume and `report` are generated from it (mdrive.commands, mdrive.driver).
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mdrive.errors import InputError
+from mdrive.params import param
+
+PROTOCOLS = ("ramp", "evscan", "meltquench", "widom", "gcmc")
+# measured: Python, mpi4py and liblammps take ~64 MB resident; BLAS buffers and imports want more room
+MIN_MEMORY_PER_RANK = 256e6
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What every protocol command shares: inputs, MPI groups, output folder, budgets."""
+
+    structures: tuple[str, ...] = param((), "structure files or folders (any ASE format)", str, flag="")
+    potential: str | None = param(None, "FAMILY:FILE (snap:W_2940_2017_2, eam/alloy:CuNi.eam.alloy, "
+                                  "mace:m.model-lammps.pt, ...), lj, zbl, or a YAML file", str, metavar="SPEC")
+    backend: str = param("auto", "how a mace: model runs: pair_style mace (native), mdrive's plugin, or the ASE "
+                         "bridge; auto: native when the build has it, else the bridge",
+                         choices=("auto", "native", "plugin", "ase"))
+    ranks_per_run: int = param(1, "MPI ranks per LAMMPS run; the world is split into groups of K ranks", min=1,
+                               metavar="K")
+    gpus: int = param(0, "GPUs per run (Kokkos, one MPI rank per GPU), checked against the build; 0: CPU", min=0,
+                      metavar="N")
+    memory_per_run: float | None = param(None, "memory budget of one run, all its ranks together; a run past it "
+                                         "fails alone (default: 80% of the node's available memory shared by "
+                                         "the runs on it)", dim="memory", min=1e7, max=2.0 ** 62, metavar="SIZE")
+    time_limit: float | None = param(None, "wall-time budget; runs still going then end as censored, resumable",
+                                     dim="walltime", above=0, replay=False, metavar="TIME")
+    out: str | None = param(None, "output folder", str, replay=False, metavar="DIR")
+    resume: bool = param(False, "keep finished runs in --out, redo only the rest", replay=False)
+    retry_failed: bool = param(False, "with --resume: run again the runs whose verdict is 'error' (crashes, "
+                               "set-up errors)", replay=False)
+    overwrite: bool = param(False, "replace mdrive's results in --out (refused for a folder holding anything "
+                            "else)", replay=False)
+    config: str | None = param(None, "a YAML file of these options (name: value); options given here override "
+                               "it; OUT/config.yaml replays a study", str, replay=False, metavar="FILE.yaml")
+
+    def check(self) -> None:
+        if self.retry_failed and not self.resume:
+            raise InputError("--retry-failed continues a study: use it with --resume")
+        if self.memory_per_run and self.memory_per_run / self.ranks_per_run < MIN_MEMORY_PER_RANK:
+            raise InputError(f"--memory-per-run {self.memory_per_run / 1e6:.0f} MB leaves a run's rank less than "
+                             f"the {MIN_MEMORY_PER_RANK / 1e6:.0f} MB its process needs to start (Python, MPI, "
+                             f"LAMMPS); give at least {MIN_MEMORY_PER_RANK * self.ranks_per_run / 1e6:.0f} MB")
+
+    def load_potential(self, example: str, default: str | None = None):
+        """The --potential (or `default`); refused with an example when neither is there."""
+        from mdrive import potentials
+
+        if not (self.potential or default):
+            raise InputError(f"--potential is required (e.g. --potential {example})")
+        return potentials.load(self.potential or default, self.backend)
+
+
+@dataclass
+class Study:
+    """What a protocol's plan gives the driver: its jobs and every input they read (for provenance)."""
+
+    jobs: list
+    potential: object = None
+    structures: list = field(default_factory=list)
+    stage_potentials: list = field(default_factory=list)  # potentials some stages switch to
+    provenance: dict = field(default_factory=dict)  # further manifest entries (e.g. the MC guard's verdict)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    help: str  # one line for `mdrive --help`
+    description: str  # the command's --help text
+    params: type  # a dataclass of param() fields, with check()
+    plan: Callable  # (params, RunOptions) -> Study
+    analyze: Callable  # (run_dir, info, error) -> dict with status and cause
+    summarize: Callable  # (out, rows, params) -> (headline text, headline data)
+    reduced_by: str | None = None  # the switch that puts values in reduced LJ units (--lj)
+    presets: dict = field(default_factory=dict)  # preset name -> field defaults it changes
+
+
+def get(name: str) -> Protocol:
+    if name not in PROTOCOLS:
+        raise InputError(f"'{name}' is not a protocol; one of {', '.join(PROTOCOLS)}")
+    return importlib.import_module(f"mdrive.protocols.{name}").PROTOCOL
+
+
+def resolve(protocol: Protocol, given: dict, config: dict | None = None) -> tuple[RunOptions, object]:
+    """The run options and the protocol's params: defaults < preset < config file < command line."""
+    from mdrive.params import read_config
+    from mdrive.params import resolve as read
+
+    if config is None:
+        config = read_config(given["config"]) if given.get("config") else {}
+    run, params = read([RunOptions, protocol.params], given, config, protocol.reduced_by, protocol.presets)
+    run.check()
+    params.check()
+    return run, params
+
+
+def read_structures(run: RunOptions, potential, skip_bad: bool = False, elements_of=None) -> tuple[list, dict]:
+    """The structures of a protocol command and, with `skip_bad`, those rejected up front (name -> why:
+    unreadable, unsound, or elements the potential lacks); without it the first one stops everything.
+    `elements_of(structure)`: the elements a run will hold (default: the structure's own)."""
+    from mdrive import structures
+
+    if not run.structures:
+        raise InputError("give STRUCTURE files or folders (any ASE format), or `structures:` in --config")
+    rejected = {} if skip_bad else None
+    kept = []
+    for s in structures.read(list(run.structures), rejected):
+        try:
+            potential.check_elements(elements_of(s) if elements_of else s.elements)
+            kept.append(s)
+        except InputError as err:
+            if rejected is None:
+                raise
+            rejected[s.name] = str(err)
+    if rejected is not None and not kept:
+        raise InputError(f"--skip-bad: every structure was rejected, e.g. {next(iter(rejected.values()))}")
+    return kept, rejected or {}
+
+
+def need_two_atoms(structs: list, what: str) -> None:
+    """MD at a temperature needs more than one atom: one atom has no thermal motion to control."""
+    for s in structs:
+        if len(s.atoms) < 2:
+            raise InputError(f"structure {s.name} ({s.source}) has {len(s.atoms)} atom; {what} needs at least 2 "
+                             f"(replicate the cell, e.g. atoms.repeat(2))")
