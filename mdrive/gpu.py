@@ -13,9 +13,9 @@ from pathlib import Path
 
 from mdrive.errors import InputError
 from mdrive.potentials import Potential
+from mdrive.potentials.families import KOKKOS_BUILD, ROUTES
 
 GPU_BACKENDS = ("CUDA", "HIP", "SYCL")
-MLIAP_MACE_SINCE = 20251215  # LAMMPS develop newer than this runs MACE's ML-IAP model right (mace PR #1331)
 # fixes without a Kokkos variant: each invocation syncs all atoms between device and host
 NO_KOKKOS = ("halt", "external", "gcmc", "widom", "atom/swap", "box/relax", "sgcmc", "temp/csvr",
              "temp/berendsen", "pair", "ave/time", "ave/atom", "ave/chunk")
@@ -43,29 +43,18 @@ def plan(potential: Potential, gpus: int, ranks_per_run: int, lammps_version: in
     if ranks_per_run > 1 and gpus != ranks_per_run:
         raise InputError(f"--gpus {gpus} with --ranks-per-run {ranks_per_run}: Kokkos runs one MPI rank per GPU; "
                          f"give as many ranks per run as GPUs")
-    style = potential.styles[0]
+    route = ROUTES.get(potential.family)
     out = GpuPlan()
-    if potential.family == "nequip":  # no Kokkos variant: pair_nequip drives the GPU through libtorch
-        out.warnings.append(f"{name}: pair_style nequip has no Kokkos variant; it runs on one rank and moves "
-                            f"positions and forces between host and GPU every step (allegro/kk has none of that)")
+    if route is not None and route.gpu_without_kokkos:
+        out.warnings += route.gpu(potential, gpus, ranks_per_run, lammps_version)
         return out
     if potential.kokkos is None:
-        raise InputError(f"--gpus: {name} ({style}) has no Kokkos style; run it on CPUs (without --gpus)")
+        raise InputError(f"--gpus: {name} ({potential.styles[0]}) has no Kokkos style; run it on CPUs "
+                         f"(without --gpus)")
     if potential.kokkos.refuse:
         raise InputError(f"--gpus: {name}: {potential.kokkos.refuse}")
-    if potential.family == "mace-mliap":
-        if lammps_version < MLIAP_MACE_SINCE:
-            raise InputError(f"--gpus: {name}: MACE through ML-IAP needs LAMMPS develop newer than 15 Dec 2025 "
-                             f"(this is {lammps_version}); older versions give wrong physics (mace PR #1331)")
-        if ranks_per_run > 1:
-            out.warnings.append(f"{name}: ML-IAP MACE on several GPUs is known to crash (mace #1294, #1254) and "
-                                f"to scale poorly (mace #1708); symmetrix/mace scales better")
-    if potential.family == "mace" and gpus > 1:
-        out.warnings.append(f"{name}: pair_mace uses CUDA device 0 on every rank; give each rank its own "
-                            f"CUDA_VISIBLE_DEVICES (e.g. through the launcher's GPU binding)")
-    if potential.family == "allegro" and ranks_per_run > 1:
-        out.warnings.append(f"{name}: allegro on several ranks can crash in a torch reshape when a subdomain "
-                            f"is empty (pair_nequip_allegro #45); keep every subdomain populated")
+    if route is not None and route.gpu is not None:  # the family's own rules (mdrive.potentials.families)
+        out.warnings += route.gpu(potential, gpus, ranks_per_run, lammps_version)
     package = potential.kokkos.package.split()
     if ranks_per_run > 1 and not gpu_aware:
         package += ["gpu/aware", "off"]
@@ -87,12 +76,10 @@ def check_build(build, gpus: int) -> None:
     """A GPU run needs KOKKOS with a GPU backend, and a GPU this process can see."""
     if gpus < 1:
         return
-    from mdrive.potentials.base import BUILD_HINTS
-
     backends = [b for b in build.kokkos_backends() if b.upper() in GPU_BACKENDS]
     if not backends:
         raise InputError(f"--gpus {gpus}: this LAMMPS (version {build.version}) has no Kokkos GPU backend; build "
-                         f"{BUILD_HINTS['kokkos']}, or run without --gpus")
+                         f"{KOKKOS_BUILD}, or run without --gpus")
     if not build.has_gpu_device:
         raise InputError(f"--gpus {gpus}: LAMMPS sees no GPU on this node ({'/'.join(backends)} build); run on a "
                          f"GPU node or without --gpus")

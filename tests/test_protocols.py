@@ -11,8 +11,8 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-
 from helpers import copper, mdrive, write_structures
+
 from mdrive import protocol
 from mdrive.params import option, specs
 
@@ -100,3 +100,12 @@ def test_results_layer_imports_without_mpi_or_lammps():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
+
+
+def test_ruff_is_clean():
+    """The lint configuration in pyproject.toml holds for the package, the tests and the benchmarks."""
+    from helpers import ROOT
+
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "mdrive", "tests", "bench"], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:]

@@ -5,18 +5,6 @@ import importlib.util
 import json
 import os
 
-from mdrive.potentials.base import BUILD_HINTS
-
-# (adapter, pair style, extra package the route needs) for every style mdrive composes decks for
-ROUTES = [
-    ("eam", "eam", None), ("eam/alloy", "eam/alloy", None), ("eam/fs", "eam/fs", None),
-    ("snap", "snap", None), ("mliap", "mliap", None), ("pod", "pod", None), ("uf3", "uf3", None),
-    ("tersoff", "tersoff", None), ("sw", "sw", None), ("zbl", "zbl", None), ("lj", "lj/cut", None),
-    ("mace (pair_mace)", "mace", None), ("mace (ML-IAP unified)", "mliap", "PYTHON"),
-    ("mace (symmetrix)", "symmetrix/mace", None), ("nequip", "nequip", None), ("allegro", "allegro", None),
-    ("pace", "pace", None), ("pace/extrapolation", "pace/extrapolation", None),
-]
-
 
 def add(sub) -> None:
     p = sub.add_parser("info", help="the LAMMPS build: version, packages, MPI, accelerators, styles")
@@ -26,17 +14,18 @@ def add(sub) -> None:
 
 def report() -> dict:
     from mdrive import plugins
+    from mdrive.potentials.families import FAMILIES
     from mdrive.runtime import build, potentials_dir
 
     b = build()
     routes = []
-    for name, style, package in ROUTES:
-        ok = b.has_pair(style) and (package is None or package in b.packages)
+    for route in (r for family in FAMILIES.values() for r in family.routes):
+        ok = b.has_pair(route.style) and (route.package is None or route.package in b.packages)
         why = None
         if not ok:
-            missing = f"package {package}" if b.has_pair(style) else f"pair style {style}"
-            why = f"{missing} missing; needs {BUILD_HINTS.get(style if package is None else 'mliap')}"
-        routes.append({"adapter": name, "pair_style": style, "runs": ok, "why_not": why})
+            missing = f"package {route.package}" if b.has_pair(route.style) else f"pair style {route.style}"
+            why = f"{missing} missing; needs {route.build}"
+        routes.append({"adapter": route.label or route.name, "pair_style": route.style, "runs": ok, "why_not": why})
     info = b.as_dict()
     info.update(potentials_dir=str(potentials_dir()), omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
                 kokkos_backends=b.kokkos_backends(), routes=routes,

@@ -10,45 +10,25 @@ from pathlib import Path
 import yaml
 
 from mdrive.errors import InputError
-from mdrive.potentials import bridge, classical, mlip
 from mdrive.potentials.base import Kokkos, Potential
 from mdrive.potentials.files import find_file
-
-ADAPTERS = {
-    "eam": classical.eam,
-    "eam/alloy": lambda spec, arg: classical.eam_setfl(spec, arg, "eam/alloy"),
-    "eam/fs": lambda spec, arg: classical.eam_setfl(spec, arg, "eam/fs"),
-    "snap": classical.snap,
-    "mliap": classical.mliap,
-    "pod": classical.pod,
-    "uf3": classical.uf3,
-    "tersoff": lambda spec, arg: classical.tersoff_sw(spec, arg, "tersoff"),
-    "sw": lambda spec, arg: classical.tersoff_sw(spec, arg, "sw"),
-    "zbl": classical.zbl,
-    "lj": classical.lj,
-    "mace": mlip.mace,
-    "nequip": mlip.nequip,
-    "allegro": mlip.allegro,
-    "pace": mlip.pace,
-    "ase": bridge.ase,
-}
-NO_FILE = ("zbl", "lj")
 
 
 def load(spec: str, backend: str = "auto") -> Potential:
     """The potential a --potential SPEC names; InputError (one line) if it cannot be used.
     `backend` chooses how a MACE model runs (see mlip.mace); other families have one route."""
+    from mdrive.potentials.families import FAMILIES
+
     if spec.endswith((".yaml", ".yml")):
         return from_yaml(spec)
-    if spec.startswith("mace:"):
-        return mlip.mace(spec, spec[5:], backend)
     family, _, arg = spec.partition(":")
-    if family not in ADAPTERS:
+    if family not in FAMILIES:
         raise InputError(f"unknown potential '{spec}': use FAMILY:FILE with FAMILY one of "
-                         f"{', '.join(ADAPTERS)}, or a YAML file")
-    if not arg and family not in NO_FILE:
+                         f"{', '.join(FAMILIES)}, or a YAML file")
+    entry = FAMILIES[family]
+    if not arg and entry.needs_file:
         raise InputError(f"potential '{spec}' names no file: write {family}:FILE")
-    return ADAPTERS[family](spec, arg)
+    return entry.load(spec, arg, backend) if entry.takes_backend else entry.load(spec, arg)
 
 
 def from_yaml(spec: str) -> Potential:
@@ -97,4 +77,4 @@ def from_yaml(spec: str) -> Potential:
         units=doc.get("units", "metal"))
 
 
-__all__ = ["load", "Potential", "Kokkos", "ADAPTERS"]
+__all__ = ["load", "Potential", "Kokkos"]

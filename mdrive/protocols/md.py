@@ -4,8 +4,8 @@ from __future__ import annotations
 from mdrive.errors import InputError
 
 MAX_TIMESTEP_PS = 0.02  # 20 fs: beyond any atomistic MD step; a bare '2' (ps) is surely meant as 2 fs
-SEED_MAX = 2 ** 31 - 1
-LONG_DAMPING_PS = 1.0  # dampings above this must still fit in the run (short test runs keep the defaults)  # LAMMPS's velocity and fix seeds are positive 32-bit integers
+SEED_MAX = 2 ** 31 - 1  # LAMMPS's velocity and fix seeds are positive 32-bit integers
+LONG_DAMPING_PS = 1.0  # dampings above this must still fit in the run (short test runs keep the defaults)
 
 
 def check_damping(tdamp: float | None, pdamp: float | None, dt: float, duration: float | None) -> None:
