@@ -42,6 +42,14 @@ def read_outcome(run_dir: Path) -> dict:
         return {}
 
 
+def run_tables(out: Path, name: str):
+    """Every run's `name` CSV under out/runs, concatenated with a `run` column; None when there is none."""
+    import pandas as pd
+
+    frames = [pd.read_csv(p).assign(run=p.parent.name) for p in sorted((out / "runs").glob(f"*/{name}"))]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
 def read_run_log(run_dir: Path, error: str | None = None):
     """(the run's parsed log or None, its error): LAMMPS's own ERROR text wins over what Python saw,
     but not over the supervisor's word that the run's process crashed or ran out of memory."""

@@ -193,3 +193,29 @@ def test_widom_in_metal_units_matches_reduced_lj(tmp_path):
     assert "full_energy" not in (out / "runs" / "ar" / "in.lammps").read_text().split("widom_options")[1][:30]
     mu_star = row["mu_ex"] / eps + lj_eos.mu_tail(rho_star, 4.0)
     assert abs(mu_star - lj_eos.mu_excess(t_star, rho_star)) < max(4 * row["mu_ex_err"] / eps, 0.06)
+
+
+def test_gcmc_flags_a_loading_that_still_drifts_and_discards_what_equilibrate_names(tmp_path):
+    """The LJ fluid at μ = -2.5 ε, started at ρ = 0.1, keeps filling for thousands of steps: 2000 steps are not
+    equilibrium, and the table says so instead of reporting <N> as converged."""
+    base = ["gcmc", "--lj", "--temperature", "2.0", "--mu", "-2.5", "--cells", "3", "--steps", "2000"]
+    r = mdrive(*base, "--out", tmp_path / "half")
+    assert r.returncode == 0, r.stderr
+    half = pd.read_csv(tmp_path / "half" / "isotherm.csv").iloc[0]
+    assert half["n_drift"] > 4 * half["n_err"] and half["flag"].startswith("<N> still drifts")
+    assert "still drifts" in r.stdout
+    r = mdrive(*base, "--equilibrate", "1600", "--out", tmp_path / "late")
+    assert r.returncode == 0, r.stderr
+    late = pd.read_csv(tmp_path / "late" / "isotherm.csv").iloc[0]
+    assert late["samples"] == 41 and half["samples"] == 101  # rows every 10 steps: 1600..2000 and 1000..2000
+    assert late["n_mean"] > half["n_mean"]  # later rows, fuller box
+
+
+def test_widom_convergence_curve_ends_at_the_reported_mu(tmp_path):
+    r = mdrive("widom", "--lj", "--temperature", "2.0", "--density", "0.5", "--cells", "3", "--cutoff", "2.5",
+               "--steps", "2000", "--equilibrate", "200", "--out", tmp_path / "w")
+    assert r.returncode == 0, r.stderr
+    mu = pd.read_csv(tmp_path / "w" / "widom.csv").iloc[0]["mu_ex"]
+    curve = pd.read_csv(tmp_path / "w" / "convergence.csv")
+    assert curve["samples"].iloc[-1] == 200 and curve["mu_ex"].iloc[-1] == pytest.approx(mu, abs=1e-9)
+    assert (tmp_path / "w" / "widom.png").stat().st_size > 10_000

@@ -16,7 +16,7 @@ import pandas as pd
 
 from mdrive import decks, metrics
 from mdrive.errors import InputError
-from mdrive.jobs import Job, read_run_log
+from mdrive.jobs import Job, read_run_log, run_tables
 from mdrive.manifest import write_text
 from mdrive.params import param
 from mdrive.protocol import Protocol, Study, need_two_atoms, read_structures
@@ -29,7 +29,8 @@ GCMC = "f_mdrive_gcmc"
 GPA_TO_BAR = 1e4
 MAX_RESERVOIR_GPA = 0.1  # fix gcmc treats the reservoir as an ideal gas: beyond 1000 bar it is not one
 ISOTHERM_COLUMNS = ["run", "status", "cause", "reservoir", "value", "unit", "temperature", "n_mean", "n_err",
-                    "density_mean", "pe_mean", "acc_insert", "acc_delete", "acc_translate", "acc_swap", "samples"]
+                    "density_mean", "pe_mean", "acc_insert", "acc_delete", "acc_translate", "acc_swap", "samples",
+                    "n_drift", "flag"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class GcmcParams(MCParams):
     displace: float = param(0.5, "largest MC translation", dim="length", above=0, max=10.0)
     swap: str | None = param(None, "also swap elements A and B (fix atom/swap)", str, metavar="A:B")
     swaps: int = param(10, "swap attempts per invocation", min=1, max=1_000_000)
+    equilibrate: int | None = param(None, "MD steps at the start of each run left out of the averages (default: "
+                                    "the first half of the run)", int, min=0, max=2_000_000_000)
     density: float = param(0.1, "--lj: starting reduced number density", dim="number_density", above=0,
                            reduced_only=True)
 
@@ -54,6 +57,8 @@ class GcmcParams(MCParams):
             raise InputError("give --temperature (K; reduced with --lj), e.g. --temperature 300K")
         if bool(self.mu) == bool(self.pressure):
             raise InputError("give the reservoir as --mu VALUE[,...] or --pressure VALUE[,...] (one of them)")
+        if self.equilibrate is not None and self.equilibrate >= self.steps:
+            raise InputError(f"--equilibrate {self.equilibrate} leaves none of the {self.steps} --steps to average")
         if self.exchanges + self.moves == 0:
             raise InputError("--exchanges and --moves are both 0: nothing would be sampled")
         if self.swap and (len(self.swap.split(":")) != 2 or len(set(self.swap.split(":"))) != 2):
@@ -135,7 +140,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
 
 def _info(name: str, params: GcmcParams, value: float, extra: dict) -> dict:
     return {"protocol": "gcmc", "run": name, "reservoir": params.reservoir, "value": value, "unit": params.unit,
-            "temperature": params.temperature, **extra}
+            "temperature": params.temperature, "equilibrate": params.equilibrate, **extra}
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -149,7 +154,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     if f"{GCMC}[1]" in thermo:
         trace = _trace(thermo, info)
         write_text(run_dir / TRACE, trace.to_csv(index=False))
-        out.update(_summary(trace))
+        out.update(_summary(trace, info.get("equilibrate")))
     if error:
         out["status"], out["cause"] = metrics.classify_error(error)
     elif out["samples"] and log.runs[-1].ended == "completed":
@@ -175,19 +180,27 @@ def _trace(thermo: pd.DataFrame, info: dict) -> pd.DataFrame:
     return trace
 
 
-def _summary(trace: pd.DataFrame, blocks: int = 5) -> dict:
-    """Averages over the second half of the run (the first half equilibrates); error from blocks.
-    Density: LAMMPS's thermo density, g/cm³ in metal units, number density in LJ units (m = 1)."""
-    late = trace.iloc[len(trace) // 2:]
+def _summary(trace: pd.DataFrame, equilibrate: int | None = None, blocks: int = 5) -> dict:
+    """Averages after `equilibrate` MD steps (default: over the second half of the run); error from blocks;
+    the drift of N over the averaged part (a straight-line fit's change across it), flagged when it exceeds
+    4 block errors and 1 %: the run has not reached equilibrium. Density: LAMMPS's thermo density, g/cm³
+    in metal units, number density in LJ units (m = 1)."""
+    start = trace["step"].iloc[0] + equilibrate if equilibrate is not None else None
+    late = trace[trace["step"] >= start] if start is not None else trace.iloc[len(trace) // 2:]
     n = late["atoms"].to_numpy(float)
     per_block = [b.mean() for b in np.array_split(n, blocks)] if len(n) >= blocks else [np.nan]
+    error = float(np.std(per_block, ddof=1) / np.sqrt(len(per_block))) if len(per_block) > 1 else None
+    drift = float(np.polyfit(late["step"], n, 1)[0] * np.ptp(late["step"])) if len(n) > 2 else None
+    flag = None
+    if drift is not None and error is not None and abs(drift) > max(4 * error, 0.01 * abs(n.mean())):
+        flag = f"<N> still drifts ({drift:+.1f} over the averaged part): run longer or raise --equilibrate"
     last = trace.iloc[-1]
 
     def rate(ok, tries):
         return float(last[ok] / last[tries]) if tries in last and last[tries] > 0 else None
 
-    return {"samples": int(len(late)), "n_mean": float(n.mean()),
-            "n_err": float(np.std(per_block, ddof=1) / np.sqrt(len(per_block))) if len(per_block) > 1 else None,
+    return {"samples": int(len(late)), "n_mean": float(n.mean()) if len(n) else None, "n_err": error,
+            "n_drift": drift, "flag": flag,
             "density_mean": float(late["density"].mean()), "pe_mean": float(late["pe"].mean()),
             "acc_insert": rate("insert_ok", "insert_tries"), "acc_delete": rate("delete_ok", "delete_tries"),
             "acc_translate": rate("translate_ok", "translate_tries"), "acc_swap": rate("swap_ok", "swap_tries")}
@@ -203,9 +216,9 @@ def write_results(out: Path, rows: list[dict], params: GcmcParams | None = None)
             table[col] = None
     table = table[ISOTHERM_COLUMNS].sort_values(["reservoir", "value", "run"]).reset_index(drop=True)
     write_text(out / "isotherm.csv", table.to_csv(index=False))
-    traces = [pd.read_csv(p).assign(run=p.parent.name) for p in sorted((out / "runs").glob(f"*/{TRACE}"))]
-    if traces:
-        write_text(out / "gcmc.csv", pd.concat(traces, ignore_index=True).to_csv(index=False))
+    traces = run_tables(out, TRACE)
+    if traces is not None:
+        write_text(out / "gcmc.csv", traces.to_csv(index=False))
     valid = table[table["status"] == "valid"]
     if not valid.empty:
         with atomic_path(out / "isotherm.png") as tmp:
@@ -215,6 +228,10 @@ def write_results(out: Path, rows: list[dict], params: GcmcParams | None = None)
     lines = [f"{r['run']}: {r['status']}" + (f", <N> = {r['n_mean']:.2f} ± {r['n_err'] or 0:.2f}, density "
                                              f"{r['density_mean']:.4g}" if r["status"] == "valid" else "")
              for r in table.to_dict("records")]
+    drifting = table["flag"].notna().sum()
+    if drifting:
+        lines.append(f"mdrive: warning: {drifting} runs' <N> still drifts over the averaged part; see the 'flag' "
+                     f"column of isotherm.csv (run longer or raise --equilibrate)")
     return "\n".join(lines), head
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from ase import Atoms
 from ase.data import atomic_numbers
 from ase.units import kB
@@ -162,6 +163,18 @@ def widom_mu(mu_rows: np.ndarray, kt_value: float, blocks: int = 10) -> tuple[fl
     total = shift - kt_value * np.log(w.mean())
     per_block = [shift - kt_value * np.log(b.mean()) for b in np.array_split(w, blocks)]
     return float(total), float(np.std(per_block, ddof=1) / np.sqrt(blocks))
+
+
+def running_mu(mu_rows: np.ndarray, kt_value: float, points: int = 50) -> pd.DataFrame:
+    """μ_ex from the first n invocations, for n at `points` places: how the estimate converges."""
+    mu = np.asarray(mu_rows, float)
+    mu = mu[np.isfinite(mu)]
+    if mu.size == 0:
+        return pd.DataFrame({"samples": [], "mu_ex": []})
+    shift = mu.min()
+    cumulative = np.cumsum(np.exp(-(mu - shift) / kt_value)) / np.arange(1, mu.size + 1)
+    at = np.unique(np.linspace(1, mu.size, min(points, mu.size)).astype(int))
+    return pd.DataFrame({"samples": at, "mu_ex": shift - kt_value * np.log(cumulative[at - 1])})
 
 
 def guard(structure, potential, sp: Species, deletions: bool, unsafe: bool, seed: int) -> dict:

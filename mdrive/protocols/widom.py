@@ -14,15 +14,26 @@ import pandas as pd
 
 from mdrive import decks, lj_eos, metrics
 from mdrive.errors import InputError
-from mdrive.jobs import Job, read_run_log
+from mdrive.jobs import Job, read_run_log, run_tables
 from mdrive.manifest import write_text
 from mdrive.params import param
 from mdrive.protocol import Protocol, Study, need_two_atoms, read_structures
-from mdrive.protocols.mc import LJFluid, MCParams, Species, elements_with, full_energy, kt, species, widom_mu
+from mdrive.protocols.mc import (
+    LJFluid,
+    MCParams,
+    Species,
+    elements_with,
+    full_energy,
+    kt,
+    running_mu,
+    species,
+    widom_mu,
+)
 from mdrive.protocols.mc import guard as mc_guard
 from mdrive.structures import Structure, formula
 
 MU_COLUMN = "f_mdrive_widom[1]"
+CONVERGENCE = "convergence.csv"
 COLUMNS = ["run", "status", "cause", "temperature", "density", "n_atoms", "mu_ex", "mu_ex_err", "mu_tail",
            "mu_ex_full", "mu_ex_jzg", "z_score", "pressure", "pressure_jzg", "temp_mean", "samples"]
 
@@ -123,6 +134,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
         rows = sampling.iloc[1:]  # the first row is printed before the first invocation (zeros)
         out["samples"] = int(len(rows))
         out["mu_ex"], out["mu_ex_err"] = widom_mu(rows[MU_COLUMN].to_numpy(), info["kt"], info["blocks"])
+        write_text(run_dir / CONVERGENCE, running_mu(rows[MU_COLUMN].to_numpy(), info["kt"]).to_csv(index=False))
         out["temp_mean"] = float(rows["Temp"].mean())
         out["pressure"] = float(rows["Press"].mean())
     if error:
@@ -153,6 +165,14 @@ def write_results(out: Path, rows: list[dict], params: WidomParams | None = None
             table[col] = None
     table = table[COLUMNS].sort_values("run").reset_index(drop=True)
     write_text(out / "widom.csv", table.to_csv(index=False))
+    curves = run_tables(out, CONVERGENCE)
+    if curves is not None and not curves.empty:
+        from mdrive import plots
+        from mdrive.manifest import atomic_path
+
+        write_text(out / "convergence.csv", curves.to_csv(index=False))
+        with atomic_path(out / "widom.png") as tmp:
+            plots.widom_convergence(curves, table, tmp)
     head = {r["run"]: {k: r[k] for k in ("status", "mu_ex", "mu_ex_err", "mu_ex_full", "mu_ex_jzg", "z_score")
                        if r[k] is not None and not (isinstance(r[k], float) and np.isnan(r[k]))}
             for r in table.to_dict("records")}

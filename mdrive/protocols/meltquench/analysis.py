@@ -11,7 +11,7 @@ import pandas as pd
 from ase import Atoms
 
 from mdrive import metrics
-from mdrive.jobs import read_run_log
+from mdrive.jobs import read_run_log, run_tables
 from mdrive.manifest import write_text
 from mdrive.protocols.meltquench.stages import GPA_TO_BAR
 from mdrive.protocols.meltquench.tg import glass_transition
@@ -150,9 +150,8 @@ def write_results(out: Path, rows: list[dict], params: QuenchParams) -> tuple[st
 
     table = structure_table(rows)
     write_text(out / "structure.csv", table.to_csv(index=False))
-    traces = [pd.read_csv(p).assign(run=p.parent.name) for p in sorted((out / "runs").glob(f"*/{TRACE}"))]
-    if traces:
-        trace = pd.concat(traces, ignore_index=True)
+    trace = run_tables(out, TRACE)
+    if trace is not None:
         write_text(out / "stages.csv", trace.to_csv(index=False))
         with atomic_path(out / "traces.png") as tmp:
             plots.quench_traces(trace, tmp)
