@@ -23,8 +23,8 @@ def check(potential, element_sets: list[list[str]]) -> None:
     from mdrive.isolation import worker_env
 
     for elements in element_sets:
-        deck = [f"units {potential.units}", "atom_style atomic", "region box block 0 20 0 20 0 20",
-                f"create_box {len(elements)} box"]
+        deck = [f"units {potential.units}", "atom_style atomic", "atom_modify map yes",  # as every deck in inputs/
+                "region box block 0 20 0 20 0 20", f"create_box {len(elements)} box"]
         deck += [f"mass {k} {atomic_masses[atomic_numbers[e]]:.4f}" for k, e in enumerate(elements, 1)]
         deck += [*potential.lines(elements), "run 0"]
         with tempfile.TemporaryDirectory(prefix="mdrive-preflight-") as tmp:

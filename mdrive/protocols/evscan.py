@@ -115,10 +115,7 @@ def write_results(out: Path, rows: list[dict], params: ScanParams) -> tuple[str,
     from mdrive import plots
     from mdrive.manifest import atomic_path, write_text
 
-    table = pd.DataFrame(rows)
-    for col in EVSCAN_COLUMNS:
-        if col not in table:
-            table[col] = None
+    table = pd.DataFrame(rows).reindex(columns=EVSCAN_COLUMNS)
     table = table.sort_values("structure", kind="stable").reset_index(drop=True)
     write_text(out / "evscan.csv", table[EVSCAN_COLUMNS].to_csv(index=False))
     curves = pd.DataFrame([{"structure": r["structure"], **p} for r in rows for p in r.get("curve", [])])

@@ -210,11 +210,8 @@ def write_results(out: Path, rows: list[dict], params: GcmcParams | None = None)
     from mdrive import plots
     from mdrive.manifest import atomic_path
 
-    table = pd.DataFrame(rows)
-    for col in ISOTHERM_COLUMNS:
-        if col not in table:
-            table[col] = None
-    table = table[ISOTHERM_COLUMNS].sort_values(["reservoir", "value", "run"]).reset_index(drop=True)
+    table = pd.DataFrame(rows).reindex(columns=ISOTHERM_COLUMNS)
+    table = table.sort_values(["reservoir", "value", "run"]).reset_index(drop=True)
     write_text(out / "isotherm.csv", table.to_csv(index=False))
     traces = run_tables(out, TRACE)
     if traces is not None:

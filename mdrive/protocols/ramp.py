@@ -198,9 +198,7 @@ def summary_table(rows: list[dict]) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     table["run"] = table["structure"] + "-" + table["ensemble"]
-    for col in SUMMARY_COLUMNS:
-        if col not in table:
-            table[col] = None
+    table = table.reindex(columns=SUMMARY_COLUMNS)
     order = table["ensemble"].map({e: k for k, e in enumerate(ENSEMBLES)})
     table = table.assign(_order=order).sort_values(["structure", "_order"], kind="stable")
     return table[SUMMARY_COLUMNS].reset_index(drop=True)

@@ -159,11 +159,7 @@ def lj_reference(out: dict, info: dict) -> dict:
 
 
 def write_results(out: Path, rows: list[dict], params: WidomParams | None = None) -> tuple[str, dict]:
-    table = pd.DataFrame(rows)
-    for col in COLUMNS:
-        if col not in table:
-            table[col] = None
-    table = table[COLUMNS].sort_values("run").reset_index(drop=True)
+    table = pd.DataFrame(rows).reindex(columns=COLUMNS).sort_values("run").reset_index(drop=True)
     write_text(out / "widom.csv", table.to_csv(index=False))
     curves = run_tables(out, CONVERGENCE)
     if curves is not None and not curves.empty:

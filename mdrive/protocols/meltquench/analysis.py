@@ -127,9 +127,8 @@ def structure_table(rows: list[dict]) -> pd.DataFrame:
     final = pd.to_numeric(quench.get("final_energy_per_atom"), errors="coerce")
     quench["excess_energy_per_atom"] = np.where(minimised & (e_ref is not None), final - (e_ref or 0), np.nan)
     quench["group"] = quench["run"].str.replace(r"-r\d+$", "", regex=True)
-    for col in ID_COLUMNS:  # runs that never reached the analysis (censored, failed) lack some of these
-        if col not in quench:
-            quench[col] = None
+    # runs that never reached the analysis (censored, failed) lack some of these
+    quench = quench.reindex(columns=list(quench.columns) + [c for c in ID_COLUMNS if c not in quench])
     columns = ID_COLUMNS + [c for c in METRIC_COLUMNS if c in quench]
     table = quench.sort_values(["group", "replica"])[["group"] + columns]
     valid = table[table["status"] == "valid"]
