@@ -26,19 +26,20 @@ def say(message: str) -> None:
         print(f"mdrive: {message}", file=sys.stderr)
 
 
-def build_parser() -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """The parser of every command, or (`only`) of the one invoked: its modules alone are imported."""
     import importlib
 
     parser = Parser(prog="mdrive", description="LAMMPS-centric MD driver for ML interatomic potentials")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in COMMANDS:
+    for name in COMMANDS if only not in COMMANDS else (only,):
         importlib.import_module(f"mdrive.commands.{name}").add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(_negative_values(argv))
     if not args.command:
         parser.error(f"name a command: {', '.join(COMMANDS)}")

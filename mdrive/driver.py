@@ -124,15 +124,17 @@ def check_out(plan: Plan, inputs: dict) -> None:
 def _check_creatable(out: Path) -> None:
     """A new output folder must be creatable: no file on its path, a writable folder above it."""
     import os
+    import tempfile
 
     above = out.parent
     while not above.exists():
         above = above.parent
     if not above.is_dir():
         raise InputError(f"--out {out}: {above} is a file, not a folder; choose another --out")
-    if not os.access(above, os.W_OK | os.X_OK):
-        raise InputError(f"--out {out}: cannot create it, {above} is not writable (read-only or another "
-                         f"user's); choose another --out")
+    try:  # a real try, removed at once: root passes os.access checks, not a read-only file system
+        os.rmdir(tempfile.mkdtemp(prefix=".mdrive-probe-", dir=above))
+    except OSError as err:
+        raise InputError(f"--out {out}: cannot create it in {above} ({err.strerror}); choose another --out") from None
 
 
 def check_resume(out: Path, plan: Plan, inputs: dict) -> None:
@@ -221,6 +223,10 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     if WORLD.rank == 0:
         for warning in gpu_plan.warnings:
             print(f"mdrive: warning: {warning}", file=sys.stderr)
+        notes = [s.note for s in plan.structures if s.note]
+        for note in notes:
+            print(f"mdrive: note: {note}", file=sys.stderr)
+        plan.provenance["notes"] = notes or None
         plan.provenance["gpu"] = {"gpus_per_run": plan.gpus, "lammps_args": gpu_plan.args,
                                   "warnings": gpu_plan.warnings} if plan.gpus else None
     memory = memory_budget(plan)

@@ -29,9 +29,12 @@ def verdict(analyze, run_dir: Path, info: dict, said: dict) -> dict:
         metrics = analyze(run_dir, info, said.get("error"))
     except Exception as err:  # a log the analysis cannot read must not cost the other runs
         metrics = {**info, "status": "error", "cause": f"analysis failed: {type(err).__name__}: {err}"}
-    if metrics.get("status") == "censored" and said.get("stopped"):
+    if metrics.get("status") not in (*FINAL, "censored"):
+        metrics["status"], metrics["cause"] = "error", f"analysis gave no verdict ({metrics.get('status')!r})"
+    metrics.setdefault("cause", None)
+    if metrics["status"] == "censored" and said.get("stopped"):
         metrics["cause"] = said["stopped"]
-    metrics["wall_s"] = said.get("wall_s")
+    metrics["wall_s"] = said.get("wall_s")  # every verdict: status, cause and wall time
     return metrics
 
 

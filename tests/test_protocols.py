@@ -109,3 +109,14 @@ def test_ruff_is_clean():
     r = subprocess.run([sys.executable, "-m", "ruff", "check", "mdrive", "tests", "bench"], capture_output=True,
                        text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_every_verdict_has_status_cause_and_wall_time(tmp_path):
+    from mdrive.jobs import verdict
+
+    bare = verdict(lambda run_dir, info, error: {"n": 1}, tmp_path, {}, {"wall_s": 2.5})
+    assert (bare["status"], bare["wall_s"]) == ("error", 2.5) and "no verdict" in bare["cause"]
+    broken = verdict(lambda run_dir, info, error: 1 / 0, tmp_path, {"run": "x"}, {})
+    assert broken["status"] == "error" and broken["cause"].startswith("analysis failed: ZeroDivisionError")
+    stopped = verdict(lambda run_dir, info, error: {"status": "censored"}, tmp_path, {}, {"stopped": "SIGTERM"})
+    assert (stopped["status"], stopped["cause"], stopped["wall_s"]) == ("censored", "SIGTERM", None)

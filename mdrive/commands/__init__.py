@@ -25,12 +25,3 @@ def run(p, args, argv) -> int:
     given = {k: v for k, v in vars(args).items() if k not in ("run", "command")}
     return driver.execute(lambda: driver.plan_for(p, given), argv)
 
-
-def floats(text: str) -> list[float]:
-    """A comma-separated list of numbers (argparse type)."""
-    import argparse
-
-    try:
-        return [float(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number or a comma-separated list of numbers") from None

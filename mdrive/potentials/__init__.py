@@ -72,7 +72,7 @@ def from_yaml(spec: str) -> Potential:
     return Potential(
         spec, "yaml", tuple(doc.get("styles", [style.split()[0]])), lines,
         tuple(doc["elements"]) if doc.get("elements") else None, files,
-        newton={True: "on", False: "off"}.get(newton, newton), atom_map=bool(doc.get("atom_map", False)),
+        newton={True: "on", False: "off"}.get(newton, newton),
         multi_rank=bool(doc.get("multi_rank", True)), kokkos=Kokkos(kokkos) if kokkos else None,
         units=doc.get("units", "metal"))
 

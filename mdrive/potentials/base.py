@@ -15,7 +15,6 @@ class Kokkos:
 
     style: str
     package: str = "newton on neigh half"
-    gpu_note: str = ""
     refuse: str = ""  # why the Kokkos style cannot run this configuration on a GPU (empty: it can)
 
 
@@ -34,7 +33,6 @@ class Potential:
     elements: tuple[str, ...] | None = None
     files: tuple[Path, ...] = ()
     newton: str | None = None  # "on"/"off" when the style requires one
-    atom_map: bool = False  # needs `atom_modify map yes`
     multi_rank: bool = True  # may one run use several MPI ranks
     kokkos: Kokkos | None = None
     units: str = "metal"

@@ -33,10 +33,11 @@ def eam(spec: str, arg: str) -> Potential:
     """eam (funcfl: one element per file, `pair_coeff i i FILE`)."""
     path = find_file(arg)
     element = _funcfl_element(path)
+    cutoff = float(words(path, line=2)[4])
 
     def lines(els):
         return ["pair_style eam"] + [f"pair_coeff {i} {i} {path}" for i, _ in enumerate(els, 1)]
-    return Potential(spec, "eam", ("eam",), lines, (element,), (path,), kokkos=Kokkos("eam/kk"))
+    return Potential(spec, "eam", ("eam",), lines, (element,), (path,), kokkos=Kokkos("eam/kk"), cutoff=cutoff)
 
 
 def eam_setfl(spec: str, arg: str, style: str) -> Potential:
@@ -44,7 +45,7 @@ def eam_setfl(spec: str, arg: str, style: str) -> Potential:
     path = find_file(arg)
     elements = _setfl_elements(path, style)
     return Potential(spec, style, (style,), _pair_lines(style, str(path)), elements, (path,),
-                     kokkos=Kokkos(f"{style}/kk"))
+                     kokkos=Kokkos(f"{style}/kk"), cutoff=float(words(path, line=4)[4]))
 
 
 def _funcfl_element(path: Path) -> str:

@@ -59,13 +59,13 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
     if path.suffix == ".json":
         return Potential(spec, "symmetrix", ("symmetrix/mace",),
                          _star("symmetrix/mace", path), _json_elements(path), (path,), newton="on",
-                         atom_map=True, kokkos=Kokkos("symmetrix/mace/kk"))
+                         kokkos=Kokkos("symmetrix/mace/kk"))
     if option not in ("", "no_domain_decomposition"):
         raise InputError(f"potential {spec}: unknown option '{option}'; the only one is no_domain_decomposition")
     style = f"mace {option}".strip()
     return Potential(spec, "mace", ("mace",), _star(style, path), None, (path,), newton="on",
-                     atom_map=True, multi_rank=option == "", plugin=plugin, torch=True,
-                     kokkos=Kokkos("mace/kk", gpu_note="pair_mace uses CUDA device 0: pin one GPU per rank"))
+                     multi_rank=option == "", plugin=plugin, torch=True,
+                     kokkos=Kokkos("mace/kk"))
 
 
 def _trained_model(path: Path) -> Path | None:
@@ -103,7 +103,7 @@ def nequip(spec: str, arg: str) -> Potential:
 def allegro(spec: str, arg: str) -> Potential:
     path = _nequip_file(spec, arg)
     return Potential(spec, "allegro", ("allegro",), _star("allegro", path), None, (path,), newton="on",
-                     atom_map=True, kokkos=Kokkos("allegro/kk"), torch=True)
+                     kokkos=Kokkos("allegro/kk"), torch=True)
 
 
 def pace(spec: str, arg: str) -> Potential:
@@ -118,12 +118,12 @@ def pace(spec: str, arg: str) -> Potential:
     if len(paths) == 2:
         return Potential(spec, "pace/extrapolation", ("pace/extrapolation",),
                          _star("pace/extrapolation", f"{paths[0]} {paths[1]}"), elements, paths,
-                         newton="on", kokkos=Kokkos("pace/extrapolation/kk", gpu_note="product basis only"))
+                         newton="on", kokkos=Kokkos("pace/extrapolation/kk"))
     algorithm = option or "product"
     refuse = "pace/kk on the GPU needs 'product', not 'recursive' (LAMMPS stops with \"Must use 'product' " \
              "algorithm with pair pace/kk on the GPU\")" if algorithm == "recursive" else ""
     return Potential(spec, "pace", ("pace",), _star(f"pace {algorithm}", paths[0]), elements, paths,
-                     newton="on", kokkos=Kokkos("pace/kk", gpu_note="needs 'product' on the GPU", refuse=refuse))
+                     newton="on", kokkos=Kokkos("pace/kk", refuse=refuse))
 
 
 def _star(style: str, files) -> callable:

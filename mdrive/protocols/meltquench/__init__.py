@@ -114,7 +114,8 @@ def plan(params: QuenchParams, run) -> Study:
     if stage_potentials and any(p.bridge for p in [potential, *stage_potentials.values()]):
         raise InputError("stages that switch potential (pot=) cannot use an ASE-bridge potential; "
                          "use a LAMMPS pair style for every stage")
-    runs = replicas(structures.read(list(run.structures)), params) if run.structures else generated(start, params)
+    given = [structures.fit_to_cutoff(s, potential.cutoff) for s in structures.read(list(run.structures))]
+    runs = replicas(given, params) if run.structures else generated(start, params)
     need_two_atoms([r.structure for r in runs], "a melt-quench")
     elements = sorted({e for r in runs for e in r.structure.elements})
     for p in [potential, *stage_potentials.values()]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import ase.io
 import numpy as np
 import pandas as pd
 from ase import Atoms
@@ -75,6 +74,8 @@ def _final_structure(run_dir: Path, info: dict, stage_runs) -> dict:
     from mdrive import structure_analysis
 
     atoms = read_final(run_dir / FINAL_DATA, info["elements"])
+    import ase.io  # here: ~0.7 s of imports a refused option should not wait for
+
     ase.io.write(run_dir / FINAL_XYZ, atoms, format="extxyz", parallel=False)
     found, rdf = structure_analysis.analyze(atoms, info["cn_cutoff"])
     write_text(run_dir / RDF, rdf.to_csv(index=False))
@@ -88,6 +89,7 @@ def _final_structure(run_dir: Path, info: dict, stage_runs) -> dict:
 
 
 def read_final(path: Path, elements: list[str]) -> Atoms:
+    import ase.io
     from ase.data import atomic_numbers
 
     atoms = ase.io.read(path, format="lammps-data", atom_style="atomic", units="metal",

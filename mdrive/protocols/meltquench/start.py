@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from ase import Atoms
-from ase.build import bulk
 
 from mdrive.errors import InputError
 from mdrive.structures import Structure, random_packing
@@ -34,6 +33,8 @@ class StartSpec:
 
     def build(self, seed: int) -> Atoms:
         if self.start == "crystal":
+            from ase.build import bulk  # here: ~0.6 s of imports
+
             cell = bulk(self.element, cubic=True)
             n = max(1, round((self.atoms / len(cell)) ** (1 / 3)))
             atoms = cell.repeat(n)
@@ -92,6 +93,8 @@ def reference_crystal(elements: list[str], path: str | None) -> Structure | None
     if len(elements) != 1:
         return None
     try:
+        from ase.build import bulk
+
         atoms = bulk(elements[0], cubic=True).repeat(2)
     except (ValueError, RuntimeError):
         return None
