@@ -19,6 +19,7 @@ from mdrive.jobs import METRICS, Job
 from mdrive.manifest import MANIFEST, base_manifest, now, read_manifest, structure_hash, write_json
 from mdrive.potentials import Potential
 from mdrive.potentials.base import sha256
+from mdrive.protocol import RunOptions
 from mdrive.run import StopControl
 from mdrive.runtime import build
 
@@ -38,13 +39,7 @@ class Plan:
     structures: list = field(default_factory=list)
     stage_potentials: list[Potential] = field(default_factory=list)  # potentials some stages switch to
     provenance: dict = field(default_factory=dict)  # further manifest entries (e.g. the MC guard's verdict)
-    ranks_per_run: int = 1
-    gpus: int = 0  # GPUs per run: Kokkos mode (mdrive.gpu)
-    resume: bool = False
-    retry_failed: bool = False
-    overwrite: bool = False
-    time_limit: float | None = None
-    memory_per_run: int | None = None  # bytes; None: a share of the node's available memory
+    run: RunOptions = field(default_factory=RunOptions)  # MPI groups, budgets, resume/overwrite
     config: dict = field(default_factory=dict)  # the resolved options, replayable (config.yaml)
 
 
@@ -60,9 +55,7 @@ def plan_for(protocol, given: dict) -> Plan:
         command=protocol.name, out=Path(run.out or f"mdrive-{protocol.name}"), jobs=study.jobs,
         analyze=protocol.analyze, summarize=lambda out, rows: protocol.summarize(out, rows, params),
         parameters=as_config(params, reduced=reduced), potential=study.potential, structures=study.structures,
-        stage_potentials=study.stage_potentials, provenance=study.provenance, ranks_per_run=run.ranks_per_run,
-        gpus=run.gpus, resume=run.resume, retry_failed=run.retry_failed, overwrite=run.overwrite,
-        time_limit=run.time_limit, memory_per_run=int(run.memory_per_run) if run.memory_per_run else None,
+        stage_potentials=study.stage_potentials, provenance=study.provenance, run=run,
         config={"command": protocol.name, **as_config(run, params, reduced=reduced),
                 "structures": [str(Path(s).resolve()) for s in run.structures]})  # replayable from anywhere
 
@@ -78,13 +71,13 @@ def gpu_for(plan: Plan) -> gpu.GpuPlan:
     """The Kokkos command line of a GPU run (--gpus), checked against the build, the potentials' rules and
     the fixes of the decks the jobs compose; an empty plan on CPUs."""
     b = build()
-    gpu.check_build(b, plan.gpus)
+    gpu.check_build(b, plan.run.gpus)
     decks_used = sorted({t for j in plan.jobs for t in j.templates})
     fixes = gpu.deck_fixes([templates_dir() / d for d in decks_used] + [templates_dir() / "mdrive-hooks.in"])
-    plans = [gpu.plan(p, plan.gpus, plan.ranks_per_run, b.version, fixes)
+    plans = [gpu.plan(p, plan.run.gpus, plan.run.ranks_per_run, b.version, fixes)
              for p in [plan.potential, *plan.stage_potentials] if p is not None]
     if not plans:
-        return gpu.plan_plain(plan.gpus, plan.ranks_per_run, fixes)
+        return gpu.plan_plain(plan.run.gpus, plan.run.ranks_per_run, fixes)
     return gpu.GpuPlan(plans[0].args, [w for p in plans for w in p.warnings])
 
 
@@ -96,12 +89,12 @@ def check_out(plan: Plan, inputs: dict) -> None:
     if not out.exists():
         _check_creatable(out)
         return
-    if plan.resume:
+    if plan.run.resume:
         check_resume(out, plan, inputs)
         return
     if not any(out.iterdir()):
         return
-    if not plan.overwrite:
+    if not plan.run.overwrite:
         raise InputError(f"--out {out} already holds results: add --resume to continue them, "
                          f"--overwrite to replace them, or choose another --out")
     cwd = Path.cwd().resolve()
@@ -189,9 +182,9 @@ def memory_budget(plan: Plan) -> int:
     """Bytes one run may use: --memory-per-run, or a safe share of this node's available memory for each
     run that runs on it at once (agreed from rank 0's node)."""
     node = WORLD.Split_type(MPI.COMM_TYPE_SHARED)
-    runs_on_node = -(-node.size // plan.ranks_per_run)
+    runs_on_node = -(-node.size // plan.run.ranks_per_run)
     node.Free()
-    budget = plan.memory_per_run or isolation.default_memory_per_run(runs_on_node)
+    budget = int(plan.run.memory_per_run or isolation.default_memory_per_run(runs_on_node))
     return WORLD.bcast(budget, root=0)
 
 
@@ -201,7 +194,7 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         plan = prepare()
         plan.out = plan.out.resolve()  # runs chdir into their folders: relative paths would break
         used = [p for p in [plan.potential, *plan.stage_potentials] if p is not None]
-        check_ranks(plan.ranks_per_run, used)
+        check_ranks(plan.run.ranks_per_run, used)
         if WORLD.rank == 0:
             element_sets = [list(e) for e in dict.fromkeys(tuple(s.elements) for s in plan.structures)]
             for potential in used:
@@ -227,16 +220,16 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         for note in notes:
             print(f"mdrive: note: {note}", file=sys.stderr)
         plan.provenance["notes"] = notes or None
-        plan.provenance["gpu"] = {"gpus_per_run": plan.gpus, "lammps_args": gpu_plan.args,
-                                  "warnings": gpu_plan.warnings} if plan.gpus else None
+        plan.provenance["gpu"] = {"gpus_per_run": plan.run.gpus, "lammps_args": gpu_plan.args,
+                                  "warnings": gpu_plan.warnings} if plan.run.gpus else None
     memory = memory_budget(plan)
     if WORLD.rank == 0:
         _start(plan, argv, inputs, memory)
     WORLD.Barrier()
-    stop = StopControl(plan.time_limit)
+    stop = StopControl(plan.run.time_limit)
     stop.install()
-    ensemble = Ensemble(plan.out, plan.ranks_per_run, plan.analyze, stop, memory, plan.resume,
-                        plan.retry_failed, gpu_plan.args)
+    ensemble = Ensemble(plan.out, plan.run.ranks_per_run, plan.analyze, stop, memory, plan.run.resume,
+                        plan.run.retry_failed, gpu_plan.args)
     results = ensemble.run(plan.jobs)
     if results is not None:
         text, head = plan.summarize(plan.out, results)
@@ -249,7 +242,7 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
 
 
 def _start(plan: Plan, argv: list[str], inputs: dict, memory: int) -> None:
-    if plan.overwrite and plan.out.exists() and not plan.resume:
+    if plan.run.overwrite and plan.out.exists() and not plan.run.resume:
         for name in _outputs(plan.out):  # check_out made sure nothing else is there
             path = plan.out / name
             if path.is_dir() and not path.is_symlink():
@@ -258,11 +251,11 @@ def _start(plan: Plan, argv: list[str], inputs: dict, memory: int) -> None:
                 path.unlink(missing_ok=True)
     plan.out.mkdir(parents=True, exist_ok=True)
     manifest = base_manifest(plan.command, argv, plan.parameters, build())
-    manifest["ranks_per_run"] = plan.ranks_per_run
+    manifest["ranks_per_run"] = plan.run.ranks_per_run
     manifest["memory_per_run_bytes"] = memory
     manifest.update({k: v for k, v in inputs.items() if v is not None})
     manifest.update(plan.provenance)
-    if plan.resume:
+    if plan.run.resume:
         first = read_manifest(plan.out)
         manifest["started"] = first["started"]
         manifest["resumed"] = first.get("resumed", []) + [now()]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 
@@ -63,8 +63,7 @@ class Spec:
 def param(default, help: str, kind: type | None = None, **spec):
     """A Params field: `default` in the dimension's default unit (None: chosen later, e.g. by a preset)."""
     kind = kind or (type(default) if default is not None and not isinstance(default, tuple) else float)
-    value = dict(default_factory=lambda: default) if isinstance(default, (list, dict)) else dict(default=default)
-    return field(metadata={"mdrive": Spec(help, kind, **spec)}, **value)
+    return field(default=default, metadata={"mdrive": Spec(help, kind, **spec)})  # defaults are immutable
 
 
 def specs(cls) -> dict[str, Spec]:
@@ -86,7 +85,7 @@ def add_options(parser, cls, defaults: dict | None = None, reduced_by: str | Non
         spec = f.metadata.get("mdrive")
         if spec is None:
             continue
-        default = defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory())
+        default = defaults.get(f.name, f.default)
         text = f"{spec.help}{_unit_note(spec, reduced_by)}{_default_note(spec, default)}".replace("%", "%%")
         if spec.flag == "":
             parser.add_argument(f.name, nargs="*", default=None, help=text)
@@ -252,41 +251,37 @@ def _with_unit(where: str, spec: Spec, text: str, reduced: bool) -> float:
 
 
 def _pint_value(where: str, d: Dimension, dim: str, text: str) -> float:
-    import pint
-
-    ureg = _registry()
     try:
-        q = ureg.Quantity(_spelled(text))
-        if not isinstance(q, ureg.Quantity):
-            raise ValueError
-        return float(q.to(d.unit).magnitude)
-    except pint.DimensionalityError:
-        why = f"is not a {dim.replace('_', ' ')}"
-    except Exception:  # pint raises many types for text it cannot read
+        q = _quantity(text)
+    except ValueError:
         why = "is not a number with a unit"
+    else:
+        if q.check(_registry()(d.unit).dimensionality):
+            return float(q.to(d.unit).magnitude)
+        why = f"is not a {dim.replace('_', ' ')}"
     raise InputError(f"{where} '{text}' {why}; write e.g. {d.example} (a bare number is {d.shown or 'a fraction'})")
 
 
 def measure(text: str, dims: tuple[str, ...]) -> tuple[str, float]:
     """(dimension, value in its default unit) of a value that must carry its unit, one of `dims`;
     ValueError when it is none of them."""
-    import pint
-
-    try:
-        q = _registry().Quantity(_spelled(text.strip()))
-    except Exception:  # pint raises many types for text it cannot read
-        raise ValueError(text) from None
+    q = _quantity(text)
     for dim in dims:
-        try:
-            if not q.dimensionless:
-                return dim, float(q.to(DIMENSIONS[dim].unit).magnitude)
-        except pint.DimensionalityError:
-            continue
+        if not q.dimensionless and q.check(_registry()(DIMENSIONS[dim].unit).dimensionality):
+            return dim, float(q.to(DIMENSIONS[dim].unit).magnitude)
     raise ValueError(text)
 
 
-def _spelled(text: str) -> str:
-    return re.sub(r"(?<=[A-Za-zÅ])([23])\b", r"**\1", text)  # g/cm3 -> g/cm**3, Å3 -> Å**3
+def _quantity(text: str):
+    """pint's reading of a value with its unit (g/cm3 spelled g/cm**3); ValueError when it cannot read it."""
+    ureg = _registry()
+    try:
+        q = ureg.Quantity(re.sub(r"(?<=[A-Za-zÅ])([23])\b", r"**\1", text.strip()))
+    except Exception:  # pint raises many types for text it cannot read
+        raise ValueError(text) from None
+    if not isinstance(q, ureg.Quantity):
+        raise ValueError(text)
+    return q
 
 
 @cache
@@ -319,8 +314,7 @@ def _check_bounds(where: str, spec: Spec, number: float, reduced: bool) -> None:
 
 def render_text(spec: Spec, value) -> str:
     if isinstance(value, (list, tuple)):
-        return ",".join(render_text(Spec(spec.help, spec.kind, spec.dim, reduced_only=spec.reduced_only), v)
-                        for v in value)
+        return ",".join(render_text(spec, v) for v in value)
     if spec.dim and not spec.reduced_only and isinstance(value, (int, float)) and not isinstance(value, bool):
         shown = DIMENSIONS[spec.dim].shown
         return f"{value:.15g}{(' ' + shown) if shown else ''}"
@@ -335,12 +329,9 @@ def as_config(*instances, reduced: bool = False) -> dict:
             if not spec.replay:
                 continue
             value = getattr(obj, name)
-            if value is None or spec.kind is bool or spec.kind is str or (spec.kind is int and not spec.dim):
-                out[name] = list(value) if isinstance(value, tuple) else value
-            elif spec.reduced_only or (reduced and spec.dim and DIMENSIONS[spec.dim].reduced is not None):
-                out[name] = list(value) if isinstance(value, tuple) else value
-            elif isinstance(value, tuple):
-                out[name] = [render_text(spec, v) for v in value]
-            else:
-                out[name] = render_text(spec, value)
+            bare = value is None or not spec.dim or spec.reduced_only or \
+                (reduced and DIMENSIONS[spec.dim].reduced is not None)  # no unit to write
+            items = value if isinstance(value, tuple) else (value,)
+            items = list(items) if bare else [render_text(spec, v) for v in items]
+            out[name] = items if isinstance(value, tuple) else items[0]
     return out

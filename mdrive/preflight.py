@@ -11,6 +11,7 @@ from pathlib import Path
 from mdrive.errors import InputError
 
 TIMEOUT_S = 60
+MARK = "mdrive-preflight:"
 
 
 def check(potential, element_sets: list[list[str]]) -> None:
@@ -22,19 +23,21 @@ def check(potential, element_sets: list[list[str]]) -> None:
 
     from mdrive.isolation import worker_env
 
-    for elements in element_sets:
-        deck = [f"units {potential.units}", "atom_style atomic", "atom_modify map yes",  # as every deck in inputs/
-                "region box block 0 20 0 20 0 20", f"create_box {len(elements)} box"]
+    deck = []
+    for elements in element_sets:  # one lmp process for them all: `clear` between, a marker to tell them apart
+        deck += ["clear", f"print '{MARK} {' '.join(elements)}'", f"units {potential.units}", "atom_style atomic",
+                 "atom_modify map yes", "region box block 0 20 0 20 0 20", f"create_box {len(elements)} box"]
         deck += [f"mass {k} {atomic_masses[atomic_numbers[e]]:.4f}" for k, e in enumerate(elements, 1)]
-        deck += [*potential.lines(elements), "run 0"]
-        with tempfile.TemporaryDirectory(prefix="mdrive-preflight-") as tmp:
-            try:
-                r = subprocess.run([str(lmp), "-log", "none", "-nocite"], input="\n".join(deck) + "\n", cwd=tmp,
-                                   capture_output=True, text=True, timeout=TIMEOUT_S, env=worker_env())
-            except subprocess.TimeoutExpired:
-                return  # slow to set up is not wrong: the runs will tell
-        if r.returncode != 0:
-            said = next((ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("ERROR")),
-                        f"exit code {r.returncode}")
-            raise InputError(f"potential {potential.spec}: LAMMPS refuses it for {' '.join(elements)}: "
-                             f"{said.split(': ', 1)[-1].strip()}; fix the potential or its files")
+        deck += [*potential.lines(elements), "run 0"]  # atom_modify map yes: as every deck in inputs/
+    with tempfile.TemporaryDirectory(prefix="mdrive-preflight-") as tmp:
+        try:
+            r = subprocess.run([str(lmp), "-log", "none", "-nocite"], input="\n".join(deck) + "\n", cwd=tmp,
+                               capture_output=True, text=True, timeout=TIMEOUT_S, env=worker_env())
+        except subprocess.TimeoutExpired:
+            return  # slow to set up is not wrong: the runs will tell
+    if r.returncode != 0:
+        lines = (r.stdout + r.stderr).splitlines()
+        said = next((ln for ln in lines if ln.startswith("ERROR")), f"exit code {r.returncode}")
+        elements = [ln.split(MARK, 1)[1].strip() for ln in lines if ln.startswith(MARK)][-1:] or ["its elements"]
+        raise InputError(f"potential {potential.spec}: LAMMPS refuses it for {elements[0]}: "
+                         f"{said.split(': ', 1)[-1].strip()}; fix the potential or its files")

@@ -99,30 +99,32 @@ def check_domains(study: Study, density: float) -> None:
                 f"neighbour cutoff ({study.neighbor_cutoff:.2f} Å) per subdomain; use more atoms or fewer ranks")
 
 
-def launch_args(potential: Potential, p: Point) -> list[str]:
-    """lmp's arguments for one point: the deck, and on GPUs the Kokkos command line mdrive.gpu builds for the
-    potential (with its refusals and warnings), one rank per GPU."""
+def launch_args(potential: Potential, p: Point) -> tuple[list[str], list[str]]:
+    """lmp's arguments for one point (the deck, and on GPUs the Kokkos command line mdrive.gpu builds for the
+    potential, with its refusals, one rank per GPU) and that plan's warnings."""
     from mdrive import gpu
     from mdrive.runtime import build
 
     args = ["-in", decks.DECK, "-log", "log.lammps"]
     if not p.gpus_per_node:
-        return args
+        return args, []
     fixes = gpu.deck_fixes([decks.template_path("scaling.in")])
     plan = gpu.plan(potential, p.gpus_per_node, min(p.ranks, p.gpus_per_node), build().version, fixes)
-    for warning in plan.warnings:
-        print(f"mdrive: warning: {p.name}: {warning}", file=sys.stderr)
-    return args + plan.args
+    return args + plan.args, plan.warnings
 
 
 def write_jobs(folder: Path, study: Study, potential: Potential, structures: dict[str, Structure]) -> None:
     variables = {"seed": study.seed, "temperature": study.temperature, "dt": study.timestep,
                  "tdamp": 100 * study.timestep, "pdamp": 1000 * study.timestep, "warmup": study.warmup,
                  "steps": study.steps}
+    warnings = []
     for p in study.points:
         run_dir = folder / JOBS / p.name
         decks.compose(run_dir, "scaling.in", variables, potential, structures[p.name])
-        study.launch[p.name] = launch_args(potential, p)
+        study.launch[p.name], said = launch_args(potential, p)
+        warnings += said
+    for warning in dict.fromkeys(warnings):  # the same for every point: said once
+        print(f"mdrive: warning: {warning}", file=sys.stderr)
     study.save(folder)
 
 
