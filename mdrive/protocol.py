@@ -23,9 +23,11 @@ class RunOptions:
 
     structures: tuple[str, ...] = param((), "structure files or folders (any ASE format)", str, flag="")
     potential: str | None = param(None, "FAMILY:FILE (snap:W_2940_2017_2, eam/alloy:CuNi.eam.alloy, "
-                                  "mace:m.model-lammps.pt, ...), lj, zbl, or a YAML file", str, metavar="SPEC")
-    backend: str = param("auto", "how a mace: model runs: pair_style mace (native), mdrive's plugin, or the ASE "
-                         "bridge; auto: native when the build has it, else the bridge",
+                                  "mace:m.model-lammps.pt, sevennet:7net-0, chgnet:0.3.0, ...), lj, zbl, or a YAML "
+                                  "file", str, metavar="SPEC")
+    backend: str = param("auto", "how a mace: or sevennet: model runs: its pair style (native, or mdrive's plugin of "
+                         "it) or the ASE bridge; auto: the pair style when the build or a built plugin has it, "
+                         "else the bridge",
                          choices=("auto", "native", "plugin", "ase"))
     ranks_per_run: int = param(1, "MPI ranks per LAMMPS run; the world is split into groups of K ranks", min=1,
                                metavar="K")
@@ -118,7 +120,9 @@ def read_structures(run: RunOptions, potential, skip_bad: bool = False, elements
     for s in structures.read(list(run.structures), rejected):
         try:
             potential.check_elements(elements_of(s) if elements_of else s.elements)
-            kept.append(structures.fit_to_cutoff(s, potential.cutoff))
+            s = structures.fit_to_cutoff(s, potential.cutoff)
+            potential.check_size(s.name, len(s.atoms))
+            kept.append(s)
         except InputError as err:
             if rejected is None:
                 raise

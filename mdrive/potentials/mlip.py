@@ -38,9 +38,11 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
         if trained is None:
             raise InputError(f"potential {spec}: the ASE bridge needs the trained MACE model (.model file) "
                              f"next to {path.name}")
-        from mdrive.potentials.bridge import ase
+        from mdrive.potentials.bridge import bridged
+        from mdrive.potentials.mace_e3nn import usable
 
-        return ase(spec, f"mace.calculators:MACECalculator?model_paths={trained}&default_dtype=float64&device=cpu")
+        return bridged(spec, "mace.calculators", "MACECalculator", {
+            "model_paths": str(usable(trained)), "default_dtype": "float64", "device": "cpu"}, files=(trained,))
     plugin = None
     if backend == "plugin":
         from mdrive.plugins import library

@@ -141,6 +141,12 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
         out["status"], out["cause"] = metrics.classify_error(error)
     elif out["mu_ex"] is not None and np.isfinite(out["mu_ex"]) and log.runs[-1].ended == "completed":
         out["status"] = "valid"
+    elif log and log.runs and log.runs[-1].ended == "completed":
+        finite = int(np.isfinite(sampling[MU_COLUMN].iloc[1:]).sum()) if MU_COLUMN in sampling else 0
+        out["status"], out["cause"] = "censored", (
+            f"sampling finished, but only {finite} of {out['samples']} invocations had an insertion that did not "
+            f"overlap (finite μ); {2 * info['blocks']} are needed: sample longer, more --insertions, or a less "
+            f"dense structure")
     else:
         out["status"], out["cause"] = "censored", "stopped before the sampling finished"
     if info["kind"] == "lj" and out.get("pressure") is not None:
