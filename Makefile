@@ -50,6 +50,7 @@ $(ARENA)/.installed:
 	$(ARENA)/bin/python -m pip install -q --upgrade pip
 	$(ARENA)/bin/python -m pip install -q torch==2.13.0
 	$(ARENA)/bin/python -m pip install -q -c constraints-torch.txt mlip-arena==0.2.0 mace-torch==0.3.16
+	$(ARENA)/bin/python -m pip install -q -c constraints-torch.txt sevenn==0.13.0 chgnet==0.4.2
 	touch $@
 
 bench: $(TESTSTAMP) $(ARENA)/.installed
