@@ -12,7 +12,10 @@ Nose-Hoover with ttime 25 fs and Arena's pfactor, as Arena's stability flow sets
 Also the model-only rate (energy+forces+stress per call of SevenNetCalculator, one process on each core at
 once) as the ceiling per core. Survival: mdrive's from its validity rule (steps_valid); Arena's run has no
 validity rule, so its survival is the last trajectory frame written before it ended or raised.
-Usage: python bench/foundation_md.py [STEPS] [plugin|ase]
+Arena's stability flow gives each NPT run 600 s (`timeout_seconds=600`); the same limit applies here, to every
+Arena run: a run past it counts with the last frame it wrote. (An NPT ramp Arena keeps integrating after the
+cell exploded can otherwise run for tens of minutes: rm0-32 at 100 steps reached V = 8e74 V0 at step 49.)
+Usage: python bench/foundation_md.py [STEPS] [plugin|ase] [nvt|npt|both]
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from arena_md import ARENA_PY, BIN, ENV, on_both_cores  # noqa: E402
 
 SIZES = (32, 36, 40, 44, 48, 54, 58, 64)
 ELEMENTS = ["Cu", "Ni", "Al", "Fe"]
+ARENA_TIMEOUT_S = 600  # Arena's stability flow: MD.with_options(timeout_seconds=600) for its NPT task
 
 ARENA_WORKER = r'''
 import json, sys, time, warnings
@@ -47,6 +51,11 @@ if ensemble == "npt":
     kwargs["pfactor"] = ((75 * units.fs) ** 2) * 1e2 * units.GPa
 t1 = time.perf_counter()
 error = None
+import signal
+def stop(*_):
+    raise TimeoutError("Arena's 600 s task limit")
+signal.signal(signal.SIGALRM, stop)
+signal.alarm(int(sys.argv[5]))
 try:
     run.fn(atoms, calc, ensemble=ensemble, dynamics="nose-hoover", time_step=2.0, total_time=2.0 * steps,
            temperature=[300.0, 3000.0], pressure=[0.0, 500 * units.GPa] if ensemble == "npt" else None,
@@ -94,8 +103,8 @@ def structures(folder: Path) -> list[Path]:
     return files
 
 
-def arena(files: list[Path], steps: int, work: Path) -> dict:
-    jobs = [(f, e) for e in ("nvt", "npt") for f in files]
+def arena(files: list[Path], steps: int, work: Path, ensembles: tuple[str, ...]) -> dict:
+    jobs = [(f, e) for e in ensembles for f in files]
     worker = work / "arena_worker.py"
     worker.write_text(ARENA_WORKER)
     from concurrent.futures import ThreadPoolExecutor
@@ -103,7 +112,7 @@ def arena(files: list[Path], steps: int, work: Path) -> dict:
     def one(job):
         f, ensemble = job
         traj = work / f"{f.stem}-{ensemble}.traj"
-        p = subprocess.run([str(ARENA_PY), str(worker), str(f), ensemble, str(steps), str(traj)],
+        p = subprocess.run([str(ARENA_PY), str(worker), str(f), ensemble, str(steps), str(traj), str(ARENA_TIMEOUT_S)],
                            capture_output=True, text=True, env=ENV, cwd=work)
         if p.returncode:
             return {"run": f"{f.stem}-{ensemble}", "survival_step": 0, "error": p.stderr[-300:], "md_s": 0}
@@ -115,11 +124,11 @@ def arena(files: list[Path], steps: int, work: Path) -> dict:
     return {"wall_s": round(time.perf_counter() - t, 1), "runs": runs}
 
 
-def mdrive(folder: Path, steps: int, mode: str, out: Path) -> dict:
+def mdrive(folder: Path, steps: int, mode: str, out: Path, ensemble: str) -> dict:
     from mdrive.logs import read_log
 
     cmd = [str(BIN / "mpirun"), "-np", "2", sys.executable, "-m", "mdrive", "ramp", str(folder), "--potential",
-           "sevennet:7net-0", "--backend", mode, "--ensemble", "both", "--duration", f"{steps * 2}fs",
+           "sevennet:7net-0", "--backend", mode, "--ensemble", ensemble, "--duration", f"{steps * 2}fs",
            "--out", str(out)]
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
@@ -136,7 +145,7 @@ def mdrive(folder: Path, steps: int, mode: str, out: Path) -> dict:
     return {"wall_s": round(wall, 1), "runs": runs, "headline": json.loads((out / "manifest.json").read_text())["headline"]}
 
 
-def main(steps: int = 200, mode: str = "plugin") -> dict:
+def main(steps: int = 200, mode: str = "plugin", ensemble: str = "both") -> dict:
     from mdrive import plugins
 
     if not ARENA_PY.exists():
@@ -149,9 +158,11 @@ def main(steps: int = 200, mode: str = "plugin") -> dict:
         rates = on_both_cores(Path(sys.executable), CEILING_WORKER, [str(Path(__file__).resolve().parents[1]), "20"],
                               files, tmp, ENV)
         ceiling = sum(rates) / len(rates)
-        result = {"steps": steps, "mode": mode, "sizes": SIZES, "model_only_both_cores_calls_per_s": round(ceiling, 3),
+        ensembles = ("nvt", "npt") if ensemble == "both" else (ensemble,)
+        result = {"steps": steps, "mode": mode, "ensembles": ensembles, "sizes": SIZES, "model_only_both_cores_calls_per_s": round(ceiling, 3),
                   "model_only_per_structure": [round(r, 3) for r in rates],
-                  "mdrive": mdrive(tmp / "set", steps, mode, tmp / "out"), "arena": arena(files, steps, tmp)}
+                  "mdrive": mdrive(tmp / "set", steps, mode, tmp / "out", ensemble),
+                  "arena": arena(files, steps, tmp, ensembles)}
     md_rates = [r["steps_per_s"] for r in result["mdrive"]["runs"] if r["steps_per_s"]]
     per_size = {f"rm{k}-{n}": rates[k] for k, n in enumerate(SIZES)}
     fractions = [r["steps_per_s"] / per_size[r["run"].rsplit("-", 1)[0]] for r in result["mdrive"]["runs"]
@@ -170,4 +181,4 @@ def main(steps: int = 200, mode: str = "plugin") -> dict:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200, sys.argv[2] if len(sys.argv) > 2 else "plugin")
+    main(*(int(sys.argv[1]),) if len(sys.argv) > 1 else (), *sys.argv[2:4])

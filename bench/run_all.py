@@ -21,8 +21,8 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 STORE = HERE / "results"
 ORDER = ["logparse", "ramp_demo", "isolation", "evscan_deck", "mace_bridge", "one_interface", "driver_overhead",
-         "arena_md", "foundation_md"]
-BY_HAND = {"one_interface"}  # measured by hand (ABBA across commits): its stored text is rendered as kept
+         "arena_md", "foundation_md", "foundation_npt"]
+BY_HAND = {"one_interface", "foundation_npt"}  # measured by hand (ABBA across commits): its stored text is rendered as kept
 
 
 def machine() -> str:
@@ -160,6 +160,12 @@ def one_interface(r: dict) -> list[str]:
     return r["lines"]
 
 
+foundation_npt = one_interface  # also stored text
+
+
+RAMPS = {"nvt": "NVT 300 → 3000 K", "npt": "NPT 300 → 3000 K with 0 → 500 GPa"}
+
+
 def foundation_md(r: dict) -> list[str]:
     head = "## A foundation model in ramps against MLIP Arena's MD task (SevenNet-0, 8 random mixtures, both cores)"
     if "skipped" in r:
@@ -177,13 +183,13 @@ def foundation_md(r: dict) -> list[str]:
                       for e, h in md["headline"].items())
     return [
         head, "", measured(r), "",
-        f"`bench/foundation_md.py {r['steps']} {r['mode']}`, in one run: 7net-0 (sevenn's wheel weights), 8 random "
-        f"mixtures of Cu, Ni, Al, Fe of {min(r['sizes'])}-{max(r['sizes'])} atoms, NVT 300 → 3000 K and NPT 300 → "
-        f"3000 K with 0 → 500 GPa, both over {r['steps']} steps of 2 fs, Nosé–Hoover (ttime 25 fs, Arena's "
-        "pfactor), both cores for both tools:",
+        f"`bench/foundation_md.py {r['steps']} {r['mode']} {'/'.join(r['ensembles'])}`, in one run: 7net-0 (sevenn's "
+        f"wheel weights), 8 random mixtures of Cu, Ni, Al, Fe of {min(r['sizes'])}-{max(r['sizes'])} atoms, "
+        f"{' and '.join(RAMPS[e] for e in r['ensembles'])}, over {r['steps']} steps of 2 fs, Nosé–Hoover (ttime "
+        "25 fs; Arena's pfactor for NPT), both cores for both tools:",
         "- MLIP Arena 0.2.0: `mlip_arena.tasks.md.run` with sevenn's `SevenNetCalculator`, one process per run, two "
         "at a time, its own venv;",
-        f"- mdrive: `mpirun -np 2 … ramp --ensemble both` with `sevennet:7net-0 --backend {r['mode']}`.", "",
+        f"- mdrive: `mpirun -np 2 … ramp` with `sevennet:7net-0 --backend {r['mode']}`.", "",
         f"Whole job: mdrive {md['wall_s']} s, Arena {ar['wall_s']} s: **Arena / mdrive = {ratio}x** (target >= 1.15x: "
         f"{met(ratio >= 1.15)}). mdrive's runs end at their first invalid frame while Arena's (no validity rule) run "
         f"on, so also per step run: mdrive {md['steps_per_s']} steps/s over {md['steps_run']} steps, Arena "
