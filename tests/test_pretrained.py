@@ -202,7 +202,7 @@ def test_large_edge_arrays_do_not_crash_a_run(e3gnn, tmp_path):
     ("sevennet:7net-mf-0", "plugin", "add ?modal= one of"),
     ("sevennet:7net-0?modal=PBE", "plugin", "has one fidelity"),
     ("sevennet:7net-9", "auto", "not a SevenNet model sevenn knows"),
-    ("sevennet:7net-0?fidelity=PBE", "auto", "unknown option"),
+    ("sevennet:7net-0?fidelity=PBE", "auto", "it takes modal="),
     ("chgnet:missing.pth.tar", "auto", "missing.pth.tar"),
 ], ids=["mf-without-modal", "modal-on-single", "unknown-name", "unknown-option", "chgnet-missing-file"])
 def test_bad_model_specs_are_one_line(cell, tmp_path, spec, backend, said):

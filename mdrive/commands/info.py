@@ -32,7 +32,7 @@ def report() -> dict:
     info.update(potentials_dir=str(potentials_dir()), omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
                 kokkos_backends=b.kokkos_backends(), routes=routes,
                 ase_bridge={"fix_external": "external" in b.fix_styles,
-                            "models": {d: _version(d) for d in MODEL_PACKAGES}},
+                            "models": {d: plugins.package_version(d) for d in MODEL_PACKAGES}},
                 plugins={name: str(plugins.library(name) or "not built (python -m mdrive plugins build)")
                          for name in plugins.PLUGINS},
                 gpus_visible=gpu_count())
@@ -40,15 +40,6 @@ def report() -> dict:
 
 
 MODEL_PACKAGES = ("mace-torch", "sevenn", "chgnet", "e3nn", "torch")  # what the bridge and plugins run
-
-
-def _version(dist: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def gpu_count() -> int:

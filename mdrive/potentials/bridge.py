@@ -26,7 +26,7 @@ def ase(spec: str, arg: str) -> Potential:
     module, _, factory = target.partition(":")
     if not module or not factory:
         raise InputError(f"potential {spec}: write ase:MODULE:FACTORY[?key=value&...]")
-    return bridged(spec, module, factory, _kwargs(query, spec))
+    return bridged(spec, module, factory, options(query, spec))
 
 
 def bridged(spec: str, module: str, factory: str, kwargs: dict, family: str = "ase", files: tuple = (),
@@ -91,12 +91,14 @@ def _calculator(module: str, factory: str, kwargs_json: str):
         raise InputError(f"ASE calculator {module}:{factory} failed to start: {type(err).__name__}: {err}") from None
 
 
-def _kwargs(query: str, spec: str) -> dict:
+def options(query: str, spec: str, known: tuple[str, ...] | None = None) -> dict:
+    """`key=value&...` of a spec (values read as JSON where they parse, else as text); `known` limits the keys."""
     out = {}
     for item in filter(None, query.split("&")):
         key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"potential {spec}: '{item}' is not key=value")
+        if not sep or (known is not None and key not in known):
+            takes = f"; it takes {', '.join(k + '=' for k in known)}" if known else ""
+            raise InputError(f"potential {spec}: '{item}' is not a key=value option{takes}")
         try:
             out[key] = json.loads(value)
         except ValueError:

