@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install -q -c constraints-torch.txt
 STAMP  := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test setup bench clean vulkan
+.PHONY: run test setup bench clean vulkan slurm
 
 $(STAMP): pyproject.toml setup.py mdrive/_rowscan.c constraints-torch.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml setup.py mdrive/_rowscan.c constraints-torch.txt
 # torch first, as its CPU build, then the extras; the foundation extra in its own pip command (pyproject.toml);
 # OVITO renders snapshots through Vulkan: Debian's loader and its CPU driver (lavapipe)
 $(TESTSTAMP): $(STAMP)
-	$(MAKE) vulkan
+	$(MAKE) vulkan slurm
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[test,mace,analysis]"
 	@echo "note: pip reports mace-torch's e3nn==0.4.4 pin as a conflict next; expected, see pyproject.toml"
@@ -34,6 +34,13 @@ vulkan:
 	@dpkg -s $(VULKAN_PKGS) >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(VULKAN_PKGS) >/dev/null || \
 	  ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(VULKAN_PKGS) >/dev/null) || \
 	  echo "warning: could not install $(VULKAN_PKGS); OVITO snapshots will be skipped"
+
+# the cluster tests start a real one-node Slurm from Debian's packages (tests/slurm_cluster.py)
+SLURM_PKGS := slurmctld slurmd slurm-client munge
+slurm:
+	@dpkg -s $(SLURM_PKGS) >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SLURM_PKGS) >/dev/null || \
+	  ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SLURM_PKGS) >/dev/null) || \
+	  echo "warning: could not install $(SLURM_PKGS); the Slurm tests will be skipped"
 
 setup: $(TESTSTAMP)
 

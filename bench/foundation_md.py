@@ -15,7 +15,9 @@ validity rule, so its survival is the last trajectory frame written before it en
 Arena's stability flow gives each NPT run 600 s (`timeout_seconds=600`); the same limit applies here, to every
 Arena run: a run past it counts with the last frame it wrote. (An NPT ramp Arena keeps integrating after the
 cell exploded can otherwise run for tens of minutes: rm0-32 at 100 steps reached V = 8e74 V0 at step 49.)
-Usage: python bench/foundation_md.py [STEPS] [plugin|ase] [nvt|npt|both]
+CHGNet 0.3.0 (MODEL=chgnet) runs the same way with CHGNetCalculator in both tools (mdrive's bridge).
+Usage: python bench/foundation_md.py [STEPS] [plugin|ase] [nvt|npt|both] [7net-0|chgnet]
+(bench/run_all.py runs the variants it names, e.g. foundation_chgnet, and keeps each one's numbers.)
 """
 from __future__ import annotations
 
@@ -31,6 +33,14 @@ from arena_md import ARENA_PY, BIN, ENV, on_both_cores  # noqa: E402
 
 SIZES = (32, 36, 40, 44, 48, 54, 58, 64)
 ELEMENTS = ["Cu", "Ni", "Al", "Fe"]
+# the same calculator in both tools: (mdrive's spec, its import and constructor in the workers)
+MODELS = {
+    "7net-0": ("sevennet:7net-0", "from sevenn.calculator import SevenNetCalculator",
+               'SevenNetCalculator("7net-0", device="cpu")'),
+    "chgnet": ("chgnet:0.3.0", "from chgnet.model import CHGNet\nfrom chgnet.model.dynamics import CHGNetCalculator",
+               'CHGNetCalculator(model=CHGNet.load(model_name="0.3.0", use_device="cpu", verbose=False), '
+               'use_device="cpu")'),
+}
 ARENA_TIMEOUT_S = 600  # Arena's stability flow: MD.with_options(timeout_seconds=600) for its NPT task
 
 ARENA_WORKER = r'''
@@ -41,11 +51,11 @@ import torch
 torch.set_num_threads(1)
 import ase.io
 from ase import units
-from sevenn.calculator import SevenNetCalculator
+IMPORT
 from mlip_arena.tasks.md import run
 structure, ensemble, steps, traj = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 atoms = ase.io.read(structure)
-calc = SevenNetCalculator("7net-0", device="cpu")
+calc = CALCULATOR
 kwargs = dict(ttime=25 * units.fs)
 if ensemble == "npt":
     kwargs["pfactor"] = ((75 * units.fs) ** 2) * 1e2 * units.GPa
@@ -76,9 +86,9 @@ from mdrive.runtime import keep_freed_memory
 keep_freed_memory()
 import ase.io, torch
 torch.set_num_threads(1)
-from sevenn.calculator import SevenNetCalculator
+IMPORT
 atoms = ase.io.read(sys.argv[1])
-atoms.calc = SevenNetCalculator("7net-0", device="cpu")
+atoms.calc = CALCULATOR
 calls = int(sys.argv[3])
 atoms.get_potential_energy()
 t = time.perf_counter()
@@ -103,16 +113,21 @@ def structures(folder: Path) -> list[Path]:
     return files
 
 
-def arena(files: list[Path], steps: int, work: Path, ensembles: tuple[str, ...]) -> dict:
+def worker(source: str, model: str) -> str:
+    _, imports, calculator = MODELS[model]
+    return source.replace("IMPORT", imports).replace("CALCULATOR", calculator)
+
+
+def arena(files: list[Path], steps: int, work: Path, ensembles: tuple[str, ...], model: str) -> dict:
     jobs = [(f, e) for e in ensembles for f in files]
-    worker = work / "arena_worker.py"
-    worker.write_text(ARENA_WORKER)
+    worker_py = work / "arena_worker.py"
+    worker_py.write_text(worker(ARENA_WORKER, model))
     from concurrent.futures import ThreadPoolExecutor
 
     def one(job):
         f, ensemble = job
         traj = work / f"{f.stem}-{ensemble}.traj"
-        p = subprocess.run([str(ARENA_PY), str(worker), str(f), ensemble, str(steps), str(traj), str(ARENA_TIMEOUT_S)],
+        p = subprocess.run([str(ARENA_PY), str(worker_py), str(f), ensemble, str(steps), str(traj), str(ARENA_TIMEOUT_S)],
                            capture_output=True, text=True, env=ENV, cwd=work)
         if p.returncode:
             return {"run": f"{f.stem}-{ensemble}", "survival_step": 0, "error": p.stderr[-300:], "md_s": 0}
@@ -124,12 +139,13 @@ def arena(files: list[Path], steps: int, work: Path, ensembles: tuple[str, ...])
     return {"wall_s": round(time.perf_counter() - t, 1), "runs": runs}
 
 
-def mdrive(folder: Path, steps: int, mode: str, out: Path, ensemble: str) -> dict:
+def mdrive(folder: Path, steps: int, mode: str, out: Path, ensemble: str, model: str) -> dict:
     from mdrive.logs import read_log
 
+    spec = MODELS[model][0]
+    backend = ["--backend", mode] if spec.startswith("sevennet") else []  # CHGNet has the bridge only
     cmd = [str(BIN / "mpirun"), "-np", "2", sys.executable, "-m", "mdrive", "ramp", str(folder), "--potential",
-           "sevennet:7net-0", "--backend", mode, "--ensemble", ensemble, "--duration", f"{steps * 2}fs",
-           "--out", str(out)]
+           spec, *backend, "--ensemble", ensemble, "--duration", f"{steps * 2}fs", "--out", str(out)]
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     wall = time.perf_counter() - t
@@ -139,13 +155,17 @@ def mdrive(folder: Path, steps: int, mode: str, out: Path, ensemble: str) -> dic
     for m in sorted(out.glob("runs/*/metrics.json")):
         metrics = json.loads(m.read_text())
         log = read_log(m.with_name("log.lammps"))
-        rate = log.runs[-1].performance.get("timesteps/s") if log.runs and log.runs[-1].performance else None
+        last = log.runs[-1] if log.runs else None
+        rate = last.performance.get("timesteps/s") if last and last.performance else None
+        # the model's share of LAMMPS's loop: Pair for the plugin, Modify (fix external's callback) for the bridge
+        shares = last.timing["total"].to_dict() if last is not None and last.timing is not None else {}
         runs.append({"run": m.parent.name, "status": metrics["status"], "cause": metrics["cause"],
-                     "survival_step": metrics["steps_valid"], "steps_per_s": rate})
+                     "survival_step": metrics["steps_valid"], "steps_per_s": rate,
+                     "pair_percent": shares.get("Pair"), "modify_percent": shares.get("Modify")})
     return {"wall_s": round(wall, 1), "runs": runs, "headline": json.loads((out / "manifest.json").read_text())["headline"]}
 
 
-def main(steps: int = 200, mode: str = "plugin", ensemble: str = "both") -> dict:
+def main(steps: int = 200, mode: str = "plugin", ensemble: str = "nvt", model: str = "7net-0") -> dict:
     from mdrive import plugins
 
     if not ARENA_PY.exists():
@@ -155,14 +175,14 @@ def main(steps: int = 200, mode: str = "plugin", ensemble: str = "both") -> dict
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         files = structures(tmp / "set")
-        rates = on_both_cores(Path(sys.executable), CEILING_WORKER, [str(Path(__file__).resolve().parents[1]), "20"],
+        rates = on_both_cores(Path(sys.executable), worker(CEILING_WORKER, model), [str(Path(__file__).resolve().parents[1]), "20"],
                               files, tmp, ENV)
         ceiling = sum(rates) / len(rates)
         ensembles = ("nvt", "npt") if ensemble == "both" else (ensemble,)
-        result = {"steps": steps, "mode": mode, "ensembles": ensembles, "sizes": SIZES, "model_only_both_cores_calls_per_s": round(ceiling, 3),
+        result = {"steps": steps, "model": model, "spec": MODELS[model][0], "mode": mode, "ensembles": ensembles, "sizes": SIZES, "model_only_both_cores_calls_per_s": round(ceiling, 3),
                   "model_only_per_structure": [round(r, 3) for r in rates],
-                  "mdrive": mdrive(tmp / "set", steps, mode, tmp / "out", ensemble),
-                  "arena": arena(files, steps, tmp, ensembles)}
+                  "mdrive": mdrive(tmp / "set", steps, mode, tmp / "out", ensemble, model),
+                  "arena": arena(files, steps, tmp, ensembles, model)}
     md_rates = [r["steps_per_s"] for r in result["mdrive"]["runs"] if r["steps_per_s"]]
     per_size = {f"rm{k}-{n}": rates[k] for k, n in enumerate(SIZES)}
     fractions = [r["steps_per_s"] / per_size[r["run"].rsplit("-", 1)[0]] for r in result["mdrive"]["runs"]
@@ -181,4 +201,4 @@ def main(steps: int = 200, mode: str = "plugin", ensemble: str = "both") -> dict
 
 
 if __name__ == "__main__":
-    main(*(int(sys.argv[1]),) if len(sys.argv) > 1 else (), *sys.argv[2:4])
+    main(*(int(sys.argv[1]),) if len(sys.argv) > 1 else (), *sys.argv[2:5])

@@ -8,7 +8,8 @@ import sys
 
 from mdrive.errors import InputError
 
-COMMANDS = ("info", "ramp", "evscan", "meltquench", "widom", "gcmc", "scaling", "report", "structures", "plugins")
+COMMANDS = ("info", "ramp", "evscan", "meltquench", "widom", "gcmc", "scaling", "status", "cancel", "report",
+            "structures", "plugins")
 
 
 class Parser(argparse.ArgumentParser):

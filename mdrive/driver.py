@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpi4py import MPI
 
-from mdrive import gpu, isolation, preflight
+from mdrive import gpu, isolation, preflight, submit
 from mdrive.decks import templates_dir
 from mdrive.ensemble import Ensemble
 from mdrive.errors import InputError
@@ -60,9 +61,9 @@ def plan_for(protocol, given: dict) -> Plan:
                 "structures": [str(Path(s).resolve()) for s in run.structures]})  # replayable from anywhere
 
 
-def check_ranks(ranks_per_run: int, potentials: list[Potential]) -> None:
-    if ranks_per_run < 1 or WORLD.size % ranks_per_run:
-        raise InputError(f"--ranks-per-run {ranks_per_run} must divide the {WORLD.size} MPI ranks")
+def check_ranks(ranks_per_run: int, potentials: list[Potential], world: int) -> None:
+    if ranks_per_run < 1 or world % ranks_per_run:
+        raise InputError(f"--ranks-per-run {ranks_per_run} must divide the {world} MPI ranks")
     for potential in potentials:
         potential.check_build(build(), ranks_per_run)
 
@@ -164,7 +165,8 @@ EARLIER_OUTPUTS = ("summary.csv", "survival.csv", "survival.png", "evscan.csv", 
 
 def _outputs(out: Path) -> list[str]:
     """The top-level names mdrive wrote in `out`, as its manifest lists them."""
-    return [MANIFEST, CONFIG, "runs", *read_manifest(out).get("outputs", EARLIER_OUTPUTS)]
+    return [MANIFEST, CONFIG, "runs", submit.JOBS_FILE, submit.JOBS_DIR,
+            *read_manifest(out).get("outputs", EARLIER_OUTPUTS)]
 
 
 def provenance_inputs(plan: Plan) -> dict:
@@ -190,11 +192,13 @@ def memory_budget(plan: Plan) -> int:
 
 def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     """Run a protocol: `prepare` builds the plan (on every rank; it must be deterministic)."""
+    started = time.time()  # --time-limit counts from here: a batch job's start-up is inside its wall time
     try:
+        submit.check_world(WORLD.size)
         plan = prepare()
         plan.out = plan.out.resolve()  # runs chdir into their folders: relative paths would break
         used = [p for p in [plan.potential, *plan.stage_potentials] if p is not None]
-        check_ranks(plan.run.ranks_per_run, used)
+        check_ranks(plan.run.ranks_per_run, used, plan.run.ranks if plan.run.submit else WORLD.size)
         if WORLD.rank == 0:
             element_sets = [list(e) for e in dict.fromkeys(tuple(s.elements) for s in plan.structures)]
             for potential in used:
@@ -222,11 +226,13 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         plan.provenance["notes"] = notes or None
         plan.provenance["gpu"] = {"gpus_per_run": plan.run.gpus, "lammps_args": gpu_plan.args,
                                   "warnings": gpu_plan.warnings} if plan.run.gpus else None
+    if plan.run.submit:
+        return _submit(plan, argv, inputs) if WORLD.rank == 0 else 0
     memory = memory_budget(plan)
     if WORLD.rank == 0:
         _start(plan, argv, inputs, memory)
     WORLD.Barrier()
-    stop = StopControl(plan.run.time_limit)
+    stop = StopControl(deadline=started + plan.run.time_limit if plan.run.time_limit else None)
     stop.install()
     ensemble = Ensemble(plan.out, plan.run.ranks_per_run, plan.analyze, stop, memory, plan.run.resume,
                         plan.run.retry_failed, gpu_plan.args)
@@ -238,7 +244,27 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         missing = len(plan.jobs) - len(results)
         if missing:
             print(f"mdrive: {missing} runs not run ({stop.reason()}); continue with --resume", file=sys.stderr)
+        chained = submit.after_job(plan.out, stop.reason() if stop.requested() else None)
+        if chained:
+            print(f"mdrive: {chained}", file=sys.stderr)
     return 128 + stop.signal if stop.signal else 0
+
+
+def _submit(plan: Plan, argv: list[str], inputs: dict) -> int:
+    """--submit: write the study folder as a run here would, then submit its first job; a scheduler that
+    refuses leaves no folder behind (one this command created)."""
+    created = not plan.out.exists()
+    _start(plan, argv, inputs, None)
+    try:
+        print(f"mdrive: {submit.first(plan)}", flush=True)
+        return 0
+    except BaseException as err:
+        if created:
+            shutil.rmtree(plan.out)
+        if not isinstance(err, InputError):
+            raise
+        print(f"mdrive: {err}", file=sys.stderr)
+        return 2
 
 
 def _start(plan: Plan, argv: list[str], inputs: dict, memory: int) -> None:

@@ -91,7 +91,7 @@ class Ensemble:
             error, peak = outcome.error, outcome.peak_rss
         # what only the supervisor knows, kept beside the log so that `report` rebuilds the same verdict
         said = {"error": error, "stopped": self.stop.reason() if self.stop.requested() else None,
-                "wall_s": round(time.time() - started, 3), "peak_rss_bytes": peak}
+                "wall_s": round(time.time() - started, 3), "peak_rss_bytes": peak, "ranks": len(hosts)}
         write_json(run_dir / OUTCOME, said)
         write_json(run_dir / METRICS, verdict(self.analyze, run_dir, job.info, said))
         if progress:

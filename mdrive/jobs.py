@@ -34,8 +34,29 @@ def verdict(analyze, run_dir: Path, info: dict, said: dict) -> dict:
     metrics.setdefault("cause", None)
     if metrics["status"] == "censored" and said.get("stopped"):
         metrics["cause"] = said["stopped"]
+    wrong = _launch_of(run_dir, said.get("ranks"))
+    if wrong:
+        metrics["status"], metrics["cause"] = "error", f"wrong launch: {wrong}"
     metrics["wall_s"] = said.get("wall_s")  # every verdict: status, cause and wall time
     return metrics
+
+
+def launch_error(runs: list, planned: int) -> str | None:
+    """Why a log's MPI rank count ("on N procs") is not the planned one; None when every block agrees.
+    E.g. srun without PMI starts N independent 1-rank LAMMPS runs that all exit 0."""
+    seen = sorted({r.procs for r in runs if r.procs is not None})
+    if seen and seen != [planned]:
+        return (f"the log ran on {' and '.join(map(str, seen))} procs, {planned} were planned (a launcher that did "
+                f"not start one MPI world, e.g. srun without --mpi=pmi2)")
+    return None
+
+
+def _launch_of(run_dir: Path, planned: int | None) -> str | None:
+    if not planned or not (run_dir / LOG).exists():
+        return None
+    from mdrive.logs import read_log
+
+    return launch_error(read_log(run_dir / LOG).runs, planned)
 
 
 def read_outcome(run_dir: Path) -> dict:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from mdrive.errors import InputError
 from mdrive.params import param
+from mdrive.scheduler import LAUNCHERS, SCHEDULERS
 
 PROTOCOLS = ("ramp", "evscan", "meltquench", "widom", "gcmc")
 # measured: Python, mpi4py and liblammps take ~64 MB resident; BLAS buffers and imports want more room
@@ -46,8 +47,26 @@ class RunOptions:
                             "else)", replay=False)
     config: str | None = param(None, "a YAML file of these options (name: value); options given here override "
                                "it; OUT/config.yaml replays a study", str, replay=False, metavar="FILE.yaml")
+    # a batch job instead of a run here (mdrive.submit): switches of the submission, not of the science
+    submit: str | None = param(None, "run the study as batch jobs of this scheduler (through PSI/J) instead of "
+                               "here; `mdrive status OUT` follows them, `mdrive cancel OUT` stops them", str,
+                               choices=SCHEDULERS, replay=False, metavar="SCHEDULER")
+    ranks: int = param(1, "with --submit: MPI ranks of each job", min=1, max=10 ** 7, replay=False, metavar="N")
+    nodes: int | None = param(None, "with --submit: nodes of each job (default: the scheduler places the ranks)",
+                              int, min=1, max=10 ** 6, replay=False, metavar="N")
+    job_time: float = param(3600.0, "with --submit: wall time of each job; the study stops cleanly before it and "
+                            "a follow-up job continues it", dim="walltime", min=60, max=1e7, replay=False,
+                            metavar="TIME")
+    queue: str | None = param(None, "with --submit: the queue (partition)", str, replay=False)
+    account: str | None = param(None, "with --submit: the account charged", str, replay=False)
+    max_jobs: int = param(10, "with --submit: most jobs the study may take", min=1, max=1000, replay=False)
+    launcher: str = param("mpirun", "with --submit: how a job starts its MPI ranks", choices=LAUNCHERS,
+                          replay=False)
 
     def check(self) -> None:
+        from mdrive import submit
+
+        submit.check(self)
         if self.retry_failed and not self.resume:
             raise InputError("--retry-failed continues a study: use it with --resume")
         if self.memory_per_run and self.memory_per_run / self.ranks_per_run < MIN_MEMORY_PER_RANK:

@@ -16,12 +16,12 @@ LMP = BIN / "lmp"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def mdrive(*args, np: int | None = None, timeout: float = 600, cwd: Path | None = None):
+def mdrive(*args, np: int | None = None, timeout: float = 600, cwd: Path | None = None, env: dict | None = None):
     """Run `python -m mdrive ARGS` (under `mpirun -np NP` if np) and return the CompletedProcess."""
     cmd = [sys.executable, "-m", "mdrive", *map(str, args)]
     if np:
         cmd = [str(MPIRUN), "-np", str(np), *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=ENV)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=env or ENV)
 
 
 def write_structures(path: Path, frames) -> Path:

@@ -207,6 +207,18 @@ CASES = [
      "scaling plan needs --kind"),
     ([*SCALE[:5], "eam:Cu_u3.eam", "--ranks", "1,2", "--out", "{d}/study"], "a weak study needs --atoms-per-rank"),
     ([*SCALE, "--ranks-per-node", "0"], "--ranks-per-node 0 is out of range"),
+    # --submit, status, cancel
+    (ramp("--submit", "condor"), "--submit 'condor': choose one of slurm, pbs, lsf, flux"),
+    (ramp("--nodes", "2"), "--nodes is an option of a batch job: add --submit"),
+    (ramp("--submit", "flux"), "--submit flux: PSI/J cannot load its flux executor"),
+    (ramp("--submit", "pbs"), "pbs refused the job: [Errno 2] No such file or directory: 'qsub'"),  # folder removed
+    (ramp("--submit", "slurm", "--ranks", "3", "--ranks-per-run", "2"), "must divide the job's --ranks 3"),
+    (ramp("--submit", "slurm", "--ranks", "3", "--nodes", "2"), "3 ranks do not split evenly over 2 nodes"),
+    (ramp("--submit", "slurm", "--time-limit", "100"), "--time-limit is set by --submit from --job-time"),
+    (ramp("--submit", "slurm", "--job-time", "30"), "--job-time 30 s is out of range"),
+    (ramp("--submit", "slurm", "--launcher", "aprun"), "--launcher 'aprun': choose one of mpirun, srun"),
+    (["status", "{d}/notmdrive"], "holds no jobs.json: it was not submitted with --submit"),
+    (["cancel", "{d}/notmdrive"], "holds no jobs.json: it was not submitted with --submit"),
     # structures
     (["structures", "random-mixture", "--elements", "Cu", "Qq", "--out", "{d}/rm.extxyz"], "unknown element symbol Qq"),
     (["structures", "random-mixture", "--elements", "Cu,Qq", "--out", "{d}/rm.extxyz"], "unknown element symbol Qq"),
@@ -271,7 +283,8 @@ def outcomes(tmp_path_factory):
 def test_there_are_over_100_cases_over_every_command():
     assert len(CASES) >= 100
     commands = {argv[0] for argv, _ in CASES}
-    assert commands >= {"ramp", "evscan", "meltquench", "gcmc", "widom", "report", "scaling", "structures"}
+    assert commands >= {"ramp", "evscan", "meltquench", "gcmc", "widom", "report", "scaling", "structures",
+                        "status", "cancel"}
 
 
 @pytest.mark.parametrize("k", range(len(CASES)), ids=[f"{k:03d}-{c[0][0]}-{c[1][:40]}" for k, c in enumerate(CASES)])

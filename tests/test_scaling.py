@@ -60,8 +60,8 @@ def test_slurm_script_from_psij_carries_the_kokkos_launch(tmp_path):
     assert (point.ranks, point.nodes) == (8, 2)
     args = study.launch[point.name]
     assert args[:12] == ["-in", "in.lammps", "-log", "log.lammps", "-k", "on", "g", "4", "-sf", "kk", "-pk", "kokkos"]
-    script = scaling.render_script(out / "jobs" / point.name, point, args, {"OMP_NUM_THREADS": "1"}, "slurm",
-                                   {"queue": "gpu", "account": "mat123", "minutes": 45, "launcher": "srun"})
+    request = scaling.request(point, "slurm", {"queue": "gpu", "account": "mat123", "minutes": 45, "launcher": "srun"})
+    script = scaling.render_script(out / "jobs" / point.name, point, args, {"OMP_NUM_THREADS": "1"}, request)
     for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-task=1",
                  "#SBATCH --time=0:45:0", '#SBATCH --partition="gpu"', '#SBATCH --account="mat123"',
                  "export OMP_NUM_THREADS=1"):
@@ -86,3 +86,37 @@ def test_unknown_scheduler_is_refused(tmp_path):
                   "--atoms-per-rank", "500", "--ranks", "1", "--out", out).returncode == 0
     r = mdrive("scaling", "run", out, "--scheduler", "condor")
     assert r.returncode == 2 and "--scheduler condor is unknown" in r.stderr
+
+
+def test_a_run_logged_on_other_ranks_than_planned_is_a_wrong_launch(tmp_path, cu_file):
+    """The verdict checks the log's "on N procs" against the ranks the run was given (outcome.json)."""
+    from mdrive import jobs, protocol
+    from mdrive.jobs import read_outcome
+
+    out = tmp_path / "out"
+    assert mdrive("ramp", cu_file, "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", "1",
+                  "--out", out).returncode == 0
+    run_dir = next((out / "runs").iterdir())
+    said, info = read_outcome(run_dir), yaml.safe_load((run_dir / "run.json").read_text())
+    analyze = protocol.get("ramp").analyze
+    assert said["ranks"] == 1 and jobs.verdict(analyze, run_dir, info, said)["status"] == "valid"
+    wrong = jobs.verdict(analyze, run_dir, info, {**said, "ranks": 2})
+    assert wrong["status"] == "error" and wrong["cause"].startswith("wrong launch: the log ran on 1 procs, 2 were")
+
+
+@pytest.mark.parametrize("name,lines", [
+    ("pbs", ["#PBS -l select=2:ncpus=2:mpiprocs=2", "#PBS -l walltime=1:30:0", "#PBS -q batch", "#PBS -A mat1",
+             '#PBS -W "depend=afterany:123"']),
+    ("lsf", ["#BSUB -nnodes 2", "#BSUB -n 4", "#BSUB -W 1:30", '#BSUB -q "batch"', '#BSUB -P "mat1"', "ended(123)"]),
+])
+def test_pbs_and_lsf_scripts_of_a_follow_up_job(tmp_path, name, lines):
+    """A follow-up job of a --submit chain, as PSI/J renders it: 4 ranks on 2 nodes, 90 min, after job 123."""
+    from mdrive import scheduler
+
+    request = scheduler.Request(name, 4, 2, 0, 90, "batch", "mat1", "mpirun")
+    job = scheduler.job(request, "/usr/bin/python3", ["-m", "mdrive", "ramp"], tmp_path, {"OMP_NUM_THREADS": "1"},
+                        after="123")
+    script = scheduler.script(request, job)
+    for line in lines:
+        assert line in script, line
+    assert "-m mdrive ramp" in script

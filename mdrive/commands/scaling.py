@@ -2,7 +2,8 @@
 
 plan    writes a study folder: study.yaml and one composed job per rank count (cantor system or a file);
 run     launches every job not launched yet: plain `mpirun -np N lmp` locally, or a batch job through PSI/J
-        (slurm, pbs, lsf, flux); re-running never submits a job twice;
+        (slurm, pbs, lsf, flux); re-running never submits a job twice; --wait waits for the batch jobs;
+        `mdrive status DIR` shows each point's state;
 collect reads every log into scaling.csv (ns/day, katom-step/s, efficiency, Pair/Neigh/Comm fractions)
         and scaling.png.
 """
@@ -58,7 +59,8 @@ def add(sub) -> None:
     run.add_argument("--queue")
     run.add_argument("--account")
     run.add_argument("--minutes", type=int, help="wall time per job (default 30)")
-    run.add_argument("--launcher", help="PSI/J launcher: mpirun (default), srun, jsrun, ...")
+    run.add_argument("--launcher", help="how the job starts its ranks: mpirun (default) or srun")
+    run.add_argument("--wait", type=int, metavar="SECONDS", help="wait up to SECONDS for the batch jobs to end")
     collect = verbs.add_parser("collect", help="read the logs: scaling.csv, scaling.png")
     collect.add_argument("folder", type=Path)
     p.set_defaults(run=main)
@@ -76,10 +78,15 @@ def main(args, argv) -> int:
             options = {"queue": args.queue, "account": args.account, "minutes": args.minutes, "launcher": args.launcher}
             for line in scaling.run(args.folder, args.scheduler, options):
                 print(line, flush=True)
+            if args.wait and args.scheduler != "local":
+                for name, state in scaling.wait(args.folder, args.wait).items():
+                    print(f"{name}: {state}", flush=True)
             return 0
         table = scaling.collect(args.folder)
         scaling.write_results(args.folder, table, scaling.Study.load(args.folder).kind)
         done = table[table["status"] == "done"]
+        for _, r in table[table["status"] == "wrong launch"].iterrows():
+            print(f"mdrive: {r['point']}: wrong launch: {r['reason']}", file=sys.stderr)
         for _, r in done.iterrows():
             print(f"{r['point']}: {r['ranks']} ranks, {r['atoms']} atoms, {r['ns_per_day']:.4g} ns/day, "
                   f"{r['katom_step_per_s']:.4g} katom-step/s, efficiency {r['efficiency']:.3f}")

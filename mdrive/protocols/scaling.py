@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mdrive import decks
+from mdrive import decks, jobs
 from mdrive.errors import InputError
 from mdrive.logs import read_log
 from mdrive.manifest import write_json, write_text
@@ -27,7 +27,7 @@ from mdrive.potentials import Potential
 from mdrive.structures import Structure
 
 STUDY, JOBS, SUBMITTED = "study.yaml", "jobs", "submitted.json"
-SCHEDULERS = ("local", "slurm", "pbs", "lsf", "flux")
+SCHEDULERS = ("local", "slurm", "pbs", "lsf", "flux")  # local, then mdrive.scheduler's
 SECTIONS = ("Pair", "Neigh", "Comm", "Modify", "Output", "Other")
 
 
@@ -163,27 +163,34 @@ def write_manifest(folder: Path, study: Study, potential: Potential, structures:
 # --- run -------------------------------------------------------------------------------------------
 
 
-def run(folder: Path, scheduler: str, options: dict) -> list[str]:
+def run(folder: Path, scheduler_name: str, options: dict) -> list[str]:
     """Launch every job not launched before; returns what was done, one line per job."""
+    from mdrive import scheduler
+
     study = Study.load(folder)
-    env = {"LAMMPS_POTENTIALS": _potentials_dir(), "OMP_NUM_THREADS": "1"}
+    if scheduler_name != "local":
+        for p in study.points:
+            scheduler.check(request(p, scheduler_name, options))
+    env = scheduler.environment()
     lines = []
     for p in study.points:
         job_dir = folder / JOBS / p.name
         if _launched(job_dir):
             lines.append(f"{p.name}: already {'done' if _complete(job_dir) else 'submitted'}, skipped")
             continue
-        if scheduler == "local":
+        if scheduler_name == "local":
             lines.append(_run_local(job_dir, p, study.launch[p.name], env))
         else:
-            lines.append(_submit(job_dir, p, study.launch[p.name], env, scheduler, options))
+            lines.append(_submit(job_dir, p, study.launch[p.name], env, request(p, scheduler_name, options)))
     return lines
 
 
-def _potentials_dir() -> str:
-    from mdrive.runtime import potentials_dir
+def request(p: Point, scheduler_name: str, options: dict):
+    """What one point's job asks of the scheduler: p.ranks over p.nodes nodes, one GPU per rank on GPUs."""
+    from mdrive.scheduler import Request
 
-    return str(potentials_dir())
+    return Request(scheduler_name, p.ranks, p.nodes, 1 if p.gpus_per_node else 0, options.get("minutes") or 30,
+                   options.get("queue"), options.get("account"), options.get("launcher") or "mpirun")
 
 
 def _launched(job_dir: Path) -> bool:
@@ -199,13 +206,11 @@ def _complete(job_dir: Path) -> bool:
     return log.exists() and read_log(log).complete
 
 
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
-
-
 def _run_local(job_dir: Path, p: Point, args: list[str], env: dict) -> str:
+    from mdrive.scheduler import bin_path
+
     started = time.time()
-    cmd = [_bin("mpirun"), "-np", str(p.ranks), _bin("lmp"), *args]
+    cmd = [bin_path("mpirun"), "-np", str(p.ranks), bin_path("lmp"), *args]
     with open(job_dir / "stdout.txt", "w") as out:
         rc = subprocess.run(cmd, cwd=job_dir, env={**os.environ, **env}, stdout=out,
                             stderr=subprocess.STDOUT).returncode
@@ -214,44 +219,62 @@ def _run_local(job_dir: Path, p: Point, args: list[str], env: dict) -> str:
     return f"{p.name}: ran locally on {p.ranks} ranks (exit {rc}, {time.time() - started:.1f} s)"
 
 
-def job_spec(job_dir: Path, p: Point, args: list[str], env: dict, options: dict):
-    """The PSI/J job of one point: p.ranks processes over p.nodes nodes, one GPU per rank on GPU points."""
-    from datetime import timedelta
+def job_spec(job_dir: Path, p: Point, args: list[str], env: dict, request):
+    """The PSI/J job of one point: plain `lmp` on the point's ranks, as users run production."""
+    from mdrive import scheduler
 
-    from psij import Job, JobAttributes, JobSpec, ResourceSpecV1
-
-    resources = ResourceSpecV1(node_count=p.nodes, processes_per_node=max(1, p.ranks // p.nodes),
-                               gpu_cores_per_process=1 if p.gpus_per_node else None)
-    attributes = JobAttributes(duration=timedelta(minutes=options.get("minutes") or 30),
-                               queue_name=options.get("queue"), account=options.get("account"))
-    spec = JobSpec(executable=_bin("lmp"), arguments=args, directory=job_dir, environment=env,
-                   resources=resources, attributes=attributes, launcher=options.get("launcher") or "mpirun",
-                   stdout_path=job_dir / "stdout.txt", stderr_path=job_dir / "stderr.txt")
-    return Job(spec)
+    return scheduler.job(request, scheduler.bin_path("lmp"), args, job_dir, env, name=f"mdrive-{p.name}")
 
 
-def render_script(job_dir: Path, p: Point, args: list[str], env: dict, scheduler: str, options: dict) -> str:
-    """The batch script PSI/J would submit (also written beside the job, for the record)."""
-    import io
+def render_script(job_dir: Path, p: Point, args: list[str], env: dict, request) -> str:
+    from mdrive import scheduler
 
-    from psij import JobExecutor
-
-    executor = JobExecutor.get_instance(scheduler)
-    job = job_spec(job_dir, p, args, env, options)
-    text = io.StringIO()
-    executor.generate_submit_script(job, executor._create_script_context(job), text)  # PSI/J's own renderer
-    return text.getvalue()
+    return scheduler.script(request, job_spec(job_dir, p, args, env, request))
 
 
-def _submit(job_dir: Path, p: Point, args: list[str], env: dict, scheduler: str, options: dict) -> str:
-    from psij import JobExecutor
+def _submit(job_dir: Path, p: Point, args: list[str], env: dict, request) -> str:
+    from mdrive import scheduler
 
-    write_text(job_dir / f"job.{scheduler}.sh", render_script(job_dir, p, args, env, scheduler, options))
-    job = job_spec(job_dir, p, args, env, options)
-    JobExecutor.get_instance(scheduler).submit(job)
-    write_json(job_dir / SUBMITTED, {"scheduler": scheduler, "native_id": job.native_id, "psij_id": job.id,
-                                     "submitted": time.time()})
-    return f"{p.name}: submitted to {scheduler} as {job.native_id}"
+    text = render_script(job_dir, p, args, env, request)
+    if text is not None:
+        write_text(job_dir / f"job.{request.scheduler}.sh", text)
+    native_id = scheduler.submit(request, job_spec(job_dir, p, args, env, request))
+    write_json(job_dir / SUBMITTED, {"scheduler": request.scheduler, "native_id": native_id,
+                                     "launcher": request.launcher, "submitted": time.time()})
+    return f"{p.name}: submitted to {request.scheduler} as {native_id}"
+
+
+def job_states(folder: Path) -> dict[str, str]:
+    """Each point's state: not launched, the local run's outcome, or its batch job's state from the scheduler
+    (done once its log is complete)."""
+    from mdrive import scheduler
+
+    study = Study.load(folder)
+    out, asked = {}, {}
+    for p in study.points:
+        job_dir = folder / JOBS / p.name
+        record = json.loads((job_dir / SUBMITTED).read_text()) if (job_dir / SUBMITTED).exists() else None
+        if record is None:
+            out[p.name] = "not launched"
+        elif record["scheduler"] == "local":
+            out[p.name] = "done" if _complete(job_dir) else f"failed (exit {record['returncode']})"
+        else:
+            asked.setdefault(record["scheduler"], {})[record["native_id"]] = p.name
+    for name, ids in asked.items():
+        for native_id, state in scheduler.states(name, list(ids)).items():
+            out[ids[native_id]] = f"{state.lower()} ({name} job {native_id})"
+    return {p.name: out[p.name] for p in study.points}
+
+
+def wait(folder: Path, timeout_s: float, every_s: float = 2.0) -> dict[str, str]:
+    """Poll until no point is queued or running (or `timeout_s` passed); the last states."""
+    end = time.monotonic() + timeout_s
+    while True:
+        states = job_states(folder)
+        busy = [s for s in states.values() if s.startswith(("queued", "active", "new", "unknown"))]
+        if not busy or time.monotonic() > end:
+            return states
+        time.sleep(every_s)
 
 
 # --- collect ---------------------------------------------------------------------------------------
@@ -266,6 +289,10 @@ def collect(folder: Path) -> pd.DataFrame:
         log_path = folder / JOBS / p.name / "log.lammps"
         runs = read_log(log_path).runs if log_path.exists() else []
         timed = runs[-1] if runs else None
+        wrong = jobs.launch_error(runs, p.ranks)
+        if wrong:
+            rows.append({**row, "status": "wrong launch", "reason": wrong})
+            continue
         if timed is None or not timed.complete or timed.steps != study.steps:
             rows.append({**row, "status": "missing" if timed is None else "incomplete"})
             continue

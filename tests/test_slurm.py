@@ -1,0 +1,149 @@
+"""The cluster path against a real one-node Slurm (Debian's slurmctld/slurmd/munge, started by the fixture):
+scaling studies submitted with both launchers and collected, a ramp ensemble that needs a chain of jobs
+and ends equal to a local run, the srun-without-PMI launch caught, cancel leaving a resumable folder."""
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+import slurm_cluster
+from helpers import ENV, mdrive, structure_set
+
+pytestmark = pytest.mark.slurm
+WHY = slurm_cluster.missing()
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    if WHY:
+        pytest.skip(f"no Slurm here: {WHY}")
+    folder = tmp_path_factory.mktemp("slurm")
+    started = time.perf_counter()
+    env = slurm_cluster.start(folder)
+    print(f"\nslurm up in {time.perf_counter() - started:.1f} s")
+    yield {**ENV, **env}
+    started = time.perf_counter()
+    slurm_cluster.stop(folder)
+    print(f"\nslurm stopped in {time.perf_counter() - started:.1f} s")
+
+
+def logs_on_failure(slurm) -> str:
+    return slurm_cluster.logs(slurm["SLURM_CONF"].rsplit("/", 1)[0])
+
+
+def wait_for(condition, timeout: float, what: str, slurm):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"{what} within {timeout:g} s\n{logs_on_failure(slurm)}")
+
+
+@pytest.mark.parametrize("launcher", ["mpirun", "srun"])
+def test_weak_scaling_submitted_and_collected(tmp_path, slurm, launcher):
+    out = tmp_path / "weak"
+    r = mdrive("scaling", "plan", "--kind", "weak", "--potential", "eam/alloy:CuNi.eam.alloy", "--atoms-per-rank",
+               "2000", "--ranks", "1,2", "--steps", "200", "--warmup", "20", "--out", out, env=slurm)
+    assert r.returncode == 0, r.stderr
+    r = mdrive("scaling", "run", out, "--scheduler", "slurm", "--launcher", launcher, "--minutes", "5",
+               "--wait", "120", env=slurm)
+    assert r.returncode == 0, r.stderr + logs_on_failure(slurm)
+    assert r.stdout.count("submitted to slurm as") == 2
+    assert r.stdout.count("completed (slurm job") == 2, r.stdout + logs_on_failure(slurm)
+    script = (out / "jobs" / "weak-r0002" / "job.slurm.sh").read_text()
+    assert "#SBATCH --ntasks-per-node=2" in script and f"{launcher.replace('mpirun', 'mpi')}_launch.sh" in script
+    r = mdrive("scaling", "collect", out, env=slurm)
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(out / "scaling.csv").set_index("ranks")
+    assert list(table["status"]) == ["done", "done"]
+    # efficiency from the jobs' own logs: t(1 rank)/t(2 ranks) of the wall time per step
+    assert table.loc[1, "efficiency"] == 1.0
+    assert table.loc[2, "efficiency"] == pytest.approx(table.loc[1, "seconds_per_step"] / table.loc[2, "seconds_per_step"])
+    assert 0.3 < table.loc[2, "efficiency"] < 1.3
+    status = mdrive("status", out, env=slurm).stdout.splitlines()
+    assert [x.split(" (")[0] for x in status] == ["weak-r0001: completed", "weak-r0002: completed"], status
+    again = mdrive("scaling", "run", out, "--scheduler", "slurm", env=slurm)  # never submits twice
+    assert again.stdout.count("skipped") == 2 and "submitted" not in again.stdout
+
+
+def test_srun_without_pmi_is_a_wrong_launch(tmp_path, slurm):
+    """MpiDefault=none (here forced by SLURM_MPI_TYPE): a 2-rank job runs as two 1-rank LAMMPS runs that
+    all exit 0. The scaling point is marked, and a protocol job refuses to start twice over."""
+    no_pmi = {**slurm, "SLURM_MPI_TYPE": "none"}  # PSI/J's script exports the submitting environment
+    out = tmp_path / "weak"
+    assert mdrive("scaling", "plan", "--kind", "weak", "--potential", "eam/alloy:CuNi.eam.alloy", "--atoms-per-rank",
+                  "1000", "--ranks", "1,2", "--steps", "50", "--warmup", "0", "--out", out, env=slurm).returncode == 0
+    r = mdrive("scaling", "run", out, "--scheduler", "slurm", "--launcher", "srun", "--minutes", "5", "--wait", "120",
+               env=no_pmi)
+    assert r.stdout.count("completed (slurm job") == 2, r.stdout + r.stderr  # the scheduler saw nothing wrong
+    r = mdrive("scaling", "collect", out, env=slurm)
+    table = pd.read_csv(out / "scaling.csv").set_index("ranks")
+    assert table.loc[1, "status"] == "done" and table.loc[2, "status"] == "wrong launch"
+    assert "ran on 1 procs, 2 were planned" in table.loc[2, "reason"] and "wrong launch" in r.stderr
+    assert pd.isna(table.loc[2, "efficiency"])
+
+    src = structure_set(tmp_path, 2, name="s{k}")
+    study = tmp_path / "ramp"
+    r = mdrive("ramp", src, "--potential", "eam:Cu_u3.eam", "--duration", "1", "--submit", "slurm", "--ranks", "2",
+               "--launcher", "srun", "--job-time", "2min", "--out", study, env=no_pmi)
+    assert r.returncode == 0, r.stderr
+    status = wait_for(lambda: (s := mdrive("status", study, env=slurm).stdout) and "job 1" in s and
+                      ("failed" in s or "completed" in s) and s, 120, "the job did not end", slurm)
+    assert "wrong launch: this job asked for 2 MPI ranks" in status, status
+    assert not list(study.glob("runs/*")), "a wrong launch must run nothing"
+
+
+def test_ramp_chain_of_jobs_equals_a_local_run(tmp_path, slurm):
+    """A 1-rank job of 60 s (40 s of it for runs) cannot hold seven 6-8 s runs: the study goes on in a second job,
+    and ends as the same study run here in one go (on the node's other core, at the same time)."""
+    src = structure_set(tmp_path, 7, name="s{k}")
+    args = ["ramp", src, "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", CHAIN_PS, "--t-stop",
+            "1000"]
+    chained = tmp_path / "chained"
+    r = mdrive(*args, "--submit", "slurm", "--ranks", "1", "--job-time", "60s", "--max-jobs", "4", "--out", chained,
+               env=slurm)
+    assert r.returncode == 0, r.stderr
+    assert "submitted to slurm as job" in r.stdout
+    local = tmp_path / "local"
+    r = mdrive(*args, "--out", local, env=slurm)
+    assert r.returncode == 0, r.stderr
+    record = wait_for(lambda: (j := json.loads((chained / "jobs.json").read_text())).get("state") and j, 400,
+                      "the chain did not finish", slurm)
+    assert record["state"].startswith("every run has a final verdict"), record
+    jobs = record["jobs"]
+    assert len(jobs) >= 2, "the study fit in one job: nothing was chained"
+    assert all(j["stopped"] == "wall-time limit" for j in jobs[:-1]) and jobs[-1]["stopped"] is None
+    assert [j["after"] for j in jobs[1:]] == [j["id"] for j in jobs[:-1]]  # each waits for the one before
+    manifest = json.loads((chained / "manifest.json").read_text())
+    assert manifest["jobs"]["ids"] == [j["id"] for j in jobs] and len(manifest["resumed"]) == len(jobs)
+    drop = ["steps_per_s", "wall_s"]
+    pd.testing.assert_frame_equal(pd.read_csv(chained / "summary.csv").drop(columns=drop),
+                                  pd.read_csv(local / "summary.csv").drop(columns=drop))
+    status = mdrive("status", chained, env=slurm).stdout
+    assert "7 of 7 runs final (7 valid)" in status and status.count("completed") == len(jobs), status
+
+
+def test_cancel_leaves_the_folder_resumable(tmp_path, slurm):
+    src = structure_set(tmp_path, 4, name="s{k}")
+    args = ["ramp", src, "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", "40", "--t-stop", "1000"]
+    out = tmp_path / "out"
+    assert mdrive(*args, "--submit", "slurm", "--ranks", "2", "--job-time", "10min", "--out", out,
+                  env=slurm).returncode == 0
+    wait_for(lambda: list(out.glob("runs/*/metrics.json")), 120, "no run finished", slurm)
+    r = mdrive("cancel", out, env=slurm)
+    assert r.returncode == 0 and "cancelled slurm job" in r.stdout, r.stdout + r.stderr
+    wait_for(lambda: "cancel" in (s := mdrive("status", out, env=slurm).stdout) and "active" not in s, 60,
+             "the job did not end", slurm)
+    statuses = [json.loads(p.read_text())["status"] for p in out.glob("runs/*/metrics.json")]
+    assert "error" not in statuses, statuses  # runs cut by the cancel are censored, not failed
+    r = mdrive(*args, "--out", out, "--resume", np=2, env=slurm)
+    assert r.returncode == 0, r.stderr
+    final = pd.read_csv(out / "summary.csv")
+    assert len(final) == 4 and set(final["status"]) == {"valid"}
+
+
+CHAIN_PS = "50"  # ps per run: 6-8 s of 108-atom EAM copper here, one core each
