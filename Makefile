@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install -q -c constraints-torch.txt
 STAMP  := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test setup bench clean vulkan slurm
+.PHONY: run test setup bench clean debian-packages
 
 $(STAMP): pyproject.toml setup.py mdrive/_rowscan.c constraints-torch.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,10 +17,9 @@ $(STAMP): pyproject.toml setup.py mdrive/_rowscan.c constraints-torch.txt
 	touch $(STAMP)
 
 # tests also run real MLIPs (a tiny MACE built offline; SevenNet and CHGNet with the weights their wheels ship):
-# torch first, as its CPU build, then the extras; the foundation extra in its own pip command (pyproject.toml);
-# OVITO renders snapshots through Vulkan: Debian's loader and its CPU driver (lavapipe)
+# torch first, as its CPU build, then the extras; the foundation extra in its own pip command (pyproject.toml)
 $(TESTSTAMP): $(STAMP)
-	$(MAKE) vulkan slurm
+	$(MAKE) debian-packages
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[test,mace,analysis]"
 	@echo "note: pip reports mace-torch's e3nn==0.4.4 pin as a conflict next; expected, see pyproject.toml"
@@ -29,18 +28,14 @@ $(TESTSTAMP): $(STAMP)
 	touch $(TESTSTAMP)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-VULKAN_PKGS := libvulkan1 mesa-vulkan-drivers
-vulkan:
-	@dpkg -s $(VULKAN_PKGS) >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(VULKAN_PKGS) >/dev/null || \
-	  ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(VULKAN_PKGS) >/dev/null) || \
-	  echo "warning: could not install $(VULKAN_PKGS); OVITO snapshots will be skipped"
-
-# the cluster tests start a real one-node Slurm from Debian's packages (tests/slurm_cluster.py)
-SLURM_PKGS := slurmctld slurmd slurm-client munge
-slurm:
-	@dpkg -s $(SLURM_PKGS) >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SLURM_PKGS) >/dev/null || \
-	  ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SLURM_PKGS) >/dev/null) || \
-	  echo "warning: could not install $(SLURM_PKGS); the Slurm tests will be skipped"
+# Debian packages the tests use: OVITO renders snapshots through Vulkan (the loader and its CPU driver,
+# lavapipe); `mdrive compare`'s page is opened in chromium; the cluster tests start a real one-node Slurm
+# (tests/slurm_cluster.py)
+DEBIAN_PKGS := libvulkan1 mesa-vulkan-drivers chromium slurmctld slurmd slurm-client munge
+debian-packages:
+	@dpkg -s $(DEBIAN_PKGS) >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PKGS) >/dev/null || \
+	  ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PKGS) >/dev/null) || \
+	  echo "warning: could not install $(DEBIAN_PKGS); the tests that need them will be skipped, saying why"
 
 setup: $(TESTSTAMP)
 

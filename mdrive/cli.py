@@ -8,7 +8,7 @@ import sys
 
 from mdrive.errors import InputError
 
-COMMANDS = ("info", "ramp", "evscan", "meltquench", "widom", "gcmc", "scaling", "status", "cancel", "report",
+COMMANDS = ("info", "ramp", "evscan", "meltquench", "widom", "gcmc", "scaling", "status", "cancel", "report", "compare",
             "structures", "plugins")
 
 

@@ -55,7 +55,7 @@ class RunOptions:
     nodes: int | None = param(None, "with --submit: nodes of each job (default: the scheduler places the ranks)",
                               int, min=1, max=10 ** 6, replay=False, metavar="N")
     job_time: float = param(3600.0, "with --submit: wall time of each job; the study stops cleanly before it and "
-                            "a follow-up job continues it", dim="walltime", min=60, max=1e7, replay=False,
+                            "a follow-up job continues it", dim="walltime", min=30, max=1e7, replay=False,
                             metavar="TIME")
     queue: str | None = param(None, "with --submit: the queue (partition)", str, replay=False)
     account: str | None = param(None, "with --submit: the account charged", str, replay=False)

@@ -215,10 +215,15 @@ CASES = [
     (ramp("--submit", "slurm", "--ranks", "3", "--ranks-per-run", "2"), "must divide the job's --ranks 3"),
     (ramp("--submit", "slurm", "--ranks", "3", "--nodes", "2"), "3 ranks do not split evenly over 2 nodes"),
     (ramp("--submit", "slurm", "--time-limit", "100"), "--time-limit is set by --submit from --job-time"),
-    (ramp("--submit", "slurm", "--job-time", "30"), "--job-time 30 s is out of range"),
+    (ramp("--submit", "slurm", "--job-time", "20"), "--job-time 20 s is out of range"),
     (ramp("--submit", "slurm", "--launcher", "aprun"), "--launcher 'aprun': choose one of mpirun, srun"),
     (["status", "{d}/notmdrive"], "holds no jobs.json: it was not submitted with --submit"),
     (["cancel", "{d}/notmdrive"], "holds no jobs.json: it was not submitted with --submit"),
+    # compare
+    (["compare", "{d}/c.html", "{d}/notmdrive"], "is not an mdrive output folder (no manifest.json)"),
+    (["compare", "{d}/c.html", "{d}/malformed"], "is not a readable mdrive manifest"),
+    (["compare", "{d}/c.html", "{d}/results", "--label", "x"], "--label x: write SPEC=NAME"),
+    (["compare", "{d}/c.html"], "the following arguments are required: DIR"),
     # structures
     (["structures", "random-mixture", "--elements", "Cu", "Qq", "--out", "{d}/rm.extxyz"], "unknown element symbol Qq"),
     (["structures", "random-mixture", "--elements", "Cu,Qq", "--out", "{d}/rm.extxyz"], "unknown element symbol Qq"),
@@ -284,7 +289,7 @@ def test_there_are_over_100_cases_over_every_command():
     assert len(CASES) >= 100
     commands = {argv[0] for argv, _ in CASES}
     assert commands >= {"ramp", "evscan", "meltquench", "gcmc", "widom", "report", "scaling", "structures",
-                        "status", "cancel"}
+                        "status", "cancel", "compare"}
 
 
 @pytest.mark.parametrize("k", range(len(CASES)), ids=[f"{k:03d}-{c[0][0]}-{c[1][:40]}" for k, c in enumerate(CASES)])

@@ -102,7 +102,7 @@ def test_sevennet_plugin_equals_its_calculator(e3gnn, cell, sevennet_reference):
 
 def test_plugin_and_bridge_follow_the_same_trajectory_and_nve_conserves(e3gnn, cell, sevennet_reference,
                                                                         record_property):
-    native = single_point(SEVENNET, cell, "plugin", run=100)
+    native = single_point(SEVENNET, cell, "plugin", run=50)
     bridge = single_point(SEVENNET, cell, "ase", run=20)
     assert bridge["family"] == "sevennet-ase"
     assert_matches(bridge, sevennet_reference, energy_tol=1e-5, force_tol=1e-4, pressure_rel=1e-4)
@@ -113,8 +113,8 @@ def test_plugin_and_bridge_follow_the_same_trajectory_and_nve_conserves(e3gnn, c
     etot = np.array(native["thermo"])[:, 3]
     drift = float(np.abs(etot - etot[0]).max() / n)
     ke_scale = float(np.array(native["thermo"])[:, 2].mean() / n)
-    record_property("nve_drift_eV_per_atom_100fs", drift)
-    print(f"7net-0 NVE, 32 atoms, 100 x 1 fs from 600 K: max |E - E0| = {drift:.2e} eV/atom "
+    record_property("nve_drift_eV_per_atom_50fs", drift)
+    print(f"7net-0 NVE, 32 atoms, 50 x 1 fs from 600 K: max |E - E0| = {drift:.2e} eV/atom "
           f"(kinetic energy {ke_scale:.3f} eV/atom)")
     assert drift < 0.01 * ke_scale  # conserved to a percent of the kinetic energy it exchanges
 
@@ -153,8 +153,8 @@ def test_short_ramps_of_each_model_complete_with_verdicts(e3gnn, tmp_path):
 
     src = tmp_path / "rm.extxyz"
     write(generate(["Cu", "Ni", "Al"], 1, 32, seed=7), src)
-    for spec, backend, family in ((SEVENNET, "plugin", "sevennet"), (SEVENNET, "ase", "sevennet-ase"),
-                                  ("chgnet:0.3.0", "auto", "chgnet")):
+    # each model once (SevenNet's bridge route follows the plugin's trajectory in the test above)
+    for spec, backend, family in ((SEVENNET, "plugin", "sevennet"), ("chgnet:0.3.0", "auto", "chgnet")):
         out = tmp_path / f"{family}"
         r = mdrive("ramp", src, "--potential", spec, "--backend", backend, "--duration", "0.03ps",
                    "--t-stop", "600K", "--p-stop", "1GPa", "--out", out, np=2)

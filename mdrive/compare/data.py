@@ -1,0 +1,215 @@
+"""What `mdrive compare` reads from output folders: which potential each folder ran, each protocol's numbers as
+the folder's own summary gives them (manifest headline, summary.csv, evscan.csv, survival.csv, scaling.csv),
+the leaderboard built from them, and the parameters that differ between folders of one protocol."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mdrive.errors import InputError
+
+PROTOCOL_FILES = {"ramp": "summary.csv", "evscan": "evscan.csv", "meltquench": "meltquench.csv",
+                  "widom": "widom.csv", "gcmc": "isotherm.csv", "scaling plan": "study.yaml"}
+# the leaderboard's ranked metrics: column -> True when higher is better (MLIP Arena ranks AUCs and the speed
+# exponent; mdrive adds the EV-scan failure rate)
+RANKED = {"nvt_auc": True, "npt_auc": True, "ev_failure_percent": False, "speed_exponent": False}
+SPEED_AT = (100, 1000)
+
+
+@dataclass
+class Folder:
+    path: Path
+    command: str
+    label: str  # the potential's name in the report
+    key: str  # spec + hashes of its files: what makes two folders the same potential
+    manifest: dict
+    parameters: dict = field(default_factory=dict)
+
+
+def potential_key(manifest: dict) -> tuple[str, str]:
+    """(spec, key): the spec and a short digest of its files' hashes, so a retrained file is another potential."""
+    potential = manifest.get("potential") or {}
+    spec = potential.get("spec") or "unknown"
+    files = potential.get("files") or {}
+    digest = hashlib.sha256(json.dumps(sorted(files.values())).encode()).hexdigest()[:10]
+    return spec, f"{spec}#{digest}"
+
+
+def read_folders(paths: list[Path], labels: dict[str, str]) -> list[Folder]:
+    """Every folder's manifest, checked; `labels` renames potentials (by spec or by their default label)."""
+    from mdrive.manifest import read_manifest
+
+    folders, keys_of_spec, used = [], {}, set()
+    for path in paths:
+        if not (path / "manifest.json").is_file():
+            raise InputError(f"{path} is not an mdrive output folder (no manifest.json); give folders that "
+                             f"ramp, evscan, meltquench, widom, gcmc or scaling wrote")
+        manifest = read_manifest(path)
+        command = manifest.get("command")
+        if command not in PROTOCOL_FILES:
+            raise InputError(f"{path}: its manifest names command '{command}', which compare does not read")
+        spec, key = potential_key(manifest)
+        keys = keys_of_spec.setdefault(spec, [])
+        if key not in keys:
+            keys.append(key)
+        default = spec if keys.index(key) == 0 else f"{spec} ({keys.index(key) + 1})"  # same spec, other files
+        name = default if default in labels else spec if spec in labels else None
+        used.add(name)
+        label = labels.get(name, default)
+        folders.append(Folder(path, command, label, key, manifest, manifest.get("parameters") or {}))
+    unused = sorted(set(labels) - used)
+    if unused:
+        raise InputError(f"--label {unused[0]}=...: no compared folder ran the potential {unused[0]}")
+    return folders
+
+
+def mismatches(folders: list[Folder]) -> list[str]:
+    """One warning per parameter that differs between folders of the same protocol."""
+    out = []
+    by_command: dict[str, list[Folder]] = {}
+    for f in folders:
+        by_command.setdefault(f.command, []).append(f)
+    for command, group in by_command.items():
+        keys = sorted({k for f in group for k in f.parameters})
+        for key in keys:
+            values: dict[str, list[str]] = {}
+            for f in group:
+                values.setdefault(json.dumps(f.parameters.get(key)), []).append(f.label)
+            if len(values) > 1:
+                said = "; ".join(f"{json.loads(v)} ({', '.join(labels)})" for v, labels in values.items())
+                out.append(f"{command}: {key} differs between folders: {said}")
+    return out
+
+
+def unlike(warnings: list[str]) -> set[str]:
+    """Protocols whose folders used different parameters: their metrics are shown but not ranked."""
+    return {w.split(":", 1)[0] for w in warnings}
+
+
+# --- per protocol ------------------------------------------------------------------------------------
+
+
+def ramp_numbers(f: Folder) -> dict:
+    out = {}
+    for ensemble, h in (f.manifest.get("headline") or {}).items():
+        out[f"{ensemble}_percent"] = h.get("completed_percent")
+        out[f"{ensemble}_auc"] = h.get("arena_auc")
+        out[f"{ensemble}_scored"] = h.get("scored")
+        out[f"{ensemble}_censored"] = h.get("censored")
+    return out
+
+
+def evscan_numbers(f: Folder) -> dict:
+    h = f.manifest.get("headline") or {}
+    return {"ev_failure_percent": h.get("failure_percent"), "ev_scored": h.get("scored"),
+            "ev_spearman_E": h.get("spearman_E_compression"), "ev_spearman_dEdV": h.get("spearman_dEdV_compression")}
+
+
+def meltquench_numbers(f: Folder) -> dict:
+    h = f.manifest.get("headline") or {}
+    found = {k: v for k, v in h.items() if isinstance(v, dict) and "replicas_valid" in v}
+    if not found:
+        return {}
+    name, first = next(iter(found.items()))
+    mean = {k: (v[0] if isinstance(v, list) else None) for k, v in first.items() if k != "replicas_valid"}
+    return {"mq_structure": name, "mq_density": mean.get("density_g_cm3"), "mq_cn4": mean.get("cn4_fraction"),
+            "mq_excess_energy": mean.get("excess_energy_per_atom"),
+            "mq_reference_energy": h.get("reference_crystal_energy_per_atom")}
+
+
+def widom_numbers(f: Folder) -> dict:
+    h = f.manifest.get("headline") or {}
+    done = [v for v in h.values() if isinstance(v, dict) and v.get("mu_ex") is not None]
+    if not done:
+        return {}
+    return {"widom_mu_ex": done[0]["mu_ex"], "widom_mu_ex_err": done[0].get("mu_ex_err"), "widom_runs": len(done)}
+
+
+NUMBERS = {"ramp": ramp_numbers, "evscan": evscan_numbers, "meltquench": meltquench_numbers, "widom": widom_numbers}
+
+
+def speed_points(f: Folder) -> pd.DataFrame:
+    """(atoms, steps/s) of one-rank runs: a ramp's runs that reported a rate, a scaling study's 1-rank points."""
+    if f.command == "ramp" and (f.path / "summary.csv").is_file() and f.manifest.get("ranks_per_run", 1) == 1:
+        t = pd.read_csv(f.path / "summary.csv")
+        t = t[pd.to_numeric(t["steps_per_s"], errors="coerce") > 0]
+        return pd.DataFrame({"atoms": t["n_atoms"], "steps_per_s": t["steps_per_s"]})
+    if f.command == "scaling plan" and (f.path / "scaling.csv").is_file():
+        t = pd.read_csv(f.path / "scaling.csv")
+        t = t[(t["status"] == "done") & (t["ranks"] == 1)]
+        return pd.DataFrame({"atoms": t["atoms"], "steps_per_s": t["timesteps_per_s"]})
+    return pd.DataFrame(columns=["atoms", "steps_per_s"])
+
+
+def speed_fit(points: pd.DataFrame) -> dict:
+    """steps/s ∝ N^-n fitted on log–log axes (MLIP Arena's speed exponent) and its value at ~100 and ~1000
+    atoms; with one size only, that size's median rate where it is within 2x of 100 or 1000 atoms."""
+    if points.empty:
+        return {}
+    by_size = points.groupby("atoms")["steps_per_s"].median()
+    out = {}
+    if len(by_size) >= 2:
+        slope, intercept = np.polyfit(np.log(by_size.index.to_numpy(float)), np.log(by_size.to_numpy(float)), 1)
+        out["speed_exponent"] = round(float(-slope), 3)
+        for n in SPEED_AT:
+            out[f"steps_per_s_{n}"] = round(float(np.exp(intercept) * n ** slope), 4)
+        out["speed_fit"] = (float(slope), float(intercept))
+    else:
+        atoms, rate = float(by_size.index[0]), float(by_size.iloc[0])
+        for n in SPEED_AT:
+            if n / 2 <= atoms <= 2 * n:
+                out[f"steps_per_s_{n}"] = round(rate, 4)
+    return out
+
+
+# --- the leaderboard ---------------------------------------------------------------------------------
+
+
+def leaderboard(folders: list[Folder], warnings: list[str]) -> pd.DataFrame:
+    """One row per potential: every protocol's numbers (NaN where it was not run), speed, and the rank (mean
+    of the per-metric ranks over the ranked metrics it has; metrics of unlike folders are not ranked)."""
+    rows: dict[str, dict] = {}
+    speeds: dict[str, list] = {}
+    for f in folders:
+        row = rows.setdefault(f.label, {"potential": f.label, "spec": potential_key(f.manifest)[0]})
+        for name, value in NUMBERS.get(f.command, lambda _: {})(f).items():
+            row.setdefault(name, value)  # the first folder of a protocol counts; mismatches() says if they differ
+        speeds.setdefault(f.label, []).append(speed_points(f))
+    for label, frames in speeds.items():
+        fit = speed_fit(pd.concat(frames, ignore_index=True))
+        fit.pop("speed_fit", None)
+        rows[label].update(fit)
+    table = pd.DataFrame(list(rows.values()))
+    skipped = unlike(warnings)
+    table["rank"] = np.nan
+    ranks = []
+    for column, higher in RANKED.items():
+        protocol = "evscan" if column.startswith("ev_") else "ramp" if column.endswith("_auc") else None
+        if column in table and protocol not in skipped and table[column].notna().any():
+            ranks.append(table[column].rank(ascending=not higher, method="min"))
+    if ranks:
+        mean = pd.concat(ranks, axis=1).mean(axis=1)
+        table["rank"] = mean.rank(method="min")
+    return table.sort_values(["rank", "potential"], na_position="last").reset_index(drop=True)
+
+
+def markdown(table: pd.DataFrame, columns: dict[str, str]) -> str:
+    """The leaderboard as a Markdown table (written here: pandas' to_markdown needs tabulate for one call)."""
+    shown = [c for c in columns if c in table]
+    lines = ["| " + " | ".join(columns[c] for c in shown) + " |", "|" + "---|" * len(shown)]
+    for _, row in table.iterrows():
+        lines.append("| " + " | ".join(cell(row.get(c)) for c in shown) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def cell(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "missing"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

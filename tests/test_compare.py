@@ -1,0 +1,138 @@
+"""`mdrive compare`: a report built from real small runs of three potentials (two shipped EAMs and a shipped
+SNAP of copper), its numbers checked against the folders' own summaries, and the page opened in chromium."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import copper, mdrive, write_structures
+
+POTENTIALS = {"eam": "eam:Cu_u3.eam", "alloy": "eam/alloy:CuNi.eam.alloy", "snap": "snap:Cu_Zuo_JPCA2020.quadratic"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Ramps (NVT + NPT) of every potential on two cell sizes, EV scans of two of them, and one ramp to a
+    different end pressure."""
+    d = tmp_path_factory.mktemp("compare")
+    src = d / "set"
+    src.mkdir()
+    for k, repeat in enumerate((3, 4)):
+        atoms = copper(repeat)
+        atoms.rattle(0.02, seed=k)
+        write_structures(src / f"cu{len(atoms)}.extxyz", [atoms])
+    folders = {}
+    for name, spec in POTENTIALS.items():
+        folders[f"ramp-{name}"] = d / f"ramp-{name}"
+        r = mdrive("ramp", src, "--potential", spec, "--duration", "0.1", "--out", folders[f"ramp-{name}"], np=2)
+        assert r.returncode == 0, r.stderr
+    for name in ("eam", "snap"):
+        folders[f"ev-{name}"] = d / f"ev-{name}"
+        r = mdrive("evscan", src, "--potential", POTENTIALS[name], "--points", "7", "--out", folders[f"ev-{name}"])
+        assert r.returncode == 0, r.stderr
+    folders["ramp-eam-100GPa"] = d / "ramp-eam-100GPa"
+    r = mdrive("ramp", src, "--potential", POTENTIALS["eam"], "--duration", "0.1", "--p-stop", "100",
+               "--ensemble", "npt", "--out", folders["ramp-eam-100GPa"], np=2)
+    assert r.returncode == 0, r.stderr
+    return d, folders
+
+
+def markdown_table(path) -> pd.DataFrame:
+    lines = [x for x in path.read_text().splitlines() if x.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [[c.strip() for c in x.strip("|").split("|")] for x in lines[2:]]
+    return pd.DataFrame(rows, columns=head).set_index("potential")
+
+
+def number(text: str) -> float:
+    return np.nan if text == "missing" else float(text)
+
+
+def test_leaderboard_numbers_are_the_folders_own(runs):
+    d, f = runs
+    out = d / "board.md"
+    r = mdrive("compare", out, f["ramp-eam"], f["ramp-alloy"], f["ramp-snap"], f["ev-eam"], f["ev-snap"],
+               "--format", "md", "--label", "eam:Cu_u3.eam=Cu EAM")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""  # like parameters: no warning
+    table = markdown_table(out)
+    assert list(table.index) != [] and set(table.index) == {"Cu EAM", POTENTIALS["alloy"], POTENTIALS["snap"]}
+    for name, label in (("eam", "Cu EAM"), ("alloy", POTENTIALS["alloy"]), ("snap", POTENTIALS["snap"])):
+        head = json.loads((f[f"ramp-{name}"] / "manifest.json").read_text())["headline"]
+        row = table.loc[label]
+        for ensemble in ("nvt", "npt"):
+            assert number(row[f"{ensemble.upper()} AUC"]) == pytest.approx(head[ensemble]["arena_auc"], abs=1e-4)
+            assert number(row[f"{ensemble.upper()} % steps"]) == pytest.approx(head[ensemble]["completed_percent"],
+                                                                             rel=1e-3)
+            assert int(row[f"{ensemble.upper()} scored"]) == head[ensemble]["scored"]
+        # the speed exponent is the slope of log steps/s against log atoms over the folder's own runs
+        s = pd.read_csv(f[f"ramp-{name}"] / "summary.csv").dropna(subset=["steps_per_s"])
+        by = s.groupby("n_atoms")["steps_per_s"].median()
+        slope = np.polyfit(np.log(by.index.to_numpy(float)), np.log(by.to_numpy(float)), 1)[0]
+        assert number(row["n (steps/s ∝ N^-n)"]) == pytest.approx(-slope, abs=2e-3)
+    for name, label in (("eam", "Cu EAM"), ("snap", POTENTIALS["snap"])):
+        head = json.loads((f[f"ev-{name}"] / "manifest.json").read_text())["headline"]
+        assert number(table.loc[label, "EV fail %"]) == pytest.approx(head["failure_percent"])
+        assert number(table.loc[label, "EV Spearman E"]) == pytest.approx(head["spearman_E_compression"], abs=1e-4)
+    assert table.loc[POTENTIALS["alloy"], "EV fail %"] == "missing"  # not run: missing, never zero
+    ranks = table["rank"].astype(float)
+    assert sorted(ranks) == sorted(ranks.rank(method="min"))  # ranks from 1, ties shared
+    assert number(table.loc[POTENTIALS["snap"], "steps/s @100"]) < number(table.loc["Cu EAM", "steps/s @100"])
+
+
+def test_unlike_parameters_are_said_and_not_ranked_together(runs):
+    d, f = runs
+    out = d / "unlike.html"
+    r = mdrive("compare", out, f["ramp-eam-100GPa"], f["ramp-snap"])
+    assert r.returncode == 0, r.stderr
+    assert "ramp: p_stop differs between folders: 100 GPa (eam:Cu_u3.eam); 500 GPa (" in r.stderr
+    page = out.read_text()
+    assert "p_stop differs between folders" in page and "not ranked together" in page
+
+
+@pytest.mark.browser
+def test_the_page_works_offline_in_chromium(runs, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by make test")
+    browser_path = shutil.which("chromium")
+    if browser_path is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    d, f = runs
+    out = tmp_path / "report.html"
+    r = mdrive("compare", out, *[f[k] for k in ("ramp-eam", "ramp-alloy", "ramp-snap", "ev-eam", "ev-snap")])
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing to fetch
+    from PIL import Image
+
+    errors, requests = [], []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda q: requests.append(q.url))
+        page.goto(out.as_uri())
+        page.screenshot(path=tmp_path / "report.png", full_page=True)  # kept beside the report: the CI artifact
+        figures = page.locator("figure")
+        titles = [figures.nth(k).locator("figcaption").inner_text() for k in range(figures.count())]
+        for k in range(figures.count()):
+            shot = tmp_path / f"figure{k}.png"
+            figures.nth(k).locator("svg").screenshot(path=shot)
+            pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+            assert pixels.std() > 10 and (pixels < 128).mean() > 0.005, f"figure '{titles[k]}' looks blank"
+        first = page.locator("#leaderboard tbody tr td:nth-child(2)").all_inner_texts()
+        page.locator("#leaderboard th", has_text="NPT AUC").click()  # sorting works in the page
+        page.locator("#leaderboard th", has_text="NPT AUC").click()
+        sorted_rows = page.locator("#leaderboard tbody tr td:nth-child(6)").all_inner_texts()  # NPT AUC
+        browser.close()
+    assert errors == [] and requests == [out.as_uri()], (errors, requests)
+    assert titles == ["Valid runs over the ramps", "Speed: MD steps/s against atoms",
+                      "Ramp verdicts and failure causes", "Survival per structure",
+                      "Failure rate by element present", "EV scans: the worst curves"]
+    aucs = [float(x.split()[0]) for x in sorted_rows]
+    assert aucs == sorted(aucs, reverse=True) and len(first) == 3
+    assert (tmp_path / "report.png").stat().st_size > 50_000
