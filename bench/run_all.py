@@ -189,7 +189,7 @@ def _model_share(r: dict) -> str:
         return ""
     where = "Pair (the pair style)" if key == "pair_percent" else "Modify (fix external's call into the calculator)"
     return (f" In mdrive's completed runs the model takes {round(sum(shares) / len(shares), 2)} % of LAMMPS's loop time "
-            f"({where}), so the gap to the ceiling is inside the model's own call, not mdrive's per-step work.")
+            f"({where}); mdrive's own per-step work is the rest.")
 
 
 def foundation_md(r: dict) -> list[str]:

@@ -98,13 +98,13 @@ def test_srun_without_pmi_is_a_wrong_launch(tmp_path, slurm):
 
 
 def test_ramp_chain_of_jobs_equals_a_local_run(tmp_path, slurm):
-    """A 1-rank job of 30 s (10 s of it, start-up included, for runs) cannot hold four 3-4 s runs: the study goes
-    on in further jobs, and ends as the same study run here in one go (on the node's other core, meanwhile)."""
-    src = structure_set(tmp_path, 4, name="s{k}")
+    """A 1-rank job of 40 s (20 s of it, start-up included, for runs) cannot hold eight 2.5-4 s runs: the study
+    goes on in further jobs, and ends as the same study run here in one go (on the node's other core, meanwhile)."""
+    src = structure_set(tmp_path, 8, name="s{k}")
     args = ["ramp", src, "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", CHAIN_PS, "--t-stop",
             "1000"]
     chained = tmp_path / "chained"
-    r = mdrive(*args, "--submit", "slurm", "--ranks", "1", "--job-time", "30s", "--max-jobs", "6", "--out", chained,
+    r = mdrive(*args, "--submit", "slurm", "--ranks", "1", "--job-time", "40s", "--max-jobs", "6", "--out", chained,
                env=slurm)
     assert r.returncode == 0, r.stderr
     assert "submitted to slurm as job" in r.stdout
@@ -124,7 +124,7 @@ def test_ramp_chain_of_jobs_equals_a_local_run(tmp_path, slurm):
     pd.testing.assert_frame_equal(pd.read_csv(chained / "summary.csv").drop(columns=drop),
                                   pd.read_csv(local / "summary.csv").drop(columns=drop))
     status = mdrive("status", chained, env=slurm).stdout
-    assert "4 of 4 runs final (4 valid)" in status and status.count("completed") == len(jobs), status
+    assert "8 of 8 runs final (8 valid)" in status and status.count("completed") == len(jobs), status
 
 
 def test_cancel_leaves_the_folder_resumable(tmp_path, slurm):
