@@ -198,7 +198,7 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         plan = prepare()
         plan.out = plan.out.resolve()  # runs chdir into their folders: relative paths would break
         used = [p for p in [plan.potential, *plan.stage_potentials] if p is not None]
-        check_ranks(plan.run.ranks_per_run, used, plan.run.ranks if plan.run.submit else WORLD.size)
+        check_ranks(plan.run.ranks_per_run, used, submit.given(plan.run, "ranks") if plan.run.submit else WORLD.size)
         if WORLD.rank == 0:
             element_sets = [list(e) for e in dict.fromkeys(tuple(s.elements) for s in plan.structures)]
             for potential in used:
@@ -259,7 +259,7 @@ def _submit(plan: Plan, argv: list[str], inputs: dict) -> int:
         print(f"mdrive: {submit.first(plan)}", flush=True)
         return 0
     except BaseException as err:
-        if created:
+        if created and not (plan.out / submit.JOBS_FILE).exists():  # no job was submitted: nothing to keep
             shutil.rmtree(plan.out)
         if not isinstance(err, InputError):
             raise

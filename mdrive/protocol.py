@@ -51,17 +51,20 @@ class RunOptions:
     submit: str | None = param(None, "run the study as batch jobs of this scheduler (through PSI/J) instead of "
                                "here; `mdrive status OUT` follows them, `mdrive cancel OUT` stops them", str,
                                choices=SCHEDULERS, replay=False, metavar="SCHEDULER")
-    ranks: int = param(1, "with --submit: MPI ranks of each job", min=1, max=10 ** 7, replay=False, metavar="N")
+    # None where not given (their defaults are mdrive.submit's), so that one given without --submit is refused
+    ranks: int | None = param(None, "with --submit: MPI ranks of each job (default 1)", int, min=1, max=10 ** 7,
+                              replay=False, metavar="N")
     nodes: int | None = param(None, "with --submit: nodes of each job (default: the scheduler places the ranks)",
                               int, min=1, max=10 ** 6, replay=False, metavar="N")
-    job_time: float = param(3600.0, "with --submit: wall time of each job; the study stops cleanly before it and "
-                            "a follow-up job continues it", dim="walltime", min=30, max=1e7, replay=False,
-                            metavar="TIME")
+    job_time: float | None = param(None, "with --submit: wall time of each job (default 1 h); the study stops "
+                                   "cleanly before it and a follow-up job continues it", dim="walltime", min=30,
+                                   max=1e7, replay=False, metavar="TIME")
     queue: str | None = param(None, "with --submit: the queue (partition)", str, replay=False)
     account: str | None = param(None, "with --submit: the account charged", str, replay=False)
-    max_jobs: int = param(10, "with --submit: most jobs the study may take", min=1, max=1000, replay=False)
-    launcher: str = param("mpirun", "with --submit: how a job starts its MPI ranks", choices=LAUNCHERS,
-                          replay=False)
+    max_jobs: int | None = param(None, "with --submit: most jobs the study may take (default 10)", int, min=1,
+                                 max=1000, replay=False)
+    launcher: str | None = param(None, "with --submit: how a job starts its MPI ranks (default mpirun)", str,
+                                 choices=LAUNCHERS, replay=False)
 
     def check(self) -> None:
         from mdrive import submit

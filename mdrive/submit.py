@@ -28,22 +28,33 @@ def margin_s(job_s: float) -> float:
     return min(max(20.0, 0.05 * job_s), 900.0)
 
 
+DEFAULTS = {"ranks": 1, "job_time": 3600.0, "max_jobs": 10, "launcher": "mpirun"}
+BATCH_ONLY = ("ranks", "nodes", "job_time", "queue", "account", "max_jobs", "launcher")
+
+
+def given(run, name: str):
+    """A --submit option's value, or its default."""
+    value = getattr(run, name)
+    return DEFAULTS[name] if value is None else value
+
+
 def request(run) -> scheduler.Request:
     """The job mdrive asks for, from the protocol's --submit options (RunOptions)."""
-    return scheduler.Request(run.submit, run.ranks, run.nodes, 1 if run.gpus else 0, run.job_time / 60,
-                             run.queue, run.account, run.launcher)
+    return scheduler.Request(run.submit, given(run, "ranks"), run.nodes, 1 if run.gpus else 0,
+                             given(run, "job_time") / 60, run.queue, run.account, given(run, "launcher"))
 
 
 def check(run) -> None:
     """--submit's options, refused up front (nothing written, nothing submitted)."""
     if run.submit is None:
-        extra = [o for o, v in (("--nodes", run.nodes), ("--queue", run.queue), ("--account", run.account)) if v]
+        extra = [name for name in BATCH_ONLY if getattr(run, name) is not None]
         if extra:
-            raise InputError(f"{extra[0]} is an option of a batch job: add --submit slurm|pbs|lsf|flux")
+            raise InputError(f"--{extra[0].replace('_', '-')} is an option of a batch job: add --submit "
+                             f"slurm|pbs|lsf|flux")
         return
     scheduler.check(request(run))
-    if run.ranks % run.ranks_per_run:
-        raise InputError(f"--ranks-per-run {run.ranks_per_run} must divide the job's --ranks {run.ranks}")
+    if given(run, "ranks") % run.ranks_per_run:
+        raise InputError(f"--ranks-per-run {run.ranks_per_run} must divide the job's --ranks {given(run, 'ranks')}")
     if run.time_limit is not None:
         raise InputError("--time-limit is set by --submit from --job-time; give --job-time instead")
 
@@ -55,11 +66,12 @@ def first(plan) -> str:
     req = request(plan.run)
     earlier = read_record(plan.out)["jobs"] if plan.run.resume and (plan.out / JOBS_FILE).is_file() else []
     record = {"command": plan.command, "scheduler": req.scheduler, "request": asdict(req),
-              "job_time_s": plan.run.job_time, "time_limit_s": plan.run.job_time - margin_s(plan.run.job_time),
-              "max_jobs": len(earlier) + plan.run.max_jobs, "runs": [j.name for j in plan.jobs], "jobs": earlier,
+              "job_time_s": req.minutes * 60, "time_limit_s": req.minutes * 60 - margin_s(req.minutes * 60),
+              "max_jobs": len(earlier) + given(plan.run, "max_jobs"), "runs": [j.name for j in plan.jobs],
+              "jobs": earlier,
               "cancelled": None}
     native_id = _submit(plan.out, record, after=None)
-    return (f"submitted to {req.scheduler} as job {native_id} ({req.processes} ranks, {plan.run.job_time:g} s); "
+    return (f"submitted to {req.scheduler} as job {native_id} ({req.processes} ranks, {req.minutes * 60:g} s); "
             f"follow it with `python -m mdrive status {plan.out}`")
 
 

@@ -210,6 +210,8 @@ CASES = [
     # --submit, status, cancel
     (ramp("--submit", "condor"), "--submit 'condor': choose one of slurm, pbs, lsf, flux"),
     (ramp("--nodes", "2"), "--nodes is an option of a batch job: add --submit"),
+    (ramp("--job-time", "2h"), "--job-time is an option of a batch job: add --submit"),
+    (ramp("--ranks", "4"), "--ranks is an option of a batch job: add --submit"),
     (ramp("--submit", "flux"), "--submit flux: PSI/J cannot load its flux executor"),
     (ramp("--submit", "pbs"), "pbs refused the job: [Errno 2] No such file or directory: 'qsub'"),  # folder removed
     (ramp("--submit", "slurm", "--ranks", "3", "--ranks-per-run", "2"), "must divide the job's --ranks 3"),

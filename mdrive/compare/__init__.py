@@ -18,8 +18,9 @@ def build(out: Path, folders: list[Path], labels: dict[str, str], fmt: str = "ht
     if out.exists() and out.is_dir():
         raise InputError(f"{out} is a folder; name the {fmt.upper()} file to write, e.g. compare.{fmt}")
     read = data.read_folders(folders, labels)
-    warnings = data.mismatches(read)
-    table = data.leaderboard(read, warnings)
+    unlike = data.mismatches(read)
+    warnings = [text for _, text in unlike]
+    table = data.leaderboard(read, {command for command, _ in unlike})
     if fmt == "md":
         notes = "".join(f"\n> ⚠ {w} — not ranked together.\n" for w in warnings)
         write_text(out, data.markdown(table, COLUMNS) + notes)

@@ -13,8 +13,7 @@ import pandas as pd
 
 from mdrive.errors import InputError
 
-PROTOCOL_FILES = {"ramp": "summary.csv", "evscan": "evscan.csv", "meltquench": "meltquench.csv",
-                  "widom": "widom.csv", "gcmc": "isotherm.csv", "scaling plan": "study.yaml"}
+COMMANDS = ("ramp", "evscan", "meltquench", "widom", "gcmc", "scaling plan")  # the folders compare reads
 # the leaderboard's ranked metrics: column -> True when higher is better (MLIP Arena ranks AUCs and the speed
 # exponent; mdrive adds the EV-scan failure rate)
 RANKED = {"nvt_auc": True, "npt_auc": True, "ev_failure_percent": False, "speed_exponent": False}
@@ -25,8 +24,7 @@ SPEED_AT = (100, 1000)
 class Folder:
     path: Path
     command: str
-    label: str  # the potential's name in the report
-    key: str  # spec + hashes of its files: what makes two folders the same potential
+    label: str  # the potential's name in the report (one per spec + file hashes)
     manifest: dict
     parameters: dict = field(default_factory=dict)
 
@@ -51,7 +49,7 @@ def read_folders(paths: list[Path], labels: dict[str, str]) -> list[Folder]:
                              f"ramp, evscan, meltquench, widom, gcmc or scaling wrote")
         manifest = read_manifest(path)
         command = manifest.get("command")
-        if command not in PROTOCOL_FILES:
+        if command not in COMMANDS:
             raise InputError(f"{path}: its manifest names command '{command}', which compare does not read")
         spec, key = potential_key(manifest)
         keys = keys_of_spec.setdefault(spec, [])
@@ -61,34 +59,29 @@ def read_folders(paths: list[Path], labels: dict[str, str]) -> list[Folder]:
         name = default if default in labels else spec if spec in labels else None
         used.add(name)
         label = labels.get(name, default)
-        folders.append(Folder(path, command, label, key, manifest, manifest.get("parameters") or {}))
+        folders.append(Folder(path, command, label, manifest, manifest.get("parameters") or {}))
     unused = sorted(set(labels) - used)
     if unused:
         raise InputError(f"--label {unused[0]}=...: no compared folder ran the potential {unused[0]}")
     return folders
 
 
-def mismatches(folders: list[Folder]) -> list[str]:
-    """One warning per parameter that differs between folders of the same protocol."""
+def mismatches(folders: list[Folder]) -> list[tuple[str, str]]:
+    """(protocol, warning) for each parameter that differs between folders of the same protocol: that
+    protocol's metrics are shown but not ranked."""
     out = []
     by_command: dict[str, list[Folder]] = {}
     for f in folders:
         by_command.setdefault(f.command, []).append(f)
     for command, group in by_command.items():
-        keys = sorted({k for f in group for k in f.parameters})
-        for key in keys:
+        for key in sorted({k for f in group for k in f.parameters}):
             values: dict[str, list[str]] = {}
             for f in group:
                 values.setdefault(json.dumps(f.parameters.get(key)), []).append(f.label)
             if len(values) > 1:
                 said = "; ".join(f"{json.loads(v)} ({', '.join(labels)})" for v, labels in values.items())
-                out.append(f"{command}: {key} differs between folders: {said}")
+                out.append((command, f"{command}: {key} differs between folders: {said}"))
     return out
-
-
-def unlike(warnings: list[str]) -> set[str]:
-    """Protocols whose folders used different parameters: their metrics are shown but not ranked."""
-    return {w.split(":", 1)[0] for w in warnings}
 
 
 # --- per protocol ------------------------------------------------------------------------------------
@@ -106,8 +99,8 @@ def ramp_numbers(f: Folder) -> dict:
 
 def evscan_numbers(f: Folder) -> dict:
     h = f.manifest.get("headline") or {}
-    return {"ev_failure_percent": h.get("failure_percent"), "ev_scored": h.get("scored"),
-            "ev_spearman_E": h.get("spearman_E_compression"), "ev_spearman_dEdV": h.get("spearman_dEdV_compression")}
+    return {"ev_failure_percent": h.get("failure_percent"), "ev_spearman_E": h.get("spearman_E_compression"),
+            "ev_spearman_dEdV": h.get("spearman_dEdV_compression")}
 
 
 def meltquench_numbers(f: Folder) -> dict:
@@ -115,11 +108,10 @@ def meltquench_numbers(f: Folder) -> dict:
     found = {k: v for k, v in h.items() if isinstance(v, dict) and "replicas_valid" in v}
     if not found:
         return {}
-    name, first = next(iter(found.items()))
+    first = next(iter(found.values()))  # the first structure's
     mean = {k: (v[0] if isinstance(v, list) else None) for k, v in first.items() if k != "replicas_valid"}
-    return {"mq_structure": name, "mq_density": mean.get("density_g_cm3"), "mq_cn4": mean.get("cn4_fraction"),
-            "mq_excess_energy": mean.get("excess_energy_per_atom"),
-            "mq_reference_energy": h.get("reference_crystal_energy_per_atom")}
+    return {"mq_density": mean.get("density_g_cm3"), "mq_cn4": mean.get("cn4_fraction"),
+            "mq_excess_energy": mean.get("excess_energy_per_atom")}
 
 
 def widom_numbers(f: Folder) -> dict:
@@ -127,7 +119,7 @@ def widom_numbers(f: Folder) -> dict:
     done = [v for v in h.values() if isinstance(v, dict) and v.get("mu_ex") is not None]
     if not done:
         return {}
-    return {"widom_mu_ex": done[0]["mu_ex"], "widom_mu_ex_err": done[0].get("mu_ex_err"), "widom_runs": len(done)}
+    return {"widom_mu_ex": done[0]["mu_ex"], "widom_mu_ex_err": done[0].get("mu_ex_err")}
 
 
 NUMBERS = {"ramp": ramp_numbers, "evscan": evscan_numbers, "meltquench": meltquench_numbers, "widom": widom_numbers}
@@ -170,7 +162,7 @@ def speed_fit(points: pd.DataFrame) -> dict:
 # --- the leaderboard ---------------------------------------------------------------------------------
 
 
-def leaderboard(folders: list[Folder], warnings: list[str]) -> pd.DataFrame:
+def leaderboard(folders: list[Folder], unlike: set[str]) -> pd.DataFrame:
     """One row per potential: every protocol's numbers (NaN where it was not run), speed, and the rank (mean
     of the per-metric ranks over the ranked metrics it has; metrics of unlike folders are not ranked)."""
     rows: dict[str, dict] = {}
@@ -185,12 +177,11 @@ def leaderboard(folders: list[Folder], warnings: list[str]) -> pd.DataFrame:
         fit.pop("speed_fit", None)
         rows[label].update(fit)
     table = pd.DataFrame(list(rows.values()))
-    skipped = unlike(warnings)
     table["rank"] = np.nan
     ranks = []
     for column, higher in RANKED.items():
         protocol = "evscan" if column.startswith("ev_") else "ramp" if column.endswith("_auc") else None
-        if column in table and protocol not in skipped and table[column].notna().any():
+        if column in table and protocol not in unlike and table[column].notna().any():
             ranks.append(table[column].rank(ascending=not higher, method="min"))
     if ranks:
         mean = pd.concat(ranks, axis=1).mean(axis=1)

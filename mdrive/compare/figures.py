@@ -175,9 +175,9 @@ def element_failures(folders: list[Folder], labels: list[str]) -> str | None:
         rates = {}
         for element in sorted({e for formula in t["formula"] for e in Formula(formula).count()}):
             holds = t[[element in Formula(x).count() for x in t["formula"]]]
-            rates[element] = (float(holds["status"].isin(FAILED).mean()), len(holds))
+            rates[element] = float(holds["status"].isin(FAILED).mean())
         grid = np.full((9, 18), np.nan)
-        for element, (rate, _) in rates.items():
+        for element, rate in rates.items():
             row, col = _table_position(atomic_numbers[element])
             grid[row - 1, col - 1] = rate
         image = ax.imshow(grid, cmap="Reds", vmin=0, vmax=1)

@@ -15,7 +15,8 @@ COLUMNS = {
     "npt_percent": "NPT % steps", "npt_auc": "NPT AUC", "npt_scored": "NPT scored", "npt_censored": "NPT censored",
     "ev_failure_percent": "EV fail %", "ev_spearman_E": "EV Spearman E", "ev_spearman_dEdV": "EV Spearman dE/dV",
     "mq_density": "MQ density (g/cm³)", "mq_cn4": "MQ 4-fold", "mq_excess_energy": "MQ E − crystal (eV/atom)",
-    "widom_mu_ex": "Widom μex (eV)", "steps_per_s_100": "steps/s @100", "steps_per_s_1000": "steps/s @1000",
+    "widom_mu_ex": "Widom μex (eV)", "widom_mu_ex_err": "Widom ± (eV)",
+    "steps_per_s_100": "steps/s @100", "steps_per_s_1000": "steps/s @1000",
     "speed_exponent": "n (steps/s ∝ N^-n)",
 }
 
