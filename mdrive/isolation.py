@@ -112,7 +112,10 @@ def run(run_dir: Path, setup: dict, ranks: int, hosts: list[str], memory: int, s
     peak = max(peak, usage.ru_maxrss * 1024)
     if stopped_at == float("inf"):
         return Outcome(None, peak)
-    return _outcome(run_dir, status, over, memory, peak)
+    outcome = _outcome(run_dir, status, over, memory, peak)
+    if outcome.error in STOP_SIGNALS:  # a scheduler's or user's stop reached the process before its handler
+        return Outcome(None, peak)
+    return outcome
 
 
 def _outcome(run_dir: Path, status: int, over: bool, memory: int, peak: int) -> Outcome:
@@ -137,6 +140,8 @@ def _outcome(run_dir: Path, status: int, over: bool, memory: int, peak: int) -> 
     return Outcome(f"crashed: worker exited with code {code}" + (f" ({last})" if last else ""), peak)
 
 
+# mdrive kills with SIGKILL; these come from outside (scancel, kill, Ctrl-C) and never mean the potential broke
+STOP_SIGNALS = ("crashed: SIGTERM", "crashed: SIGINT")
 OOM_TEXTS = ("Failed to allocate", "Failed to reallocate", "Cannot allocate memory", "bad_alloc", "MemoryError",
              "can't allocate memory", "out of memory")
 

@@ -32,6 +32,8 @@ def verdict(analyze, run_dir: Path, info: dict, said: dict) -> dict:
     if metrics.get("status") not in (*FINAL, "censored"):
         metrics["status"], metrics["cause"] = "error", f"analysis gave no verdict ({metrics.get('status')!r})"
     metrics.setdefault("cause", None)
+    if metrics["status"] == "error" and said.get("stopped") and not said.get("error"):
+        metrics["status"] = "censored"  # stopped before it wrote anything to judge: nothing failed
     if metrics["status"] == "censored" and said.get("stopped"):
         metrics["cause"] = said["stopped"]
     wrong = _launch_of(run_dir, said.get("ranks"))

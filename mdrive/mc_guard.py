@@ -79,8 +79,7 @@ def check(structure: Structure, potential: Potential, species: str, trials: int 
             kind = elements.index(species) + 1
             e_n = _energy(lmp)
             for _ in range(trials):
-                site = _open_site(lmp, rng)
-                lmp.command(f"create_atoms {kind} single {site[0]} {site[1]} {site[2]} units box")
+                _insert(lmp, kind, _open_site(lmp, rng))
                 e_plus = _energy(lmp)
                 _delete_last(lmp)
                 result.insertion_energies.append(e_plus - e_n)
@@ -138,17 +137,27 @@ def _ids(lmp) -> np.ndarray:
 
 
 def _open_site(lmp, rng) -> np.ndarray:
-    """A random point of the cell at least MIN_GAP from every atom (minimum image)."""
-    box = lmp.extract_box()
-    lo, hi = np.array(box[0]), np.array(box[1])
+    """A random point of the cell (triclinic too) at least MIN_GAP from every atom (minimum image)."""
+    boxlo, boxhi, xy, yz, xz, _periodic, _changed = lmp.extract_box()
+    lo, lengths = np.array(boxlo), np.array(boxhi) - np.array(boxlo)
+    cell = np.array([[lengths[0], 0, 0], [xy, lengths[1], 0], [xz, yz, lengths[2]]])  # rows: a, b, c
+    to_fractional = np.linalg.inv(cell)
     x = np.array(lmp.numpy.extract_atom("x")[: lmp.extract_global("nlocal")])
     for _ in range(10000):
-        p = lo + rng.random(3) * (hi - lo)
-        d = x - p
-        d -= (hi - lo) * np.round(d / (hi - lo))
+        p = lo + rng.random(3) @ cell
+        d = (x - p) @ to_fractional
+        d = (d - np.round(d)) @ cell
         if np.min(np.einsum("ij,ij->i", d, d)) >= MIN_GAP ** 2:
             return p
     raise RuntimeError("MC guard: no open site to insert an atom (the structure is too dense)")
+
+
+def _insert(lmp, kind: int, site: np.ndarray) -> None:
+    """create_atoms at `site`; LAMMPS skips, silently, a point it places outside the box."""
+    before = lmp.get_natoms()
+    lmp.command(f"create_atoms {kind} single {site[0]} {site[1]} {site[2]} units box")
+    if lmp.get_natoms() != before + 1:
+        raise RuntimeError(f"MC guard: LAMMPS did not create the trial atom at {np.round(site, 3).tolist()} Å")
 
 
 def _delete_last(lmp) -> None:
@@ -178,5 +187,5 @@ def _deleted(lmp, k: int) -> float:
     lmp.command("delete_atoms group mdrive_trial compress no")
     lmp.command("group mdrive_trial delete")
     energy = _energy(lmp)
-    lmp.command(f"create_atoms {kind} single {pos[0]} {pos[1]} {pos[2]} units box")
+    _insert(lmp, kind, pos)
     return energy

@@ -24,6 +24,14 @@ def mdrive(*args, np: int | None = None, timeout: float = 600, cwd: Path | None 
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=env or ENV)
 
 
+def mdrive_at_once(*commands, timeout: float = 600) -> list[subprocess.CompletedProcess]:
+    """Run several one-rank `python -m mdrive ARGS` at once (one per core) and return each CompletedProcess."""
+    procs = [(args, subprocess.Popen([sys.executable, "-m", "mdrive", *map(str, args)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV)) for args in commands]
+    outputs = [p.communicate(timeout=timeout) for _, p in procs]
+    return [subprocess.CompletedProcess(args, p.returncode, *out) for (args, p), out in zip(procs, outputs)]
+
+
 def write_structures(path: Path, frames) -> Path:
     ase.io.write(path, frames, format="extxyz", parallel=False)
     return path

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from ase.build import bulk
+from ase.build import bulk, fcc111
 from ase.neighborlist import neighbor_list
 from helpers import mdrive, write_structures
 
@@ -73,8 +73,11 @@ def test_gcmc_lj_reaches_the_density_widom_gives_that_mu(tmp_path):
 
 @pytest.mark.parametrize("spec,cell", [("eam:Cu_u3.eam", bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)),
                                        ("snap:W_2940_2017_2", bulk("W", "bcc", a=3.16, cubic=True).repeat(3)),
-                                       ("mliap:Ta06A", bulk("Ta", "bcc", a=3.30, cubic=True).repeat(3))])
+                                       ("mliap:Ta06A", bulk("Ta", "bcc", a=3.30, cubic=True).repeat(3)),
+                                       ("eam:Cu_u3.eam", fcc111("Cu", (3, 3, 4), vacuum=5.0, periodic=True))],
+                         ids=["eam", "snap", "mliap", "eam-triclinic-slab"])
 def test_guard_passes_for_classical_snap_and_mliap(spec, cell):
+    """Also on a triclinic slab, where sites drawn from the box's bounding region would fall outside the cell."""
     species = cell.get_chemical_symbols()[0]
     result = mc_guard.check(Structure("s", cell, "test"), potentials.load(spec), species)
     assert result.roundtrip_ok and result.exclusion_ok and result.failure(deletions=True) is None

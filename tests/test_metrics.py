@@ -61,7 +61,7 @@ def test_classify_errors():
     assert metrics.classify_error("ERROR on proc 1: Non-numeric atom coords - simulation unstable") == \
         ("invalid", "non-numeric coordinates")
     said = "nedges exceeded nedges_upper_bound (/site-packages/sevenn/pair_e3gnn/pair_e3gnn.cpp:160)"
-    assert metrics.classify_error(said) == ("invalid", "neighbour graph overflow (compression)")
+    assert metrics.classify_error(said) == ("invalid", "neighbour graph grew > 20 % in one step (collapse)")
     status, cause = metrics.classify_error("ERROR: Cannot open file foo.eam: No such file (src/src/potential_file_reader.cpp:58)")
     assert status == "error" and cause == "Cannot open file foo.eam: No such file"
 

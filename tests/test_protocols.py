@@ -120,3 +120,10 @@ def test_every_verdict_has_status_cause_and_wall_time(tmp_path):
     assert broken["status"] == "error" and broken["cause"].startswith("analysis failed: ZeroDivisionError")
     stopped = verdict(lambda run_dir, info, error: {"status": "censored"}, tmp_path, {}, {"stopped": "SIGTERM"})
     assert (stopped["status"], stopped["cause"], stopped["wall_s"]) == ("censored", "SIGTERM", None)
+    # stopped before it wrote a log (a scancel reaching the run's process as it started): censored, not failed
+    nothing = verdict(lambda run_dir, info, error: {"status": "error", "cause": "no ramp in log"}, tmp_path, {},
+                      {"stopped": "signal SIGTERM", "error": None})
+    assert (nothing["status"], nothing["cause"]) == ("censored", "signal SIGTERM")
+    crashed = verdict(lambda run_dir, info, error: {"status": "error", "cause": error}, tmp_path, {},
+                      {"stopped": "signal SIGTERM", "error": "crashed: SIGSEGV"})
+    assert (crashed["status"], crashed["cause"]) == ("error", "crashed: SIGSEGV")
