@@ -80,9 +80,15 @@ def read_run_log(run_dir: Path, error: str | None = None):
     """(the run's parsed log or None, its error): LAMMPS's own ERROR text wins over what Python saw,
     but not over the supervisor's word that the run's process crashed or ran out of memory."""
     from mdrive.logs import read_log
-    from mdrive.metrics import is_breakdown
+    from mdrive.metrics import is_breakdown, model_failed_at
 
     log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
     if is_breakdown(error):
+        return log, error
+    failed = model_failed_at(error)
+    if failed is not None:  # the model failed in that step: what LAMMPS printed from it on is not the model's
+        if log is not None and log.runs:
+            last = log.runs[-1]
+            last.thermo = last.thermo[last.thermo["Step"] < failed] if "Step" in last.thermo else last.thermo
         return log, error
     return log, (log.error if log and log.error else None) or error

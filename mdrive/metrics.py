@@ -34,7 +34,17 @@ UNSTABLE = [
     # SevenNet's pair_e3gnn sizes its edge arrays at 1.2x the previous force call's edge count (kept across
     # runs; only a new pair style resets it) and stops when a call has more: in MD, a collapse within one step
     (re.compile(r"nedges exceeded nedges_upper_bound"), "neighbour graph grew > 20 % in one step (collapse)"),
+    # a model computed in Python (potentials.bridge) that returned NaN or inf: the physics broke, not the software
+    (re.compile(r"the model returned non-finite values at step \d+: (.*)"), "non-finite model output"),
 ]
+# where a model computed in Python failed (potentials.bridge): rows of that step on were not computed by it
+MODEL_FAILED_AT = re.compile(r"^the model (?:raised|returned non-finite values) at step (\d+)")
+
+
+def model_failed_at(error: str | None) -> int | None:
+    """The step at which a model computed in Python raised or returned non-finite values, if it did."""
+    found = MODEL_FAILED_AT.match(error or "")
+    return int(found.group(1)) if found else None
 # what a run's supervisor says when the run's process died (mdrive.isolation): the log decides whether
 # the dynamics were running away before it
 BREAKDOWNS = ("crashed:", "memory budget exceeded")

@@ -97,6 +97,7 @@ def execute(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = Non
         if halt:
             lmp.set_internal_variable("mdrive_stop", 1.0)
 
+    attached = []  # the callbacks in use: a model computed in Python records its failure on its own
     try:
         with _cwd(run_dir):
             head, loop = _split_loop(deck)
@@ -104,15 +105,17 @@ def execute(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = Non
             for command in decks.commands(head):
                 lmp.command(command)
                 if pending:  # as soon as the command (or a file it included) has defined the fix
-                    _attach(lmp, pending)
-            if loop:  # LAMMPS runs label/jump loops only from a file: the deck's loop, verbatim
-                _attach(lmp, pending)
+                    attached += _attach(lmp, pending)
+                if _failure(attached):
+                    break
+            if loop and not _failure(attached):  # LAMMPS runs label/jump loops only from a file: the deck's loop
+                attached += _attach(lmp, pending)
                 if comm.rank == 0:  # LAMMPS reads input files on its rank 0 only
                     (run_dir / LOOP).write_text(loop)
                 lmp.file(LOOP)
-        error = None
+        error = _failure(attached)
     except Exception as err:  # LAMMPS errors arrive as plain Exception; anything else is recorded too
-        error = str(err).strip() or type(err).__name__
+        error = _failure(attached) or str(err).strip() or type(err).__name__
         if type(err).__name__ == "MPIAbortException" and comm.size > 1:
             raise OneRankError(error) from None  # closing would wait for the blocked ranks
     if before_close is not None:
@@ -128,9 +131,17 @@ def _split_loop(deck: str) -> tuple[str, str]:
     return (deck, "") if match is None else (deck[:match.start()], deck[match.start():])
 
 
-def _attach(lmp, pending: dict) -> None:
+def _attach(lmp, pending: dict) -> list:
+    attached = []
     for fix_id in [f for f in pending if lmp.has_id("fix", f)]:
-        lmp.set_fix_external_callback(fix_id, pending.pop(fix_id)(lmp))
+        attached.append(pending.pop(fix_id)(lmp))
+        lmp.set_fix_external_callback(fix_id, attached[-1])
+    return attached
+
+
+def _failure(callbacks: list) -> str | None:
+    """What a model computed in a callback (potentials.bridge.Bridge) said when it failed, if it did."""
+    return next((c.failure for c in callbacks if getattr(c, "failure", None)), None)
 
 
 class OneRankError(Exception):

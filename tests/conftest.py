@@ -1,7 +1,47 @@
-import pytest
-from helpers import copper, write_structures
+"""Hermetic tests: mdrive's cache (built plugins, converted models) lives in a folder of this test session's own,
+empty at its start and removed at its end, so no test depends on what an earlier session left in ~/.cache. The
+variable is set before anything imports mdrive or copies the environment (helpers.ENV), so every mdrive the tests
+start (and every Slurm job, which inherits the submitting environment) uses it. Test order is random
+(pytest-randomly prints its seed; replay with -p randomly -p 'randomly_seed=N' or --randomly-seed=N)."""
+import os
+import shutil
+import tempfile
+
+CACHE = tempfile.mkdtemp(prefix="mdrive-test-cache-")
+os.environ["MDRIVE_CACHE"] = CACHE
+
+import pytest  # noqa: E402
+from helpers import copper, write_structures  # noqa: E402
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(CACHE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mace_plugin():
+    """mdrive's pair_style mace plugin, built once per test session into the session's cache."""
+    from mdrive import plugins
+
+    return plugins.library("mace") or plugins.build("mace")
+
+
+@pytest.fixture(scope="session")
+def e3gnn_plugin():
+    """SevenNet's pair_style e3gnn as mdrive's plugin, built once per test session into the session's cache."""
+    from mdrive import plugins
+
+    return plugins.library("e3gnn") or plugins.build("e3gnn")
 
 
 @pytest.fixture
 def cu_file(tmp_path):
     return write_structures(tmp_path / "cu.extxyz", [copper()])
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    # shown under -q too (the report header is not): the order of this session, to replay it
+    seed = config.getoption("randomly_seed", None)
+    if seed is not None and config.pluginmanager.has_plugin("randomly"):
+        return f"random test order: replay it with -p randomly --randomly-seed={seed}"
+    return None

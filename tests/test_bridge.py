@@ -140,3 +140,4 @@ def test_elements_outside_the_model_refused(model, tmp_path):
     src = write_structures(tmp_path / "fe.extxyz", [atoms])
     r = mdrive("ramp", src, "--potential", f"mace:{model}", "--out", tmp_path / "o")
     assert r.returncode == 2 and "covers Ni Cu but the structure has Fe" in r.stderr
+

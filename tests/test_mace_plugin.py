@@ -18,11 +18,9 @@ from helpers import ENV, LMP, MPIRUN, ROOT, copper, mdrive, tiny_mace, write_str
 from mdrive.logs import read_log  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def plugin():
-    from mdrive import plugins
-
-    return plugins.library() or plugins.build()
+@pytest.fixture
+def plugin(mace_plugin):
+    return mace_plugin  # built once per session (conftest)
 
 
 def exported_model(folder, atomic_numbers):

@@ -25,11 +25,9 @@ EV_PER_A3_IN_BAR = 1.602176634e6
 OLD_MACE = ROOT / "tests" / "data" / "mace-e3nn-0.4.4"
 
 
-@pytest.fixture(scope="module")
-def e3gnn():
-    from mdrive import plugins
-
-    return plugins.library("e3gnn") or plugins.build("e3gnn")
+@pytest.fixture
+def e3gnn(e3gnn_plugin):
+    return e3gnn_plugin  # built once per session (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,9 @@ def report() -> dict:
         why = None
         if route.plugin and not ok:
             ok = plugins.library(route.plugin) is not None
-            why = None if ok else f"not built; needs {route.build}"
+            # the plugin is all this build lacks: say the one command that builds it
+            other = "" if "plugins build" in route.build else f"; or use {route.build}"
+            why = None if ok else f"plugin not built: run `python -m mdrive plugins build {route.plugin}`{other}"
         elif not ok:
             missing = f"package {route.package}" if b.has_pair(route.style) else f"pair style {route.style}"
             why = f"{missing} missing; needs {route.build}"

@@ -58,13 +58,37 @@ def _package(module: str) -> dict:
 
 class Bridge:
     """The fix external callback for one LAMMPS instance: types are re-read on every call because LAMMPS
-    re-sorts atoms, and the virial is set on every call or the pressure goes stale."""
+    re-sorts atoms, and the virial is set on every call or the pressure goes stale.
+
+    An exception cannot cross the callback into LAMMPS (ctypes prints it and LAMMPS goes on with zero forces,
+    an ideal gas that would be scored valid), so a model that raises, or returns a non-finite energy, force or
+    stress, is recorded in `failure` and the run is ended after this step (force_timeout); the run layer then
+    reports it (run.execute), and the results layer drops the rows written from this step on."""
 
     def __init__(self, calculator, elements: list[str], lmp):
         self.calculator, self.lmp = calculator, lmp
         self.symbols = np.array(elements)
+        self.failure: str | None = None
 
-    def __call__(self, _caller, _step, nlocal, _tag, x, f):
+    def __call__(self, _caller, step, nlocal, _tag, x, f):
+        if self.failure is not None:  # the run is ending: never call a failed model again
+            f[:nlocal] = 0.0
+            return
+        try:
+            energy, forces, virial = self._evaluate(nlocal, x)
+        except Exception as err:  # anything the model raises ends the run as an error at this step
+            self._fail(f"{MODEL_RAISED} {step}: {_last_line(err)}", nlocal, f)
+            return
+        bad = [name for name, v in (("energy", energy), ("forces", forces), ("stress", virial))
+               if not np.isfinite(v).all()]
+        if bad:
+            self._fail(f"{MODEL_NON_FINITE} {step}: {' and '.join(bad)}", nlocal, f)
+            return
+        f[:nlocal] = forces
+        self.lmp.fix_external_set_energy_global(FIX, float(energy))
+        self.lmp.fix_external_set_virial_global(FIX, virial)
+
+    def _evaluate(self, nlocal, x):
         lmp = self.lmp
         types = lmp.numpy.extract_atom("type")[:nlocal]
         lo, hi, xy, yz, xz, _periodic, _changed = lmp.extract_box()
@@ -72,10 +96,23 @@ class Bridge:
         atoms = Atoms(self.symbols[types - 1], positions=np.asarray(x[:nlocal]) - lo, cell=cell, pbc=True)
         atoms.calc = self.calculator
         energy = atoms.get_potential_energy()
-        f[:nlocal] = atoms.get_forces()
-        s = atoms.get_stress(voigt=True) * atoms.get_volume()  # ASE order xx yy zz yz xz xy, eV
-        lmp.fix_external_set_energy_global(FIX, float(energy))
-        lmp.fix_external_set_virial_global(FIX, [-s[0], -s[1], -s[2], -s[5], -s[4], -s[3]])  # xx yy zz xy xz yz
+        forces = np.asarray(atoms.get_forces(), dtype=float)
+        s = np.asarray(atoms.get_stress(voigt=True), dtype=float) * atoms.get_volume()  # ASE: xx yy zz yz xz xy, eV
+        return float(energy), forces, [-s[0], -s[1], -s[2], -s[5], -s[4], -s[3]]  # LAMMPS: xx yy zz xy xz yz
+
+    def _fail(self, why: str, nlocal, f) -> None:
+        self.failure = why
+        f[:nlocal] = 0.0
+        self.lmp.force_timeout()  # the run ends after this step, and every later run at its first
+
+
+# how a failed model reads in a run's error (metrics.UNSTABLE makes non-finite output `invalid`)
+MODEL_RAISED, MODEL_NON_FINITE = "the model raised at step", "the model returned non-finite values at step"
+
+
+def _last_line(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[-1]}" if lines else type(err).__name__
 
 
 @functools.cache
