@@ -2,8 +2,6 @@
 nothing written), guard the output folder, record provenance, run the ensemble, summarise on rank 0."""
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -12,7 +10,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from mdrive import gpu, isolation, preflight, submit
+from mdrive import gpu, isolation, out_folder, preflight, submit
 from mdrive.decks import templates_dir
 from mdrive.ensemble import Ensemble
 from mdrive.errors import InputError
@@ -25,7 +23,7 @@ from mdrive.run import StopControl
 from mdrive.runtime import build
 
 WORLD = MPI.COMM_WORLD
-CONFIG = "config.yaml"
+CONFIG = out_folder.CONFIG
 
 
 @dataclass
@@ -82,93 +80,6 @@ def gpu_for(plan: Plan) -> gpu.GpuPlan:
     return gpu.GpuPlan(plans[0].args, [w for p in plans for w in p.warnings])
 
 
-def check_out(plan: Plan, inputs: dict) -> None:
-    """A folder is never overwritten by accident, and only what mdrive wrote there is ever removed."""
-    out = plan.out
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a folder")
-    if not out.exists():
-        _check_creatable(out)
-        return
-    if plan.run.resume:
-        check_resume(out, plan, inputs)
-        return
-    if not any(out.iterdir()):
-        return
-    if not plan.run.overwrite:
-        raise InputError(f"--out {out} already holds results: add --resume to continue them, "
-                         f"--overwrite to replace them, or choose another --out")
-    cwd = Path.cwd().resolve()
-    if out == cwd or out in cwd.parents:
-        raise InputError(f"--overwrite refuses --out {out}: it is the working folder or holds it; choose a "
-                         f"folder of its own, e.g. --out mdrive-{plan.command}")
-    if not (out / MANIFEST).is_file():
-        raise InputError(f"--overwrite refuses --out {out}: it holds no {MANIFEST}, so mdrive did not write it; "
-                         f"choose another --out")
-    held = [p for p in _input_paths(plan) if p.is_relative_to(out)]
-    if held:
-        raise InputError(f"--overwrite refuses --out {out}: it holds an input of this run ({held[0]}); "
-                         f"choose another --out")
-    foreign = sorted(set(p.name for p in out.iterdir()) - set(_outputs(out)))
-    if foreign:
-        raise InputError(f"--overwrite refuses --out {out}: it holds {foreign[0]}, which mdrive did not write "
-                         f"there; move it away or choose another --out")
-
-
-def _check_creatable(out: Path) -> None:
-    """A new output folder must be creatable: no file on its path, a writable folder above it."""
-    import os
-    import tempfile
-
-    above = out.parent
-    while not above.exists():
-        above = above.parent
-    if not above.is_dir():
-        raise InputError(f"--out {out}: {above} is a file, not a folder; choose another --out")
-    try:  # a real try, removed at once: root passes os.access checks, not a read-only file system
-        os.rmdir(tempfile.mkdtemp(prefix=".mdrive-probe-", dir=above))
-    except OSError as err:
-        raise InputError(f"--out {out}: cannot create it in {above} ({err.strerror}); choose another --out") from None
-
-
-def check_resume(out: Path, plan: Plan, inputs: dict) -> None:
-    """--resume continues only the same study: same parameters, potential files, structures and decks."""
-    if not (out / MANIFEST).exists():
-        raise InputError(f"--resume: {out} holds no {MANIFEST}; start without --resume")
-    before = read_manifest(out)
-    if before.get("command") != plan.command:
-        raise InputError(f"--resume: {out} holds a '{before.get('command')}' study, not '{plan.command}'")
-    if before.get("parameters") != json.loads(json.dumps(plan.parameters)):
-        raise InputError(f"--resume: {out} was started with other parameters; resume with the same "
-                         f"options, or use another --out")
-    for key, what in (("potential", "the potential or its files"), ("stage_potentials", "a stage potential"),
-                      ("structures", "the structures"), ("templates", "mdrive's deck templates")):
-        if before.get(key) != json.loads(json.dumps(inputs.get(key))):
-            raise InputError(f"--resume: {what} changed since {out} was started (its hashes differ from "
-                             f"{MANIFEST}'s); resume with the same inputs, or use another --out")
-
-
-def _input_paths(plan: Plan) -> list[Path]:
-    """Files this invocation reads: structure sources and potential files."""
-    paths = [Path(s.source.rpartition("@")[0]) for s in plan.structures if "@" in (s.source or "")]
-    for potential in [plan.potential, *plan.stage_potentials]:
-        if potential is not None:
-            paths += list(potential.files)
-    return [p.resolve() for p in paths if p.exists()]
-
-
-# what the protocols write, for folders whose manifest predates its list of outputs
-EARLIER_OUTPUTS = ("summary.csv", "survival.csv", "survival.png", "evscan.csv", "curves.parquet", "evscan.png",
-                   "structure.csv", "stages.csv", "traces.png", "coordination.png", "widom.csv", "isotherm.csv",
-                   "isotherm.png", "gcmc.csv", ".mdrive")
-
-
-def _outputs(out: Path) -> list[str]:
-    """The top-level names mdrive wrote in `out`, as its manifest lists them."""
-    return [MANIFEST, CONFIG, "runs", submit.JOBS_FILE, submit.JOBS_DIR,
-            *read_manifest(out).get("outputs", EARLIER_OUTPUTS)]
-
-
 def provenance_inputs(plan: Plan) -> dict:
     """The hashes of everything a study reads: compared on --resume and recorded in the manifest."""
     return {
@@ -193,6 +104,7 @@ def memory_budget(plan: Plan) -> int:
 def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     """Run a protocol: `prepare` builds the plan (on every rank; it must be deterministic)."""
     started = time.time()  # --time-limit counts from here: a batch job's start-up is inside its wall time
+    created = None
     try:
         submit.check_world(WORLD.size)
         plan = prepare()
@@ -206,15 +118,18 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         gpu_plan = gpu_for(plan)
         inputs = provenance_inputs(plan)
         if WORLD.rank == 0:
-            check_out(plan, inputs)
+            out_folder.check(plan, inputs)  # refused before anything is written
+            created = out_folder.claim(plan, inputs)
         message = None
     except InputError as err:
-        message, plan = (2, str(err)), None
+        message = (2, str(err))
     except Exception as err:  # a bug, not bad input: still agree on it, or the other ranks would wait forever
-        message, plan = (1, f"internal error while preparing: {type(err).__name__}: {err}"), None
+        message = (1, f"internal error while preparing: {type(err).__name__}: {err}")
     first = next((m for m in WORLD.allgather(message) if m), None)
     if first:
         if WORLD.rank == 0:
+            if created:  # refused on another rank after this one claimed the folder
+                out_folder.unclaim(created)
             print(f"mdrive: {first[1]}", file=sys.stderr)
         return first[0]
     if WORLD.rank == 0:
@@ -227,7 +142,7 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
         plan.provenance["gpu"] = {"gpus_per_run": plan.run.gpus, "lammps_args": gpu_plan.args,
                                   "warnings": gpu_plan.warnings} if plan.run.gpus else None
     if plan.run.submit:
-        return _submit(plan, argv, inputs) if WORLD.rank == 0 else 0
+        return _submit(plan, argv, inputs, created) if WORLD.rank == 0 else 0
     memory = memory_budget(plan)
     if WORLD.rank == 0:
         _start(plan, argv, inputs, memory)
@@ -250,17 +165,16 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     return 128 + stop.signal if stop.signal else 0
 
 
-def _submit(plan: Plan, argv: list[str], inputs: dict) -> int:
+def _submit(plan: Plan, argv: list[str], inputs: dict, created: Path | None) -> int:
     """--submit: write the study folder as a run here would, then submit its first job; a scheduler that
     refuses leaves no folder behind (one this command created)."""
-    created = not plan.out.exists()
     _start(plan, argv, inputs, None)
     try:
         print(f"mdrive: {submit.first(plan)}", flush=True)
         return 0
     except BaseException as err:
         if created and not (plan.out / submit.JOBS_FILE).exists():  # no job was submitted: nothing to keep
-            shutil.rmtree(plan.out)
+            out_folder.unclaim(created)
         if not isinstance(err, InputError):
             raise
         print(f"mdrive: {err}", file=sys.stderr)
@@ -269,12 +183,7 @@ def _submit(plan: Plan, argv: list[str], inputs: dict) -> int:
 
 def _start(plan: Plan, argv: list[str], inputs: dict, memory: int) -> None:
     if plan.run.overwrite and plan.out.exists() and not plan.run.resume:
-        for name in _outputs(plan.out):  # check_out made sure nothing else is there
-            path = plan.out / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+        out_folder.remove_outputs(plan.out)
     plan.out.mkdir(parents=True, exist_ok=True)
     manifest = base_manifest(plan.command, argv, plan.parameters, build())
     manifest["ranks_per_run"] = plan.run.ranks_per_run

@@ -10,7 +10,6 @@ metrics.json holds a final verdict are kept and only the rest run again.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from mdrive import isolation
+from mdrive import isolation, out_folder
 from mdrive.jobs import FINAL, METRICS, OUTCOME, RUN_INFO, Job, verdict
 from mdrive.manifest import write_json
 
@@ -73,14 +72,15 @@ class Ensemble:
             return
         error = job.refused
         try:
-            if run_dir.exists():
-                shutil.rmtree(run_dir)  # a run that did not finish is redone from scratch
+            if run_dir.exists() or run_dir.is_symlink():
+                out_folder.remove_run(run_dir)  # a run that did not finish is redone from scratch
             if error is None:
                 job.compose(run_dir)
                 if self.lammps_args:
                     note_command(run_dir, self.lammps_args)
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / RUN_INFO, job.info)
+            out_folder.record_run_files(run_dir)
         except Exception as err:  # e.g. a disk error: this run fails, the others go on
             error = f"composing the run failed: {type(err).__name__}: {err}"
         started, peak = time.time(), None
@@ -94,6 +94,7 @@ class Ensemble:
                 "wall_s": round(time.time() - started, 3), "peak_rss_bytes": peak, "ranks": len(hosts)}
         write_json(run_dir / OUTCOME, said)
         write_json(run_dir / METRICS, verdict(self.analyze, run_dir, job.info, said))
+        out_folder.record_run_files(run_dir)
         if progress:
             progress.tick()
 

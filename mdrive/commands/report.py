@@ -14,7 +14,7 @@ def add(sub) -> None:
 
 
 def run(args, argv) -> int:
-    from mdrive import protocol
+    from mdrive import protocol, study_lock
     from mdrive.manifest import read_manifest
 
     manifest = read_manifest(args.folder)
@@ -27,6 +27,7 @@ def run(args, argv) -> int:
                          f"run the study again")
     config = {k: v for k, v in manifest["config"].items() if k != "command"}
     _, params = protocol.resolve(p, {}, config)
+    study_lock.hold(args.folder)  # a command still running there would write beside this one
     rows = rebuild(args.folder, manifest, p.analyze)
     text, _ = p.summarize(args.folder, rows, params)
     print(text)
@@ -53,4 +54,21 @@ def rebuild(folder: Path, manifest: dict, analyze) -> list[dict]:
             raise InputError(f"report cannot read runs/{name}/{RUN_INFO} ({type(err).__name__}); "
                              f"its tables are left as they are") from None
         rows.append(verdict(analyze, runs / name, info, read_outcome(runs / name)))
+        _check_log(folder, runs / name, rows[-1])
     return rows
+
+
+def _check_log(folder: Path, run_dir: Path, again: dict) -> None:
+    """A run judged from its log before must be judged from it again: a log that went missing, empty or
+    unreadable since then is said, not turned into an `error` verdict (the tables are left as they were)."""
+    from mdrive.ensemble import read_metrics
+    from mdrive.jobs import LOG
+
+    before = read_metrics(run_dir)
+    if not isinstance(before, dict) or before.get("status") not in ("valid", "invalid") or again["status"] != "error":
+        return
+    log = run_dir / LOG
+    state = "missing" if not log.exists() else "not a file" if not log.is_file() else \
+        "empty" if log.stat().st_size == 0 else "unreadable (no thermo output mdrive can judge)"
+    raise InputError(f"report cannot rebuild {folder}: runs/{run_dir.name}/{LOG} is {state}, and that run was "
+                     f"{before['status']}; restore the log (or rerun the study); its tables are left as they are")

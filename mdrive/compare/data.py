@@ -60,10 +60,23 @@ def read_folders(paths: list[Path], labels: dict[str, str]) -> list[Folder]:
         used.add(name)
         label = labels.get(name, default)
         folders.append(Folder(path, command, label, manifest, manifest.get("parameters") or {}))
+    _check_one_each(folders)
     unused = sorted(set(labels) - used)
     if unused:
         raise InputError(f"--label {unused[0]}=...: no compared folder ran the potential {unused[0]}")
     return folders
+
+
+def _check_one_each(folders: list[Folder]) -> None:
+    """One folder per potential and protocol: a leaderboard cell is one study's number, never one chosen by
+    argument order (runs of two studies do not pool into one headline: run them as one study)."""
+    seen: dict[tuple[str, str], Path] = {}
+    for f in folders:
+        first = seen.setdefault((f.label, f.command), f.path)
+        if first is not f.path:
+            raise InputError(f"{f.path} is given twice" if first.resolve() == f.path.resolve() else
+                             f"{first} and {f.path} both hold {f.command} results of {f.label}: compare one "
+                             f"folder per potential and protocol (run their structures as one study)")
 
 
 def mismatches(folders: list[Folder]) -> list[tuple[str, str]]:
@@ -194,8 +207,13 @@ def markdown(table: pd.DataFrame, columns: dict[str, str]) -> str:
     shown = [c for c in columns if c in table]
     lines = ["| " + " | ".join(columns[c] for c in shown) + " |", "|" + "---|" * len(shown)]
     for _, row in table.iterrows():
-        lines.append("| " + " | ".join(cell(row.get(c)) for c in shown) + " |")
+        lines.append("| " + " | ".join(_md(cell(row.get(c))) for c in shown) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    """A Markdown table cell: a `|` in a label would start another column, a newline another row."""
+    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").split())
 
 
 def cell(value) -> str:

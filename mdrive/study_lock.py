@@ -1,0 +1,56 @@
+"""One command at a time on a study folder: a lock file in it (`fcntl.flock`), held for the command's whole life.
+
+Two commands on one --out would mix their studies (runs of both, a summary over both). The lock dies with its
+process, so a killed command never leaves the folder locked; a job of a --submit chain takes it in its turn,
+waiting a moment for the submitting command to let go.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from mdrive.errors import InputError
+
+LOCK = ".mdrive.lock"
+_held: dict[Path, int] = {}  # folder -> descriptor, kept open until the process ends
+
+
+def hold(folder: Path, wait_s: float = 0.0) -> None:
+    """Lock `folder` (which exists) for this process, or refuse in one line if another command holds it."""
+    folder = folder.resolve()
+    if folder in _held:
+        return
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    end = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            if time.monotonic() >= end:
+                holder = _holder(fd)
+                os.close(fd)
+                raise InputError(f"{folder} is in use by another mdrive command{holder}: wait for it to end "
+                                 f"(or stop it), or choose another --out") from None
+            time.sleep(0.2)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {os.uname().nodename}\n".encode(), 0)
+    _held[folder] = fd
+
+
+def release(folder: Path) -> None:
+    fd = _held.pop(folder.resolve(), None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    try:
+        pid, host = os.pread(fd, 200, 0).decode().split()[:2]
+        return f" (pid {int(pid)} on {host})"
+    except (OSError, ValueError, UnicodeDecodeError):
+        return ""
