@@ -90,7 +90,8 @@ def page(table: pd.DataFrame, figures: list[tuple[str, str]], folders: list[Fold
     listed = "".join(f"<li>{html.escape(str(f.path))}: {html.escape(f.command)}, {html.escape(f.label)}</li>"
                      for f in folders)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="mdrive compare"><title>mdrive compare</title><style>{STYLE}</style></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="mdrive compare">
+<title>mdrive compare</title><style>{STYLE}</style></head>
 <body><h1>Potentials compared</h1>
 <p>{len(table)} potentials from {len(folders)} folders, made {html.escape(created)} by mdrive compare. Click a
 column to sort. Rank: the mean of the ranks in NVT AUC, NPT AUC, EV-scan failure % and the speed exponent n
