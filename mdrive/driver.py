@@ -55,8 +55,19 @@ def plan_for(protocol, given: dict) -> Plan:
         analyze=protocol.analyze, summarize=lambda out, rows: protocol.summarize(out, rows, params),
         parameters=as_config(params, reduced=reduced), potential=study.potential, structures=study.structures,
         stage_potentials=study.stage_potentials, provenance=study.provenance, run=run,
-        config={"command": protocol.name, **as_config(run, params, reduced=reduced),
-                "structures": [str(Path(s).resolve()) for s in run.structures]})  # replayable from anywhere
+        config=portable({"command": protocol.name, **as_config(run, params, reduced=reduced),
+                         "structures": run.structures}))
+
+
+def portable(config: dict) -> dict:
+    """The resolved options with every path made absolute, so config.yaml replays the same study from any
+    working folder (a --submit job, `--config OUT/config.yaml` elsewhere)."""
+    from mdrive.potentials import portable_spec
+
+    out = dict(config, structures=[str(Path(s).expanduser().resolve()) for s in config["structures"]])
+    for key in [k for k in out if k.endswith("potential") and isinstance(out[k], str)]:
+        out[key] = portable_spec(out[key])
+    return out
 
 
 def check_ranks(ranks_per_run: int, potentials: list[Potential], world: int) -> None:

@@ -14,6 +14,8 @@ BIN = Path(sys.executable).parent
 MPIRUN = BIN / "mpirun"
 LMP = BIN / "lmp"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+# potential files the tests write to plant faults hold `shell` and `if` lines, which mdrive refuses in any other file
+TRUSTED = {**ENV, "MDRIVE_TRUST_POTENTIALS": "1"}
 
 
 def mdrive(*args, np: int | None = None, timeout: float = 600, cwd: Path | None = None, env: dict | None = None):

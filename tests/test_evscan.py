@@ -8,20 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from ase.build import bulk
-from helpers import copper, mdrive, morse_with_dip, write_structures
+from helpers import TRUSTED, copper, mdrive, morse_with_dip, write_structures
 from scipy.stats import spearmanr
 
 from mdrive.logs import read_log
 from mdrive.protocols.evscan import curve_metrics
 
 
-def scan(tmp_path, structures, potential, *extra, np_=None):
+def scan(tmp_path, structures, potential, *extra, np_=None, env=None):
     src = tmp_path / "in"
     src.mkdir(exist_ok=True)
     for name, atoms in structures.items():
         write_structures(src / f"{name}.extxyz", [atoms])
     out = tmp_path / "out"
-    r = mdrive("evscan", src, "--potential", potential, "--out", out, *extra, np=np_)
+    r = mdrive("evscan", src, "--potential", potential, "--out", out, *extra, np=np_, env=env)
     assert r.returncode == 0, r.stderr
     return out, r
 
@@ -150,7 +150,7 @@ def test_setup_errors_are_not_failures_of_the_potential(tmp_path):
     broken = tmp_path / "late.yaml"
     broken.write_text("pair_style: lj/cut 6.0\npairs:\n  Cu-Cu: 0.4093 2.338\nelements: [Cu]\ncommands:\n"
                       "  - 'if \"$(atoms) > 0\" then \"pair_coeff 1 1 bogus\"'\n")
-    out, r = scan(tmp_path, {"cu": copper(2)}, str(broken))
+    out, r = scan(tmp_path, {"cu": copper(2)}, str(broken), env=TRUSTED)
     row = pd.read_csv(out / "evscan.csv").iloc[0]
     assert row["status"] == "error" and pd.isna(row["failed"]) and "%" not in r.stdout.splitlines()[-1]
     assert "1 set-up errors" in r.stdout

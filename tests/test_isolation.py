@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 import pytest
-from helpers import ROOT, copper, mdrive, structure_set, write_structures
+from helpers import ROOT, TRUSTED, copper, mdrive, structure_set, write_structures
 
 WATCHDOG_S = 300
 FAULT = ROOT / "tests" / "fault.py"
@@ -45,7 +45,7 @@ def test_planted_crashes_cost_no_other_run_and_resume_reruns_nothing(tmp_path, r
     src, potential, out = planted_set(tmp_path), planted_potential(tmp_path), tmp_path / "out"
     args = ("ramp", src, "--potential", potential, "--ensemble", "nvt", "--duration", "0.4",
             "--ranks-per-run", ranks_per_run, "--memory-per-run", "1GB", "--out", out)
-    r = mdrive(*args, np=2, timeout=WATCHDOG_S)
+    r = mdrive(*args, np=2, timeout=WATCHDOG_S, env=TRUSTED)
     assert r.returncode == 0, r.stderr
     table = pd.read_csv(out / "summary.csv").set_index("structure")
     assert len(table) == 12
@@ -61,7 +61,7 @@ def test_planted_crashes_cost_no_other_run_and_resume_reruns_nothing(tmp_path, r
     assert manifest["memory_per_run_bytes"] == 10 ** 9
     assert "NVT: 75.0 % of scheduled timesteps completed" in r.stdout
     before = mtimes(out)
-    again = mdrive(*args, "--resume", np=2, timeout=WATCHDOG_S)
+    again = mdrive(*args, "--resume", np=2, timeout=WATCHDOG_S, env=TRUSTED)
     assert again.returncode == 0, again.stderr
     assert mtimes(out) == before and len(before) == 12  # crash verdicts are final: nothing ran again
 
@@ -288,7 +288,7 @@ def test_every_protocol_survives_a_crash_resumes_and_rebuilds(tmp_path, command)
     potential = _crashing_potential(tmp_path, -3.5 if command == "gcmc" else None)
     out = tmp_path / "out"
     args = (command, src, "--potential", potential, *extra, "--out", out)
-    r = mdrive(*args, timeout=WATCHDOG_S)
+    r = mdrive(*args, timeout=WATCHDOG_S, env=TRUSTED)
     assert r.returncode == 0, r.stderr
     verdicts = {p.parent.name: json.loads(p.read_text()) for p in (out / "runs").glob("*/metrics.json")}
     broken = {name: m for name, m in verdicts.items() if m["status"] != "valid"}
@@ -300,12 +300,12 @@ def test_every_protocol_survives_a_crash_resumes_and_rebuilds(tmp_path, command)
     assert len(verdicts) >= 3 and json.loads((out / "manifest.json").read_text())["finished"]
     before = mtimes(out)
     written = {t: (out / t).read_bytes() for t in tables}
-    again = mdrive(*args, "--resume", timeout=WATCHDOG_S)
+    again = mdrive(*args, "--resume", timeout=WATCHDOG_S, env=TRUSTED)
     assert again.returncode == 0, again.stderr
     assert mtimes(out) == before
     for t in tables:
         (out / t).unlink()
-    rebuilt = mdrive("report", out)
+    rebuilt = mdrive("report", out, env=TRUSTED)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert {t: (out / t).read_bytes() for t in tables} == written
 
@@ -321,10 +321,10 @@ def test_retry_failed_reruns_only_the_error_verdicts(tmp_path):
     out = tmp_path / "out"
     args = ("ramp", _three(tmp_path), "--potential", _crashing_potential(tmp_path), "--ensemble", "nvt",
             "--duration", "0.05", "--out", out)
-    assert mdrive(*args).returncode == 0
+    assert mdrive(*args, env=TRUSTED).returncode == 0
     before = mtimes(out)
-    r = mdrive(*args, "--resume", "--retry-failed")
+    r = mdrive(*args, "--resume", "--retry-failed", env=TRUSTED)
     assert r.returncode == 0, r.stderr
     after = mtimes(out)
     assert [name for name in before if after[name] != before[name]] == ["c-nvt"]
-    assert "--retry-failed continues a study" in mdrive(*args, "--retry-failed").stderr
+    assert "--retry-failed continues a study" in mdrive(*args, "--retry-failed", env=TRUSTED).stderr

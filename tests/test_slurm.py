@@ -4,12 +4,15 @@ and ends equal to a local run, the srun-without-PMI launch caught, cancel leavin
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import pandas as pd
 import pytest
 import slurm_cluster
 from helpers import ENV, mdrive, structure_set
+
+from mdrive.submit import margin_s
 
 pytestmark = pytest.mark.slurm
 WHY = slurm_cluster.missing()
@@ -98,24 +101,28 @@ def test_srun_without_pmi_is_a_wrong_launch(tmp_path, slurm):
 
 
 def test_ramp_chain_of_jobs_equals_a_local_run(tmp_path, slurm):
-    """A 1-rank job of 40 s (20 s of it, start-up included, for runs) cannot hold eight 2.5-4 s runs: the study
-    goes on in further jobs, and ends as the same study run here in one go (on the node's other core, meanwhile)."""
-    src = structure_set(tmp_path, 8, name="s{k}")
-    args = ["ramp", src, "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", CHAIN_PS, "--t-stop",
+    """A study three times the size of one job's time for runs goes on in further jobs, and ends as the same
+    study run here in one go. The size is the study's own: the local run's wall time sets the job time, so the
+    chain does not depend on this machine's speed. Typed as a user would, from another working folder, with
+    relative paths (the jobs run from config.yaml, whose paths are absolute)."""
+    structure_set(tmp_path, 8, name="s{k}")
+    args = ["ramp", "set", "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", CHAIN_PS, "--t-stop",
             "1000"]
+    r = mdrive(*args, "--out", "local", cwd=tmp_path, env=slurm)
+    assert r.returncode == 0, r.stderr
+    local = tmp_path / "local"
+    work = pd.read_csv(local / "summary.csv")["wall_s"].sum()
+    job_s = math.ceil(margin_s(60) + START_S + work / 3)  # a third of the runs fit in a job, whatever the speed
     chained = tmp_path / "chained"
-    r = mdrive(*args, "--submit", "slurm", "--ranks", "1", "--job-time", "40s", "--max-jobs", "6", "--out", chained,
-               env=slurm)
+    r = mdrive(*args, "--submit", "slurm", "--ranks", "1", "--job-time", f"{job_s}s", "--max-jobs", "10", "--out",
+               "chained", cwd=tmp_path, env=slurm)
     assert r.returncode == 0, r.stderr
     assert "submitted to slurm as job" in r.stdout
-    local = tmp_path / "local"
-    r = mdrive(*args, "--out", local, env=slurm)
-    assert r.returncode == 0, r.stderr
-    record = wait_for(lambda: (j := json.loads((chained / "jobs.json").read_text())).get("state") and j, 400,
+    record = wait_for(lambda: (j := json.loads((chained / "jobs.json").read_text())).get("state") and j, 900,
                       "the chain did not finish", slurm)
     assert record["state"].startswith("every run has a final verdict"), record
     jobs = record["jobs"]
-    assert len(jobs) >= 2, "the study fit in one job: nothing was chained"
+    assert len(jobs) >= 2, f"8 runs of {work:.1f} s in all fit in one job of {job_s} s: nothing was chained"
     assert all(j["stopped"] == "wall-time limit" for j in jobs[:-1])  # the last may reach it too, after its runs
     assert [j["after"] for j in jobs[1:]] == [j["id"] for j in jobs[:-1]]  # each waits for the one before
     manifest = json.loads((chained / "manifest.json").read_text())
@@ -123,8 +130,15 @@ def test_ramp_chain_of_jobs_equals_a_local_run(tmp_path, slurm):
     drop = ["steps_per_s", "wall_s"]
     pd.testing.assert_frame_equal(pd.read_csv(chained / "summary.csv").drop(columns=drop),
                                   pd.read_csv(local / "summary.csv").drop(columns=drop))
-    status = mdrive("status", chained, env=slurm).stdout
+    status = mdrive("status", "chained", cwd=tmp_path, env=slurm).stdout
     assert "8 of 8 runs final (8 valid)" in status and status.count("completed") == len(jobs), status
+    # the study's own config.yaml replays it from yet another folder: nothing is left to run, nothing changed
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = mdrive("ramp", "--config", "../chained/config.yaml", "--out", "../chained", "--resume", cwd=elsewhere, env=slurm)
+    assert r.returncode == 0, r.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(chained / "summary.csv").drop(columns=drop),
+                                  pd.read_csv(local / "summary.csv").drop(columns=drop))
 
 
 def test_cancel_leaves_the_folder_resumable(tmp_path, slurm):
@@ -146,4 +160,5 @@ def test_cancel_leaves_the_folder_resumable(tmp_path, slurm):
     assert len(final) == 4 and set(final["status"]) == {"valid"}
 
 
-CHAIN_PS = "25"  # ps per run: 3-4 s of 108-atom EAM copper here, one core each
+CHAIN_PS = "50"  # ps per run: 2-4 s of 108-atom EAM copper here, one core each
+START_S = 5  # a job's start-up before its first run: Python, mdrive, the preflight

@@ -34,23 +34,22 @@ def load(spec: str, backend: str = "auto") -> Potential:
 def from_yaml(spec: str) -> Potential:
     """Any pair style: pair_style, then pair_coeff lines (with {elements} for the type-ordered names)
     and/or `pairs: {A-B: ARGS}` (pair_coeff i j ARGS for the types holding A and B), the rules, and
-    `commands:` further LAMMPS lines the include ends with (pair_modify, neigh_modify, plugin load...)."""
+    `commands:` further LAMMPS lines the include ends with (pair_modify, neigh_modify...: yaml_file.py)."""
+    from mdrive.potentials import yaml_file
+
     path = find_file(spec)
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(doc, dict) or "pair_style" not in doc or not ("pair_coeff" in doc or "pairs" in doc):
-        raise InputError(f"{path}: a potential YAML needs 'pair_style' and 'pair_coeff' or 'pairs' keys")
+        doc = yaml.safe_load(_read(path))
+    except (yaml.YAMLError, RecursionError) as err:
+        raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0] if str(err) else 'nested too deep'})") \
+            from None
+    yaml_file.check(path, doc)
     style = str(doc["pair_style"])
-    coeffs = doc.get("pair_coeff", [])
-    coeffs = coeffs if isinstance(coeffs, list) else [coeffs]
+    coeffs = [str(c) for c in yaml_file.lines(path, "pair_coeff", doc.get("pair_coeff", []))]
     pairs = {tuple(k.split("-")): str(v) for k, v in (doc.get("pairs") or {}).items()}
-    commands = doc.get("commands") or []
-    if not isinstance(commands, list) or not all(isinstance(c, str) and "\n" not in c for c in commands):
-        raise InputError(f"{path}: 'commands' must be a list of single LAMMPS lines")
+    commands = [str(c) for c in doc.get("commands") or []]
     base = path.parent
-    files = tuple((base / f).resolve() if not Path(f).is_absolute() else Path(f) for f in doc.get("files", []))
+    files = tuple((base / f).resolve() if not Path(f).is_absolute() else Path(f) for f in doc.get("files") or [])
     for f in files:
         if not f.is_file():
             raise InputError(f"{path}: listed file {f} does not exist")
@@ -77,4 +76,30 @@ def from_yaml(spec: str) -> Potential:
         units=doc.get("units", "metal"))
 
 
-__all__ = ["load", "Potential", "Kokkos"]
+def _read(path: Path) -> str:
+    """A potential file's text: small, UTF-8 (a YAML of GBs, or binary, is not a potential description)."""
+    if path.stat().st_size > 1_000_000:
+        raise InputError(f"{path}: over 1 MB, not a potential description; list large tables under 'files:'")
+    try:
+        return path.read_text()
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; a potential YAML is a text file") from None
+
+
+def portable_spec(spec: str) -> str:
+    """The spec with each file it names relative to the working folder made absolute, so that it names the
+    same files from any folder (config.yaml, a --submit job): e.g. eam:./Cu.eam -> eam:/home/me/Cu.eam."""
+    import re
+
+    parts = re.split(r"([:?&=,])", spec)  # the words of FAMILY:ARG?key=value&..., separators kept
+
+    def absolute(k: int, word: str) -> str:
+        path = Path(word).expanduser()
+        if k % 2 or (k == 0 and len(parts) > 1) or not word or path.is_absolute() or not path.is_file():
+            return word  # a separator, the family, or not a file here
+        return str(path.resolve())
+
+    return "".join(absolute(k, word) for k, word in enumerate(parts))
+
+
+__all__ = ["load", "Potential", "Kokkos", "portable_spec"]

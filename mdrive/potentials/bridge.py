@@ -26,7 +26,20 @@ def ase(spec: str, arg: str) -> Potential:
     module, _, factory = target.partition(":")
     if not module or not factory:
         raise InputError(f"potential {spec}: write ase:MODULE:FACTORY[?key=value&...]")
+    from ase.calculators.calculator import BaseCalculator
+
+    make = _factory(module, factory)
+    if not (isinstance(make, type) and issubclass(make, BaseCalculator)):  # a spec (a config file) runs no other code
+        raise InputError(f"potential {spec}: {module}:{factory} is not an ASE calculator class; name one, e.g. "
+                         f"ase:ase.calculators.emt:EMT")
     return bridged(spec, module, factory, options(query, spec))
+
+
+def _factory(module: str, factory: str):
+    try:
+        return getattr(importlib.import_module(module), factory)
+    except (ImportError, AttributeError, ValueError, TypeError) as err:
+        raise InputError(f"ASE calculator {module}:{factory} cannot be loaded ({err}); install its package") from None
 
 
 def bridged(spec: str, module: str, factory: str, kwargs: dict, family: str = "ase", files: tuple = (),
@@ -118,10 +131,7 @@ def _last_line(err: Exception) -> str:
 @functools.cache
 def _calculator(module: str, factory: str, kwargs_json: str):
     """One calculator per process and spec: loading a model is the expensive part."""
-    try:
-        make = getattr(importlib.import_module(module), factory)
-    except (ImportError, AttributeError) as err:
-        raise InputError(f"ASE calculator {module}:{factory} cannot be loaded ({err}); install its package") from None
+    make = _factory(module, factory)
     try:
         return make(**json.loads(kwargs_json))
     except Exception as err:  # any failure of a third-party constructor is bad input here
