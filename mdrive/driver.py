@@ -10,11 +10,11 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from mdrive import gpu, isolation, out_folder, preflight, submit
+from mdrive import gpu, isolation, out_folder, preflight, study_lock, submit
 from mdrive.decks import templates_dir
 from mdrive.ensemble import Ensemble
 from mdrive.errors import InputError
-from mdrive.jobs import METRICS, Job
+from mdrive.jobs import FINAL, METRICS, Job
 from mdrive.manifest import MANIFEST, base_manifest, now, read_manifest, structure_hash, write_json
 from mdrive.potentials import Potential
 from mdrive.potentials.base import sha256
@@ -163,17 +163,38 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     ensemble = Ensemble(plan.out, plan.run.ranks_per_run, plan.analyze, stop, memory, plan.run.resume,
                         plan.run.retry_failed, gpu_plan.args)
     results = ensemble.run(plan.jobs)
-    if results is not None:
+    if results is None:  # not rank 0
+        return 128 + stop.signal if stop.signal else 0
+    return _summarize(plan, results, stop)
+
+
+INCOMPLETE = 3  # the exit status of a study stopped with runs left to run (--time-limit, a full disk): --resume
+
+
+def _summarize(plan: Plan, results: list[dict], stop: StopControl) -> int:
+    """Rank 0: the tables, plots and headline of the runs that have verdicts, and the exit status."""
+    try:
         text, head = plan.summarize(plan.out, results)
         _finish(plan, head, stop)
-        print(text, flush=True)
-        missing = len(plan.jobs) - len(results)
-        if missing:
-            print(f"mdrive: {missing} runs not run ({stop.reason()}); continue with --resume", file=sys.stderr)
-        chained = submit.after_job(plan.out, stop.reason() if stop.requested() else None)
-        if chained:
-            print(f"mdrive: {chained}", file=sys.stderr)
-    return 128 + stop.signal if stop.signal else 0
+    except OSError as err:
+        print(f"mdrive: cannot write the summary in {plan.out} ({err.strerror or err}); the verdicts of "
+              f"{len(results)} runs are kept in runs/*/metrics.json: once there is room, `mdrive report {plan.out}` "
+              f"writes it, and --resume runs the rest", file=sys.stderr)
+        return 1
+    print(text, flush=True)
+    left = len(plan.jobs) - sum(r.get("status") in FINAL for r in results)
+    if len(plan.jobs) > len(results):
+        print(f"mdrive: {len(plan.jobs) - len(results)} runs not run ({stop.reason()}); continue with --resume",
+              file=sys.stderr)
+    chained = submit.after_job(plan.out, stop.reason() if stop.requested() else None)
+    if chained:
+        print(f"mdrive: {chained}", file=sys.stderr)
+    if stop.signal:
+        return 128 + stop.signal
+    if stop.outside and stop.outside.startswith("cannot write"):
+        return 1
+    continued = bool(chained) and "submitted job" in chained  # the chain's next job runs the rest
+    return INCOMPLETE if left and not continued else 0
 
 
 def _submit(plan: Plan, argv: list[str], inputs: dict, created: Path | None) -> int:
@@ -229,7 +250,7 @@ def _provenance(potential: Potential) -> dict:
 def _finish(plan: Plan, head: dict, stop: StopControl) -> None:
     manifest = read_manifest(plan.out)
     manifest["outputs"] = sorted(set(manifest.get("outputs", [])) | {p.name for p in plan.out.iterdir()}
-                                 - {MANIFEST, "runs"})
+                                 - {MANIFEST, "runs", study_lock.LOCK})
     manifest["summarized"] = [j.name for j in plan.jobs if (plan.out / "runs" / j.name / METRICS).is_file()]
     manifest["finished"] = now()
     manifest["headline"] = head

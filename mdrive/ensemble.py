@@ -67,6 +67,12 @@ class Ensemble:
         return [m for m in (read_metrics(self.out / "runs" / j.name) for j in jobs) if m is not None]
 
     def _one(self, job: Job, hosts: list[str], progress) -> None:
+        try:
+            self._run_one(job, hosts, progress)
+        except OSError as err:  # the folder is full or read-only: what is written stays, no further run starts
+            self.stop.request(f"cannot write in {self.out}: {err.strerror or err}")
+
+    def _run_one(self, job: Job, hosts: list[str], progress) -> None:
         run_dir = self.out / "runs" / job.name
         if self.resume and is_final(run_dir, self.retry_failed):
             return

@@ -54,7 +54,7 @@ def launch_error(runs: list, planned: int) -> str | None:
 
 
 def _launch_of(run_dir: Path, planned: int | None) -> str | None:
-    if not planned or not (run_dir / LOG).exists():
+    if not planned or not (run_dir / LOG).is_file():
         return None
     from mdrive.logs import read_log
 
@@ -82,7 +82,7 @@ def read_run_log(run_dir: Path, error: str | None = None):
     from mdrive.logs import read_log
     from mdrive.metrics import is_breakdown, model_failed_at
 
-    log = read_log(run_dir / LOG) if (run_dir / LOG).exists() else None
+    log = read_log(run_dir / LOG) if (run_dir / LOG).is_file() else None
     if is_breakdown(error):
         return log, error
     failed = model_failed_at(error)

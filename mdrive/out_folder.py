@@ -37,9 +37,11 @@ def check(plan, inputs: dict) -> None:
     if not out.exists():
         _check_creatable(out)
         return
+    if plan.run.resume or plan.run.overwrite or any(out.iterdir()):
+        study_lock.busy(out)  # in use says more than "holds results"; claim() takes the lock for good
     if plan.run.resume:
         check_resume(out, plan, inputs)
-        _check_mdrive_wrote(out, "--resume")
+        _check_mdrive_wrote(out, "--resume", redone=_redone(plan))
         return
     if not any(p.name != study_lock.LOCK for p in out.iterdir()):
         return
@@ -60,30 +62,47 @@ def check(plan, inputs: dict) -> None:
     _check_mdrive_wrote(out, "--overwrite")
 
 
-def _check_mdrive_wrote(out: Path, option: str) -> None:
-    foreign = _foreign(out)
+def _redone(plan) -> set[str]:
+    """The run folders --resume removes to run again: those without a final verdict."""
+    from mdrive.ensemble import is_final
+
+    runs = plan.out / "runs"
+    return {j.name for j in plan.jobs if not is_final(runs / j.name, plan.run.retry_failed)}
+
+
+def _check_mdrive_wrote(out: Path, option: str, redone: set[str] | None = None) -> None:
+    foreign = _foreign(out, redone)
     if foreign:
         raise InputError(f"{option} refuses --out {out}: it holds {foreign}, which mdrive did not write there; "
                          f"move it away or choose another --out")
 
 
-def _foreign(out: Path) -> str | None:
-    """The first path in `out` that mdrive did not write, relative to `out`; None when there is none."""
+def _foreign(out: Path, redone: set[str] | None = None) -> str | None:
+    """The first path in `out` that mdrive did not write, relative to `out`; None when there is none.
+    `redone`: check only these run folders (what --resume removes), and nothing at the top."""
     names = outputs(out)
-    for path in sorted(out.iterdir()):
+    for path in sorted(out.iterdir()) if redone is None else []:
         if path.name not in names:
             return path.name
     runs = out / "runs"
     if runs.is_symlink() or (runs.exists() and not runs.is_dir()):
         return "runs"
     for run in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if redone is not None and run.name not in redone:
+            continue
         if run.is_symlink() or not run.is_dir():
             return f"runs/{run.name}"
-        wrote = set(RUN_LAYER) | set(_recorded(run))
+        wrote = set(RUN_LAYER) | set(_recorded(run)) | _templates()  # a composition cut short has no record
         for path in sorted(run.iterdir()):
             if path.name not in wrote or path.is_symlink() or path.is_dir():
                 return f"runs/{run.name}/{path.name}"
     return None
+
+
+def _templates() -> set[str]:
+    from mdrive.decks import templates_dir
+
+    return {p.name for p in templates_dir().glob("*.in")}
 
 
 def _recorded(run: Path) -> list[str]:
@@ -110,8 +129,8 @@ def remove_run(run_dir: Path) -> None:
 
 def outputs(out: Path) -> set[str]:
     """The top-level names mdrive wrote in `out`: its own, and the plain names its manifest lists."""
-    listed = read_manifest(out).get("outputs", EARLIER_OUTPUTS)
-    listed = [n for n in listed if _plain(n)] if isinstance(listed, list) else []
+    names = read_manifest(out).get("outputs", EARLIER_OUTPUTS)
+    listed = {n for n in names if _plain(n)} if isinstance(names, list) else set()
     return {MANIFEST, CONFIG, "runs", submit.JOBS_FILE, submit.JOBS_DIR, study_lock.LOCK, *listed}
 
 

@@ -46,6 +46,10 @@ class StopControl:
     def _on_signal(self, signum, _frame) -> None:
         self.signal = signum
 
+    def request(self, reason: str) -> None:
+        """Stop for a reason of mdrive's own (e.g. the output folder cannot be written any more)."""
+        self.outside = reason
+
     def reason(self) -> str:
         if self.signal is not None:
             return f"signal {signal.Signals(self.signal).name}"

@@ -31,14 +31,27 @@ def hold(folder: Path, wait_s: float = 0.0) -> None:
             break
         except OSError:
             if time.monotonic() >= end:
-                holder = _holder(fd)
                 os.close(fd)
-                raise InputError(f"{folder} is in use by another mdrive command{holder}: wait for it to end "
-                                 f"(or stop it), or choose another --out") from None
+                busy(folder)  # says who holds it
             time.sleep(0.2)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()} {os.uname().nodename}\n".encode(), 0)
-    _held[folder] = fd
+    _held[folder] = fd  # the file stays empty: a refused command leaves the folder byte for byte as it was
+
+
+def busy(folder: Path) -> None:
+    """Refuse at once if another command holds `folder`'s lock (nothing is created to find out)."""
+    if folder.resolve() in _held:
+        return  # this command's own (a second descriptor's lock would conflict with it)
+    try:
+        fd = os.open(folder / LOCK, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return  # no lock file: no command has held it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        raise InputError(f"{folder} is in use by another mdrive command: wait for it to end "
+                         f"(or stop it), or choose another --out") from None
+    finally:
+        os.close(fd)
 
 
 def release(folder: Path) -> None:
@@ -46,11 +59,3 @@ def release(folder: Path) -> None:
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)
-
-
-def _holder(fd: int) -> str:
-    try:
-        pid, host = os.pread(fd, 200, 0).decode().split()[:2]
-        return f" (pid {int(pid)} on {host})"
-    except (OSError, ValueError, UnicodeDecodeError):
-        return ""

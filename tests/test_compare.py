@@ -43,8 +43,11 @@ def runs(tmp_path_factory):
 
 def markdown_table(path) -> pd.DataFrame:
     lines = [x for x in path.read_text().splitlines() if x.startswith("|")]
-    head = [c.strip() for c in lines[0].strip("|").split("|")]
-    rows = [[c.strip() for c in x.strip("|").split("|")] for x in lines[2:]]
+    def cells(line):  # a cell may hold an escaped bar
+        return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
+
+    head = cells(lines[0])
+    rows = [cells(x) for x in lines[2:]]
     return pd.DataFrame(rows, columns=head).set_index("potential")
 
 
@@ -136,3 +139,46 @@ def test_the_page_works_offline_in_chromium(runs, tmp_path):
     aucs = [float(x.split()[0]) for x in sorted_rows]
     assert aucs == sorted(aucs, reverse=True) and len(first) == 3
     assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def test_compare_never_writes_over_what_it_reads_or_did_not_write(runs, tmp_path):
+    d, f = runs
+    manifest = f["ramp-eam"] / "manifest.json"
+    before = manifest.read_bytes()
+    for target in (manifest, f["ramp-eam"] / "board.html"):  # inside a folder it reads
+        r = mdrive("compare", target, f["ramp-eam"])
+        assert r.returncode == 2 and "which compare reads" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert manifest.read_bytes() == before and not (f["ramp-eam"] / "board.html").exists()
+    mine = tmp_path / "notes.html"
+    mine.write_text("my notes")
+    r = mdrive("compare", mine, f["ramp-eam"])
+    assert r.returncode == 2 and "compare did not write it" in r.stderr and mine.read_text() == "my notes"
+    below_a_file = tmp_path / "notes.html" / "board.html"
+    r = mdrive("compare", below_a_file, f["ramp-eam"])
+    assert r.returncode == 2 and "is a file, not a folder" in r.stderr and len(r.stderr.splitlines()) == 1
+    ours = tmp_path / "board.md"
+    for _ in range(2):  # a report compare wrote is its own to replace
+        assert mdrive("compare", ours, f["ramp-eam"], "--format", "md").returncode == 0
+
+
+def test_two_folders_of_one_potential_and_protocol_are_refused_in_any_order(runs, tmp_path):
+    """Which folder's headline a leaderboard shows must not depend on argument order."""
+    d, f = runs
+    other = tmp_path / "ramp-eam-again"
+    shutil.copytree(f["ramp-eam-100GPa"], other)
+    for order in ((f["ramp-eam-100GPa"], other), (other, f["ramp-eam-100GPa"]), (other, other)):
+        r = mdrive("compare", tmp_path / "board.md", *order, "--format", "md")
+        assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+        assert ("both hold ramp results of eam:Cu_u3.eam" in r.stderr or "is given twice" in r.stderr), r.stderr
+    assert not (tmp_path / "board.md").exists()
+
+
+def test_a_label_with_a_bar_keeps_the_markdown_columns(runs, tmp_path):
+    d, f = runs
+    out = tmp_path / "board.md"
+    r = mdrive("compare", out, f["ramp-eam"], f["ramp-snap"], "--format", "md", "--label", "eam:Cu_u3.eam=Cu | EAM")
+    assert r.returncode == 0, r.stderr
+    table = markdown_table(out)
+    assert "Cu \\| EAM" in table.index, table.index
+    widths = {len(re.findall(r"(?<!\\)\|", x)) for x in out.read_text().splitlines() if x.startswith("|")}
+    assert len(widths) == 1  # every row has the header's number of columns
