@@ -9,7 +9,6 @@ metrics.json holds a final verdict are kept and only the rest run again.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from pathlib import Path
 from mpi4py import MPI
 
 from mdrive import isolation, out_folder
-from mdrive.jobs import FINAL, METRICS, OUTCOME, RUN_INFO, Job, verdict
+from mdrive.jobs import METRICS, OUTCOME, RUN_INFO, Job, is_final, read_metrics, verdict
 from mdrive.manifest import write_json
 
 WORLD = MPI.COMM_WORLD
@@ -122,20 +121,6 @@ def note_command(run_dir: Path, lammps_args: list[str]) -> None:
     deck = run_dir / DECK
     line = f"# GPU run: lmp {' '.join(lammps_args)} -in {DECK}\n"
     deck.write_text(line + deck.read_text())
-
-
-def read_metrics(run_dir: Path) -> dict | None:
-    try:
-        return json.loads((run_dir / METRICS).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def is_final(run_dir: Path, retry_failed: bool = False) -> bool:
-    """Whether resume keeps this run: a final verdict (with `retry_failed`, not an `error` one)."""
-    metrics = read_metrics(run_dir)
-    keep = ("valid", "invalid") if retry_failed else FINAL
-    return metrics is not None and metrics.get("status") in keep
 
 
 class Progress:

@@ -2,7 +2,6 @@
 job a protocol plans, the files a run folder holds, and its verdict from the log and outcome.json."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,11 +60,54 @@ def _launch_of(run_dir: Path, planned: int | None) -> str | None:
     return launch_error(read_log(run_dir / LOG).runs, planned)
 
 
-def read_outcome(run_dir: Path) -> dict:
+# what a run folder's JSON files hold, key -> allowed types (read back as untrusted input: report, --resume)
+SHAPES = {OUTCOME: {"error": (str, type(None)), "stopped": (str, type(None)), "wall_s": (int, float, type(None)),
+                    "ranks": (int, type(None)), "peak_rss_bytes": (int, type(None))},
+          METRICS: {"status": (str,), "cause": (str, type(None))},
+          RUN_INFO: {}}
+
+
+def read_run_file(run_dir: Path, name: str) -> dict | None:
+    """One of a run folder's JSON files (outcome.json, metrics.json, run.json), checked against what mdrive
+    writes; None when it is not there, InputError (one line) when it is not what mdrive wrote."""
+    from mdrive.errors import InputError
+    from mdrive.untrusted import read_json
+
+    path = run_dir / name
+    if not path.exists() and not path.is_symlink():
+        return None
+    what = f"the {name} mdrive writes; remove runs/{run_dir.name} to run it again"
+    data = read_json(path, what)
+    for key, kinds in SHAPES[name].items():
+        value = data.get(key)
+        if (key in data or name == METRICS) and (not isinstance(value, kinds) or isinstance(value, bool)):
+            raise InputError(f"{path}: '{key}' is not what mdrive writes; remove runs/{run_dir.name} to run it again")
+    if name == METRICS and data["status"] not in (*FINAL, "censored"):
+        raise InputError(f"{path}: status '{data['status'][:40]}' is not one mdrive gives; remove runs/{run_dir.name} "
+                         f"to run it again")
+    return data
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    """A run's verdict (metrics.json), None when there is none or it is not one mdrive wrote (the one reader of
+    it: the ensemble's resume and progress, status, the chain's count)."""
+    from mdrive.errors import InputError
+
     try:
-        return json.loads((run_dir / OUTCOME).read_text())
-    except (OSError, ValueError):
-        return {}
+        return read_run_file(run_dir, METRICS)
+    except InputError:
+        return None
+
+
+def is_final(run_dir: Path, retry_failed: bool = False) -> bool:
+    """Whether resume keeps this run: a final verdict (with `retry_failed`, not an `error` one)."""
+    metrics = read_metrics(run_dir)
+    keep = ("valid", "invalid") if retry_failed else FINAL
+    return metrics is not None and metrics["status"] in keep
+
+
+def read_outcome(run_dir: Path) -> dict:
+    return read_run_file(run_dir, OUTCOME) or {}
 
 
 def run_tables(out: Path, name: str):

@@ -51,16 +51,16 @@ def atomic_path(path: Path):
 def read_manifest(folder: Path) -> dict:
     """The manifest of an mdrive output folder; InputError (one line) when it is missing or unreadable."""
     from mdrive.errors import InputError
+    from mdrive.untrusted import read_json
 
     path = folder / MANIFEST
+    if not path.exists() and not path.is_symlink():
+        raise InputError(f"{folder} holds no {MANIFEST}: not an mdrive output folder")
     try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{folder} holds no {MANIFEST}: not an mdrive output folder") from None
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path} is not a readable mdrive manifest ({type(err).__name__}); "
-                         f"restore it or start afresh in another folder") from None
-    if not isinstance(manifest, dict) or "command" not in manifest:
+        manifest = read_json(path, "a readable mdrive manifest")
+    except InputError as err:
+        raise InputError(f"{err}; restore it or start afresh in another folder") from None
+    if not isinstance(manifest.get("command"), str):
         raise InputError(f"{path} is not an mdrive manifest (no 'command'); restore it or start afresh")
     return manifest
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mdrive import study_lock, submit
 from mdrive.errors import InputError
-from mdrive.jobs import LOG, METRICS, OUTCOME, RUN_INFO
+from mdrive.jobs import LOG, METRICS, OUTCOME, RUN_INFO, read_run_file
 from mdrive.manifest import MANIFEST, read_manifest, write_json
 
 CONFIG = "config.yaml"
@@ -41,6 +41,9 @@ def check(plan, inputs: dict) -> None:
         study_lock.busy(out)  # in use says more than "holds results"; claim() takes the lock for good
     if plan.run.resume:
         check_resume(out, plan, inputs)
+        for job in plan.jobs:  # what --resume keeps, it reads: each run's files must be what mdrive wrote
+            for name in (METRICS, OUTCOME, RUN_INFO):
+                read_run_file(out / "runs" / job.name, name)
         _check_mdrive_wrote(out, "--resume", redone=_redone(plan))
         return
     if not any(p.name != study_lock.LOCK for p in out.iterdir()):
@@ -64,7 +67,7 @@ def check(plan, inputs: dict) -> None:
 
 def _redone(plan) -> set[str]:
     """The run folders --resume removes to run again: those without a final verdict."""
-    from mdrive.ensemble import is_final
+    from mdrive.jobs import is_final
 
     runs = plan.out / "runs"
     return {j.name for j in plan.jobs if not is_final(runs / j.name, plan.run.retry_failed)}

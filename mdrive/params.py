@@ -124,15 +124,15 @@ def _metavar(spec: Spec) -> str:
 
 def read_config(path: str | Path) -> dict:
     """A YAML config file: option names (with - or _) -> values, as on the command line."""
-    import yaml
+    from mdrive.untrusted import read_yaml
 
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"--config {path}: cannot read it (No such file or directory)")
     try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise InputError(f"--config {path}: cannot read it ({err.strerror or type(err).__name__})") from None
-    except yaml.YAMLError as err:
-        raise InputError(f"--config {path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        doc = read_yaml(path, "an mdrive config file")
+    except InputError as err:
+        raise InputError(f"--config {err}") from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
@@ -235,7 +235,13 @@ def _with_unit(where: str, spec: Spec, text: str, reduced: bool) -> float:
     if d is None:
         raise InputError(f"{where} '{text}' is not a number")
     if spec.dim == "walltime" and re.fullmatch(r"[0-9.]+(:[0-9.]+){1,2}", text):
-        parts = [float(x) for x in text.split(":")]
+        try:
+            parts = [float(x) for x in text.split(":")]
+        except ValueError:
+            parts = [-1.0]
+        if not all(0 <= v < 60 for v in parts[1:]) or not all(math.isfinite(v) and v >= 0 for v in parts):
+            raise InputError(f"{where} '{text}' is not a walltime: write H:MM:SS or MM:SS with minutes and seconds "
+                             f"below 60, e.g. 1:30:00")
         return sum(v * 60 ** k for k, v in enumerate(reversed(parts)))
     if reduced and d.reduced is not None:
         words = "|".join(re.escape(w) for w in d.reduced)

@@ -127,9 +127,11 @@ def submit(request: Request, psij_job) -> str:
 
 def states(scheduler: str, ids: list[str], timeout_s: float = 10.0) -> dict[str, str]:
     """Each job's state as PSI/J reads it from the queue: QUEUED, ACTIVE, COMPLETED, FAILED or CANCELED
-    (UNKNOWN when the queue did not answer in time)."""
+    (UNKNOWN when the queue did not answer in time). A queue that cannot be asked is said, in one line: PSI/J
+    would take every job for FAILED."""
     from psij import Job, JobState
 
+    waiting = pending_reasons(scheduler, ids)  # asks the queue once: refused here if it does not answer
     run = executor(scheduler)
     jobs = {}
     for native_id in ids:
@@ -139,7 +141,31 @@ def states(scheduler: str, ids: list[str], timeout_s: float = 10.0) -> dict[str,
     for native_id, j in jobs.items():
         status = j.wait(timedelta(seconds=timeout_s), target_states=[JobState.QUEUED])
         out[native_id] = status.state.name if status is not None else "UNKNOWN"
+        if out[native_id] == "QUEUED" and waiting.get(native_id):
+            out[native_id] += f" ({scheduler} says: {waiting[native_id]})"
     return out
+
+
+def pending_reasons(scheduler: str, ids: list[str]) -> dict[str, str]:
+    """Why Slurm keeps each pending job waiting (its REASON: Resources, Priority, PartitionNodeLimit, ...), after
+    checking that the queue answers at all; other schedulers: nothing to add."""
+    if scheduler != "slurm" or not ids:
+        return {}
+    import subprocess
+
+    try:
+        r = subprocess.run(["squeue", "-h", "-t", "PD", "-o", "%i|%r", "-j", ",".join(ids)], capture_output=True,
+                           text=True, timeout=30)
+    except FileNotFoundError:
+        raise InputError("slurm's squeue is not on this machine: ask where the jobs were submitted") from None
+    except subprocess.TimeoutExpired:
+        raise InputError("slurm's queue did not answer in 30 s (squeue); try again when slurmctld is up") from None
+    said = [x for x in (r.stderr or r.stdout).splitlines() if x.strip()]
+    if r.returncode and not (said and "Invalid job id" in said[-1]):  # ids slurm forgot (long ended) are no error
+        raise InputError(f"slurm's queue does not answer ({said[-1].strip() if said else 'squeue failed'}); try "
+                         f"again when slurmctld is up")
+    rows = (line.split("|", 1) for line in r.stdout.splitlines() if "|" in line)
+    return {job: reason for job, reason in rows if reason not in ("None", "")}
 
 
 def cancel(scheduler: str, ids: list[str]) -> None:

@@ -1,6 +1,7 @@
 """Structures: ASE Atoms in (any format ASE reads), LAMMPS data files out, random-mixture generator."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,20 +207,29 @@ def random_packing(symbol: str, n_atoms: int, density_g_cm3: float, r_min: float
 
 
 def _pack(radii: np.ndarray, length: float, rng: np.random.Generator, tries: int = 2000) -> np.ndarray:
-    """Random sequential insertion, atoms i and j at least radii[i] + radii[j] apart (minimum image)."""
-    placed = np.empty((0, 3))
-    placed_r = np.empty(0)
-    for r in radii:
+    """Random sequential insertion, atoms i and j at least radii[i] + radii[j] apart (minimum image). A trial
+    is checked only against the atoms of its own and the neighbouring bins of a cell list, so that 10^5
+    atoms pack in seconds rather than hours (the placements are the same as checking every atom)."""
+    n = len(radii)
+    reach = 2 * float(radii.max()) if n else 1.0
+    bins = max(1, int(length // reach))  # a bin is at least the largest contact distance wide
+    placed, placed_r = np.empty((n, 3)), np.empty(n)
+    members: dict[tuple[int, int, int], list[int]] = {}
+    around = functools.cache(lambda home: tuple({tuple((h + d) % bins for h, d in zip(home, (a, b, c)))
+                                                  for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)}))
+    for k, r in enumerate(radii):
         for _ in range(tries):
             p = rng.random(3) * length
-            delta = placed - p
+            home = tuple(min(int(x * bins // length), bins - 1) for x in p)
+            near = [i for b in around(home) for i in members.get(b, ())]
+            delta = placed[near] - p
             delta -= length * np.round(delta / length)
-            if not len(placed) or np.all(np.einsum("ij,ij->i", delta, delta) >= (placed_r + r) ** 2):
+            if not near or np.all(np.einsum("ij,ij->i", delta, delta) >= (placed_r[near] + r) ** 2):
                 break
         else:
-            raise InputError(f"could not pack {len(radii)} atoms without overlaps; use fewer atoms per cell")
-        placed = np.vstack([placed, p])
-        placed_r = np.append(placed_r, r)
+            raise InputError(f"could not pack {n} atoms without overlaps; use fewer atoms per cell")
+        placed[k], placed_r[k] = p, r
+        members.setdefault(home, []).append(k)
     return placed
 
 

@@ -9,14 +9,13 @@ manifest list every job; `mdrive status OUT` and `mdrive cancel OUT` read it.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 from mdrive import scheduler
 from mdrive.errors import InputError
-from mdrive.jobs import FINAL, METRICS
+from mdrive.jobs import FINAL, is_final, read_metrics
 from mdrive.manifest import MANIFEST, now, read_manifest, write_json, write_text
 
 JOBS_FILE, JOBS_DIR = "jobs.json", "jobs"
@@ -75,11 +74,38 @@ def first(plan) -> str:
             f"follow it with `python -m mdrive status {plan.out}`")
 
 
+RECORD = {"command": str, "scheduler": str, "request": dict, "runs": list, "jobs": list, "max_jobs": int,
+          "time_limit_s": (int, float)}  # what jobs.json holds, and of which type
+
+
 def read_record(out: Path) -> dict:
+    """OUT/jobs.json, checked: a wrong one (edited, damaged, from elsewhere) is refused in one line."""
+    from mdrive.untrusted import read_json
+
     path = Path(out) / JOBS_FILE
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{out} holds no {JOBS_FILE}: it was not submitted with --submit")
-    return json.loads(path.read_text())
+    record = read_json(path, f"the {JOBS_FILE} mdrive writes")
+    wrong = next((k for k, kind in RECORD.items() if not isinstance(record.get(k), kind)
+                  or isinstance(record.get(k), bool)), None)
+    if wrong is None and not all(isinstance(j, dict) and isinstance(j.get("id"), str) and isinstance(
+            j.get("folder", JOBS_DIR), str) and _inside(j.get("folder", JOBS_DIR)) for j in record["jobs"]):
+        wrong = "jobs"
+    if wrong is None and not all(isinstance(r, str) for r in record["runs"]):
+        wrong = "runs"
+    if wrong is not None:
+        raise InputError(f"{path}: its '{wrong}' is missing or not what mdrive writes; restore it, or run the "
+                         f"study again with --resume")
+    if record["scheduler"] not in scheduler.SCHEDULERS:
+        raise InputError(f"{path}: scheduler '{record['scheduler']}' is not one mdrive submits to "
+                         f"({', '.join(scheduler.SCHEDULERS)})")
+    return record
+
+
+def _inside(folder: str) -> bool:
+    """A job's folder as mdrive records it: under OUT/jobs, never a path leading elsewhere."""
+    parts = Path(folder).parts
+    return bool(parts) and parts[0] == JOBS_DIR and ".." not in parts and not Path(folder).is_absolute()
 
 
 def _submit(out: Path, record: dict, after: str | None) -> str:
@@ -121,13 +147,7 @@ def check_world(size: int) -> None:
 
 def finals(out: Path, names: list[str]) -> int:
     """Runs with a final verdict on disk."""
-    count = 0
-    for name in names:
-        try:
-            count += json.loads((out / "runs" / name / METRICS).read_text()).get("status") in FINAL
-        except (OSError, ValueError):
-            pass
-    return count
+    return sum(is_final(out / "runs" / name) for name in names)
 
 
 def after_job(out: Path, stop_reason: str | None) -> str | None:
@@ -167,10 +187,8 @@ def status(out: Path) -> list[str]:
     counts: dict[str, int] = {}
     for name in names:
         run_dir = out / "runs" / name
-        try:
-            state = json.loads((run_dir / METRICS).read_text()).get("status")
-        except (OSError, ValueError):
-            state = "running" if run_dir.is_dir() else "waiting"
+        metrics = read_metrics(run_dir)
+        state = metrics["status"] if metrics else "running" if run_dir.is_dir() else "waiting"
         counts[state] = counts.get(state, 0) + 1
     final = sum(counts.get(s, 0) for s in FINAL)
     shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
@@ -201,6 +219,8 @@ def _job_note(out: Path, job: dict, state: str) -> str:
 def cancel(out: Path) -> list[str]:
     """Cancel the study's jobs that have not ended; runs under way end as censored and rerun on --resume."""
     record = read_record(out)
+    if record.get("cancelled"):
+        return [f"already cancelled {record['cancelled']}: no job left to cancel; continue with --resume"]
     ids = [j["id"] for j in record["jobs"] if "ended" not in j]
     record["cancelled"] = now()
     _save(out, record)  # first: a job ending now must not submit a follow-up

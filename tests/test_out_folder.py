@@ -90,7 +90,7 @@ def test_report_says_a_lost_log_and_leaves_the_tables(tmp_path, damage):
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".mdrive.lock"}
     r = mdrive("report", out)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "runs/cu-nvt/log.lammps is" in r.stderr and "tables are left as they are" in r.stderr
+    assert "runs/cu-nvt: log.lammps is" in r.stderr and "tables are left as they are" in r.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".mdrive.lock"} == before
 
 

@@ -1,7 +1,6 @@
 """`mdrive report DIR`: rebuild every table and plot of an output folder from its logs alone."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mdrive.errors import InputError
@@ -37,10 +36,14 @@ def run(args, argv) -> int:
 def rebuild(folder: Path, manifest: dict, analyze) -> list[dict]:
     """Every run's verdict again, from its log and outcome.json; refused (nothing written) unless every
     run the study's tables summarised is there to read, so they are never replaced by partial ones."""
-    from mdrive.jobs import RUN_INFO, read_outcome, verdict
+    from mdrive.jobs import RUN_INFO, read_outcome, read_run_file, verdict
 
     runs = folder / "runs"
     names = manifest.get("summarized") or sorted(p.parent.name for p in runs.glob(f"*/{RUN_INFO}"))
+    if not isinstance(names, list) or not all(isinstance(n, str) and "/" not in n and n not in ("", ".", "..")
+                                              for n in names):
+        raise InputError(f"report: {folder}/manifest.json lists its runs ('summarized') not as mdrive writes them; "
+                         f"its tables are left as they are")
     missing = [n for n in names if not (runs / n / RUN_INFO).is_file()]
     if not names or missing:
         what = f"{len(missing)} of its {len(names)} runs are missing (e.g. runs/{missing[0]})" if missing \
@@ -49,11 +52,10 @@ def rebuild(folder: Path, manifest: dict, analyze) -> list[dict]:
     rows = []
     for name in names:
         try:
-            info = json.loads((runs / name / RUN_INFO).read_text())
-        except (OSError, ValueError) as err:
-            raise InputError(f"report cannot read runs/{name}/{RUN_INFO} ({type(err).__name__}); "
-                             f"its tables are left as they are") from None
-        rows.append(verdict(analyze, runs / name, info, read_outcome(runs / name)))
+            info, said = read_run_file(runs / name, RUN_INFO), read_outcome(runs / name)
+        except InputError as err:
+            raise InputError(f"report cannot rebuild {folder}: {err}; its tables are left as they are") from None
+        rows.append(verdict(analyze, runs / name, info, said))
         _check_log(folder, runs / name, rows[-1])
     return rows
 
@@ -61,14 +63,17 @@ def rebuild(folder: Path, manifest: dict, analyze) -> list[dict]:
 def _check_log(folder: Path, run_dir: Path, again: dict) -> None:
     """A run judged from its log before must be judged from it again: a log that went missing, empty or
     unreadable since then is said, not turned into an `error` verdict (the tables are left as they were)."""
-    from mdrive.ensemble import read_metrics
-    from mdrive.jobs import LOG
+    from mdrive.jobs import LOG, read_metrics
 
     before = read_metrics(run_dir)
-    if not isinstance(before, dict) or before.get("status") not in ("valid", "invalid") or again["status"] != "error":
+    if before is None or before["status"] not in ("valid", "invalid") or again["status"] != "error":
         return
     log = run_dir / LOG
     state = "missing" if not log.exists() else "not a file" if not log.is_file() else \
-        "empty" if log.stat().st_size == 0 else "unreadable (no thermo output mdrive can judge)"
-    raise InputError(f"report cannot rebuild {folder}: runs/{run_dir.name}/{LOG} is {state}, and that run was "
-                     f"{before['status']}; restore the log (or rerun the study); its tables are left as they are")
+        "empty" if log.stat().st_size == 0 else None
+    if state is None and str(again.get("cause")).startswith("analysis failed"):
+        why = f"its files no longer give a verdict ({again['cause'][:120]})"
+    else:
+        why = f"{LOG} is {state or 'unreadable (no thermo output mdrive can judge)'}"
+    raise InputError(f"report cannot rebuild {folder}: runs/{run_dir.name}: {why}, and that run was "
+                     f"{before['status']}; restore it (or rerun the study); its tables are left as they are")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from mdrive.errors import InputError
 from mdrive.potentials.base import Kokkos, Potential
 from mdrive.potentials.files import find_file
@@ -36,13 +34,10 @@ def from_yaml(spec: str) -> Potential:
     and/or `pairs: {A-B: ARGS}` (pair_coeff i j ARGS for the types holding A and B), the rules, and
     `commands:` further LAMMPS lines the include ends with (pair_modify, neigh_modify...: yaml_file.py)."""
     from mdrive.potentials import yaml_file
+    from mdrive.untrusted import read_yaml
 
     path = find_file(spec)
-    try:
-        doc = yaml.safe_load(_read(path))
-    except (yaml.YAMLError, RecursionError) as err:
-        raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0] if str(err) else 'nested too deep'})") \
-            from None
+    doc = read_yaml(path, "a potential description (list large tables under 'files:')")
     yaml_file.check(path, doc)
     style = str(doc["pair_style"])
     coeffs = [str(c) for c in yaml_file.lines(path, "pair_coeff", doc.get("pair_coeff", []))]
@@ -74,16 +69,6 @@ def from_yaml(spec: str) -> Potential:
         newton={True: "on", False: "off"}.get(newton, newton),
         multi_rank=bool(doc.get("multi_rank", True)), kokkos=Kokkos(kokkos) if kokkos else None,
         units=doc.get("units", "metal"))
-
-
-def _read(path: Path) -> str:
-    """A potential file's text: small, UTF-8 (a YAML of GBs, or binary, is not a potential description)."""
-    if path.stat().st_size > 1_000_000:
-        raise InputError(f"{path}: over 1 MB, not a potential description; list large tables under 'files:'")
-    try:
-        return path.read_text()
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; a potential YAML is a text file") from None
 
 
 def portable_spec(spec: str) -> str:

@@ -20,7 +20,15 @@ from mdrive.jobs import Job, read_run_log, run_tables
 from mdrive.manifest import write_text
 from mdrive.params import param
 from mdrive.protocol import Protocol, Study, need_two_atoms, read_structures
-from mdrive.protocols.mc import MOLECULE, LJFluid, MCParams, Species, elements_with, full_energy, species
+from mdrive.protocols.mc import (
+    MOLECULE,
+    LJFluid,
+    MCParams,
+    Species,
+    covered_species,
+    elements_with,
+    full_energy,
+)
 from mdrive.protocols.mc import guard as mc_guard
 from mdrive.structures import Structure, formula
 
@@ -239,11 +247,7 @@ def plan(params: GcmcParams, run) -> Study:
             raise InputError("--lj builds a one-component Lennard-Jones fluid: give no --swap")
         return Study(lj_jobs(params))
     potential = run.load_potential("eam:Cu_u3.eam")
-    sp = species(params.species)
-    lacking = sorted(set(sp.elements) - set(potential.elements or sp.elements))
-    if lacking:
-        raise InputError(f"--species {params.species}: potential {potential.spec} covers "
-                         f"{' '.join(potential.elements)}, not {' '.join(lacking)}")
+    sp = covered_species(params.species, potential)
     structs, _ = read_structures(run, potential, elements_of=lambda s: elements_with(s, sp))
     for s in structs:
         if params.swap and not set(params.swap_pair) <= set(elements_with(s, sp)):

@@ -131,6 +131,16 @@ def species(text: str) -> Species:
     return Species(path.stem, tuple(sorted(set(mol.get_chemical_symbols()), key=atomic_numbers.get)), mol)
 
 
+def covered_species(text: str, potential) -> Species:
+    """--species, refused when the potential does not cover its elements (said before any structure is read)."""
+    sp = species(text)
+    lacking = sorted(set(sp.elements) - set(potential.elements or sp.elements))
+    if lacking:
+        raise InputError(f"--species {text}: potential {potential.spec} covers {' '.join(potential.elements)}, "
+                         f"not {' '.join(lacking)}")
+    return sp
+
+
 def _is_lammps_template(path: Path) -> bool:
     head = path.read_text(errors="replace").splitlines()[:6]
     return any(re.match(r"^\s*\d+\s+atoms\s*$", line) for line in head)

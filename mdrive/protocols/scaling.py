@@ -7,7 +7,6 @@ MPI launcher, as users run production; mdrive only reads their logs afterwards.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -65,9 +64,15 @@ class Study:
         path = folder / STUDY
         if not path.is_file():
             raise InputError(f"{folder} holds no {STUDY}: plan a study first (mdrive scaling plan ... --out DIR)")
-        data = yaml.safe_load(path.read_text())
-        data["points"] = [Point(**p) for p in data["points"]]
-        return cls(**data)
+        from mdrive.untrusted import read_yaml
+
+        data = read_yaml(path, f"the {STUDY} mdrive writes")
+        try:
+            data["points"] = [Point(**p) for p in data["points"]]
+            return cls(**data)
+        except (TypeError, KeyError, AttributeError) as err:
+            raise InputError(f"{path} is not the {STUDY} mdrive writes ({type(err).__name__}: {err}); plan the "
+                             f"study again") from None
 
 
 def points(kind: str, ranks: list[int], atoms_per_rank: int | None, atoms: int | None,
@@ -197,8 +202,20 @@ def _launched(job_dir: Path) -> bool:
     marker = job_dir / SUBMITTED
     if not marker.exists():
         return False
-    record = json.loads(marker.read_text())
+    record = _submitted(job_dir)
     return record["scheduler"] != "local" or _complete(job_dir)  # a failed local run may be run again
+
+
+def _submitted(job_dir: Path) -> dict:
+    """A point's submitted.json, checked (it is read back as untrusted input)."""
+    from mdrive import scheduler
+    from mdrive.untrusted import read_json
+
+    record = read_json(job_dir / SUBMITTED, f"the {SUBMITTED} mdrive writes")
+    if record.get("scheduler") not in ("local", *scheduler.SCHEDULERS) or (
+            record["scheduler"] != "local" and not isinstance(record.get("native_id"), str)):
+        raise InputError(f"{job_dir / SUBMITTED} is not the {SUBMITTED} mdrive writes; plan the study again")
+    return record
 
 
 def _complete(job_dir: Path) -> bool:
@@ -253,7 +270,7 @@ def job_states(folder: Path) -> dict[str, str]:
     out, asked = {}, {}
     for p in study.points:
         job_dir = folder / JOBS / p.name
-        record = json.loads((job_dir / SUBMITTED).read_text()) if (job_dir / SUBMITTED).exists() else None
+        record = _submitted(job_dir) if (job_dir / SUBMITTED).exists() else None
         if record is None:
             out[p.name] = "not launched"
         elif record["scheduler"] == "local":

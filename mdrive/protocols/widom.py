@@ -22,11 +22,11 @@ from mdrive.protocols.mc import (
     LJFluid,
     MCParams,
     Species,
+    covered_species,
     elements_with,
     full_energy,
     kt,
     running_mu,
-    species,
     widom_mu,
 )
 from mdrive.protocols.mc import guard as mc_guard
@@ -115,7 +115,7 @@ def plan(params: WidomParams, run) -> Study:
     if params.lj:
         return Study(lj_jobs(params))
     potential = run.load_potential("eam:Cu_u3.eam")
-    sp = species(params.species)
+    sp = covered_species(params.species, potential)
     structs, _ = read_structures(run, potential, elements_of=lambda s: elements_with(s, sp))
     need_two_atoms(structs, "widom's NVT sampling")
     guard = mc_guard(structs[0], potential, sp, deletions=False, unsafe=params.unsafe, seed=params.seed)

@@ -51,7 +51,7 @@ class QuenchParams:
     reference: str | None = param(None, "crystal for the excess energy (default: the element's crystal from ASE)",
                                   str, metavar="FILE")
     element: str | None = param(None, "build the start: element", str)
-    atoms: int | None = param(None, "build the start: number of atoms (default 216)", int, min=2, max=1_000_000)
+    atoms: int | None = param(None, "build the start: number of atoms (default 216)", int, min=2, max=20_000)
     density: float | None = param(None, "build the start: density", dim="mass_density", above=0, max=30.0)
     start: str | None = param(None, "build the start: random hard spheres or the crystal (default random)", str,
                               choices=("random", "crystal"))
