@@ -32,6 +32,10 @@ CHAIN_WAIT_S = 120.0  # a chain's job may start before the command that submitte
 def check(plan, inputs: dict) -> None:
     """A folder is never overwritten by accident, and only what mdrive wrote there is ever removed."""
     out = plan.out
+    too_long = next((part for part in out.parts if len(part.encode()) > 255), None)
+    if too_long:
+        raise InputError(f"--out: the name {too_long[:40]}... is {len(too_long.encode())} bytes long, over the 255 "
+                         f"a file system allows; choose a shorter --out")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
     if not out.exists():

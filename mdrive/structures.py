@@ -51,6 +51,9 @@ def read(sources: list[str], rejected: dict | None = None) -> list[Structure]:
             raise InputError(f"structure file '{src}' does not exist")
     structures = []
     for path in files:
+        if len(path.stem.encode()) > MAX_NAME:  # runs/NAME-ENSEMBLE/... must stay a valid file name
+            raise InputError(f"structure file {path.name[:40]}... has a {len(path.stem.encode())}-byte name; runs are "
+                             f"named after it: rename it to at most {MAX_NAME} bytes")
         try:
             frames = _read_frames(path)
         except InputError as err:
@@ -72,6 +75,9 @@ def read(sources: list[str], rejected: dict | None = None) -> list[Structure]:
                 raise
             rejected[s.name] = str(err)
     return kept
+
+
+MAX_NAME = 200  # bytes of a structure's name: its run folders add a suffix, and file names stop at 255
 
 
 def _read_frames(path: Path) -> list[Atoms]:

@@ -232,6 +232,152 @@ CASES = [
     (["structures", "random-mixture", "--elements", "Cu", "--out", "{d}/cu.extxyz"], "exists; choose another --out"),
 ]
 
+# --- issue 26: everything mdrive reads is untrusted input ------------------------------------------------
+STUDY = "{d}/ramp-study"  # a real finished ramp (studies()), copied and damaged per case
+RESUME = ["ramp", "{d}/cu.extxyz", *CU, "--ensemble", "nvt", "--duration", "0.02", "--resume", "--out"]
+
+
+def cfg(name):
+    return ["ramp", "--config", f"{{d}}/cfg-{name}.yaml", *CU, "--out", "{d}/out"]
+
+
+def damaged(name):
+    return f"{{d}}/s-{name}"
+
+
+MORE = [
+    # config files
+    (ramp("--config", "{d}/deep.yaml"), "nested more than 40 deep"),
+    (ramp("--config", "{d}/laughs.yaml"), "YAML aliases (*name) are not accepted"),
+    (ramp("--config", "{d}/latin1.yaml"), "is not UTF-8 text"),
+    (ramp("--config", "{d}/bigint.yaml"), "Exceeds the limit (4300 digits)"),
+    (ramp("--config", "{d}/huge.yaml"), "is over 1 MB"),
+    (ramp("--config", "{d}"), "is a folder"),
+    (cfg("seed-neg"), "--seed -1 is out of range"),
+    (cfg("seed-str"), "--seed"),
+    (cfg("seed-inf"), "--seed"),
+    (cfg("duration-nan"), "--duration nan: give a finite number"),
+    (cfg("duration-dict"), "--duration"),
+    (cfg("ensemble-int"), "--ensemble"),
+    (cfg("structures-int"), "structure file '5' does not exist"),
+    (["ramp", "--config", "{d}/cfg-structures-missing.yaml", "--out", "{d}/out"], "does not exist"),
+    (["ramp", "{d}/cu.extxyz", "--config", "{d}/cfg-potential-list.yaml", "--out", "{d}/out"], "potential"),
+    (cfg("command"), "unknown option 'command'"),
+    (["ramp", "{d}/cu.extxyz", "--config", "{d}/cfg-evil-potential.yaml", "--out", "{d}/out"],
+     "os:system is not an ASE calculator class"),
+    (cfg("tags"), "not valid YAML"),
+    (cfg("time"), "--time-limit '0:61:99' is not a walltime"),
+    (ramp("--time-limit", "0:61:99"), "--time-limit '0:61:99' is not a walltime"),
+    (ramp("--time-limit", "1:2:3:4"), "--time-limit"),
+    # potential files: data, not code
+    (ramp("--potential", "{d}/pot-shell.yaml"), "'shell' in 'commands' is not a command a potential needs"),
+    (ramp("--potential", "{d}/pot-python.yaml"), "'python' in 'commands' is not a command a potential needs"),
+    (ramp("--potential", "{d}/pot-print.yaml"), "'print' in 'commands'"),
+    (ramp("--potential", "{d}/pot-log.yaml"), "'log' in 'commands'"),
+    (ramp("--potential", "{d}/pot-include.yaml"), "'include' in 'commands' reads a file it does not list"),
+    (ramp("--potential", "{d}/pot-read.yaml"), "'read_dump' in 'commands'"),
+    (ramp("--potential", "{d}/pot-variable.yaml"), "'variable' in 'commands'"),
+    (ramp("--potential", "{d}/pot-fix.yaml"), "'fix' in 'commands'"),
+    (ramp("--potential", "{d}/pot-dollar.yaml"), "holds '$', a LAMMPS substitution"),
+    (ramp("--potential", "{d}/pot-newline-style.yaml"), "'pair_style' runs over more than one line"),
+    (ramp("--potential", "{d}/pot-newline-coeff.yaml"), "'pair_coeff' runs over more than one line"),
+    (ramp("--potential", "{d}/pot-newline-pairs.yaml"), "'pairs Cu-Cu' runs over more than one line"),
+    (ramp("--potential", "{d}/pot-amp.yaml"), "runs over more than one line"),
+    (ramp("--potential", "{d}/pot-pystyle.yaml"), "pair_style python runs code a file names"),
+    (ramp("--potential", "{d}/pot-unknown-key.yaml"), "unknown key 'pair_styles'"),
+    (ramp("--potential", "{d}/pot-elements.yaml"), "'elements' must be a list of element symbols"),
+    (ramp("--potential", "{d}/pot-files.yaml"), "'files' must be a list of the files it reads"),
+    (ramp("--potential", "{d}/pot-missing-file.yaml"), "does not exist"),
+    (ramp("--potential", "{d}/pot-pairs-list.yaml"), "'pairs' must be a mapping A-B"),
+    (ramp("--potential", "{d}/pot-pairs-key.yaml"), "'pairs' must be a mapping A-B"),
+    (ramp("--potential", "{d}/pot-newton.yaml"), "'newton' must be on or off"),
+    (ramp("--potential", "{d}/pot-units.yaml"), "'units' must be one of"),
+    (ramp("--potential", "{d}/pot-coeff-dict.yaml"), "'pair_coeff' must be"),
+    (ramp("--potential", "{d}/pot-list.yaml"), "a potential YAML is a mapping"),
+    (ramp("--potential", "{d}/pot-latin1.yaml"), "is not UTF-8 text"),
+    (ramp("--potential", "{d}/pot-deep.yaml"), "nested more than 40 deep"),
+    (ramp("--potential", "{d}/pot-alias.yaml"), "YAML aliases (*name) are not accepted"),
+    (ramp("--potential", "ase:os:system?command=true"), "os:system is not an ASE calculator class"),
+    (ramp("--potential", "ase:builtins:eval"), "is not an ASE calculator class"),
+    (ramp("--potential", "ase:no_such_module_xyz:Calc"), "cannot be loaded"),
+    (ramp("--potential", "ase:ase.calculators.emt:Nope"), "cannot be loaded"),
+    (ramp("--potential", "ase:ase.calculators.eam:EAM?potential={d}/nothere.eam"), "failed to start"),
+    (ramp("--potential", "ase:..:x"), "cannot be loaded"),
+    # status and cancel read jobs.json
+    (["status", damaged("jobs-notjson")], "is not the jobs.json mdrive writes"),
+    (["status", damaged("jobs-list")], "it holds a JSON list, not an object"),
+    (["status", damaged("jobs-empty")], "its 'command' is missing or not what mdrive writes"),
+    (["status", damaged("jobs-types")], "is missing or not what mdrive writes"),
+    (["status", damaged("jobs-deep")], "is not the jobs.json mdrive writes"),
+    (["status", damaged("jobs-scheduler")], "scheduler 'condor' is not one mdrive submits to"),
+    (["status", damaged("jobs-folder")], "its 'jobs' is missing or not what mdrive writes"),
+    (["status", damaged("jobs-bigint")], "is not the jobs.json mdrive writes"),
+    (["status", damaged("jobs-slurm-down")], "slurm"),
+    (["cancel", damaged("jobs-notjson")], "is not the jobs.json mdrive writes"),
+    (["cancel", damaged("jobs-list")], "it holds a JSON list, not an object"),
+    (["cancel", damaged("jobs-types")], "is missing or not what mdrive writes"),
+    (["cancel", damaged("jobs-scheduler")], "scheduler 'condor' is not one mdrive submits to"),
+    (["status", "{d}/cu.extxyz"], "holds no jobs.json"),
+    (["status", "{d}/scaling-bad"], "is not the study.yaml mdrive writes"),
+    (["status", "{d}/scaling-alias"], "YAML aliases"),
+    # report and --resume read a study's own files
+    (["report", damaged("outcome-list")], "it holds a JSON list, not an object"),
+    (["report", damaged("outcome-types")], "'error' is not what mdrive writes"),
+    (["report", damaged("run-list")], "run.json"),
+    (["report", damaged("run-notjson")], "run.json"),
+    (["report", damaged("manifest-bignum")], "is not a readable mdrive manifest"),
+    (["report", damaged("manifest-deep")], "is not a readable mdrive manifest"),
+    (["report", damaged("manifest-config")], "its manifest holds no config"),
+    (["report", damaged("manifest-summarized")], "lists its runs ('summarized') not as mdrive writes them"),
+    (["report", damaged("manifest-traversal")], "lists its runs ('summarized') not as mdrive writes them"),
+    (["report", damaged("log-folder")], "log.lammps is not a file"),
+    (["report", damaged("log-empty")], "log.lammps is empty"),
+    (["report", damaged("log-garbage")], "unreadable (no thermo output mdrive can judge)"),
+    ([*RESUME, damaged("metrics-list")], "it holds a JSON list, not an object"),
+    ([*RESUME, damaged("metrics-types")], "'status' is not what mdrive writes"),
+    ([*RESUME, damaged("metrics-status")], "status 'splendid' is not one mdrive gives"),
+    ([*RESUME, damaged("outcome-list")], "it holds a JSON list, not an object"),
+    ([*RESUME, damaged("run-list")], "run.json"),
+    ([*RESUME, damaged("manifest-bignum")], "is not a readable mdrive manifest"),
+    # compare reads other people's folders
+    (["compare", "{d}/c.md", damaged("manifest-headline"), "--format", "md"], "its headline is not what mdrive writes"),
+    (["compare", "{d}/c.md", damaged("manifest-potential"), "--format", "md"], "its potential is not what mdrive"),
+    (["compare", "{d}/c.md", damaged("manifest-parameters"), "--format", "md"], "its parameters is not what mdrive"),
+    (["compare", "{d}/c.md", damaged("manifest-files"), "--format", "md"], "its potential files is not what mdrive"),
+    (["compare", "{d}/afile/c.html", STUDY], "is a file, not a folder"),
+    (["compare", "{d}/cu.extxyz", STUDY], "exists and mdrive compare did not write it"),
+    (["compare", STUDY + "/manifest.json", STUDY], "which compare reads"),
+    (["compare", "{d}/c.html", STUDY, STUDY], "is given twice"),
+    (["compare", "{d}/c.html", STUDY, damaged("copy")], "both hold ramp results of eam:Cu_u3.eam"),
+    # plugins
+    (["plugins", "build", "nope"], "unknown plugin nope: choose from mace, e3gnn"),
+    (["plugins", "fix"], "invalid choice: 'fix'"),
+    # structures
+    (["structures", "random-mixture", "--elements", "Cu", "--count", "1000000000", "--out", "{d}/rm.extxyz"],
+     "--count 1000000000 is out of range"),
+    (["structures", "random-mixture", "--elements", "Cu", "--atoms", "1000000000", "--out", "{d}/rm.extxyz"],
+     "--atoms 1000000000 is out of range"),
+    (["structures", "random-mixture", "--elements", "Cu", "--atoms", "1", "--out", "{d}/rm.extxyz"],
+     "--atoms 1 is out of range"),
+    (["structures", "random-mixture", "--elements", "Cu", "--seed", "-1", "--out", "{d}/rm.extxyz"],
+     "--seed -1 is out of range"),
+    (["structures", "random-mixture", "--elements", "", "--out", "{d}/rm.extxyz"], "names no element"),
+    (["structures", "random-mixture", "--elements", ",", "--out", "{d}/rm.extxyz"], "names no element"),
+    (["structures", "random-mixture", "--elements", "Cu", "--out", "{d}/nowhere/rm.extxyz"], "the folder does not exist"),
+    (["structures", "random-mixture", "--elements", "Cu", "--out", "{d}/afile/rm.extxyz"], "the folder does not exist"),
+    (["structures", "random-mixture", "--elements", "Cu", "--out", "{d}/results"], "exists; choose another --out"),
+    (["structures", "random-mixture", "--elements", "Cu", "--out", "{d}/" + "x" * 300 + ".extxyz"],
+     "cannot write a file of that name there"),
+    (["ramp", "{d}/longname", *CU, "--out", "{d}/out"], "name; runs are named after it: rename it"),
+    (ramp()[:-1] + ["{d}/" + "o" * 300], "over the 255 a file system allows"),
+    # protocols
+    ([*MQ[:1], "--preset", "a-si", "--potential", "sw:Si.sw", "--atoms", "100000", "--out", "{d}/out"],
+     "--atoms 100000 is out of range"),
+    (["widom", "{d}/cu.extxyz", *CU, "--species", "Ni", "--temperature", "300", "--out", "{d}/out"],
+     "--species Ni: potential eam:Cu_u3.eam covers Cu, not Ni"),
+]
+CASES += MORE
+
 
 def make_inputs(d: Path) -> None:
     from mdrive.runtime import potentials_dir
@@ -273,12 +419,104 @@ def make_inputs(d: Path) -> None:
     (d / "unknown.yaml").write_text("timestepp: 2fs\n")
     (d / "badval.yaml").write_text("timestep: 2\n")
     (d / "alist.yaml").write_text("- a\n- b\n")
+    make_untrusted(d)
+
+
+POT = "pair_style: lj/cut 6.0\npairs:\n  Cu-Cu: 0.4093 2.338\nelements: [Cu]\n"
+
+
+def make_untrusted(d: Path) -> None:
+    """Config and potential files a colleague (or an attacker) might hand over."""
+    (d / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    laughs = ["a: &a [x, x, x, x, x, x, x, x, x, x]"] + [f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
+                                                           for p, c in zip("abcdefgh", "bcdefghi")]
+    (d / "laughs.yaml").write_text("\n".join(laughs) + "\nseed: *i\n")
+    (d / "latin1.yaml").write_bytes("seed: 1 # caf\xe9\n".encode("latin-1"))
+    (d / "bigint.yaml").write_text("seed: " + "9" * 5000 + "\n")
+    (d / "huge.yaml").write_text("# padding\n" * 200_000)
+    configs = {"seed-neg": "seed: -1", "seed-str": "seed: many", "seed-inf": "seed: .inf", "duration-nan": "duration: .nan",
+               "duration-dict": "duration: {a: 1}", "ensemble-int": "ensemble: 7", "structures-int": "structures: 5",
+               "structures-missing": f"structures: [{d}/nothere.extxyz]\npotential: eam:Cu_u3.eam",
+               "potential-list": "potential: [eam, x]", "command": "command: evscan",
+               "evil-potential": "potential: ase:os:system?command=touch%20pwned", "tags": "seed: !!python/object:os.system x",
+               "time": "time_limit: '0:61:99'"}
+    for name, text in configs.items():
+        (d / f"cfg-{name}.yaml").write_text(text + "\n")
+    pots = {"shell": POT + "commands:\n  - shell touch pwned\n", "python": POT + "commands: ['python x here \"\"\"pass\"\"\"']\n",
+            "print": POT + "commands: ['print hi file pwned']\n", "log": POT + "commands: ['log pwned']\n",
+            "include": POT + "commands: ['include /etc/passwd']\n", "read": POT + "commands: ['read_dump x 0 x y z']\n",
+            "variable": POT + "commands: ['variable x getenv HOME']\n", "fix": POT + "commands: ['fix p all print 1 hi file pwned']\n",
+            "dollar": "pair_style: lj/cut 6.0\npair_coeff: ['* * 0.4 2.3 ${x}']\nelements: [Cu]\n",
+            "newline-style": "pair_style: \"lj/cut 6.0\\nshell touch pwned\"\npair_coeff: '* * 0.4 2.3'\n",
+            "newline-coeff": "pair_style: lj/cut 6.0\npair_coeff: \"* * 0.4 2.3\\nshell touch pwned\"\n",
+            "newline-pairs": "pair_style: lj/cut 6.0\npairs:\n  Cu-Cu: \"0.4 2.3\\nshell touch pwned\"\n",
+            "amp": "pair_style: lj/cut 6.0 &\npair_coeff: '* * 0.4 2.3'\n",
+            "pystyle": "pair_style: python 6.0\npair_coeff: '* * py.Pot Cu'\n",
+            "unknown-key": POT + "pair_styles: x\n", "elements": "pair_style: lj/cut 6.0\npair_coeff: '* * 0.4 2.3'\nelements: 5\n",
+            "files": POT + "files: x.table\n", "missing-file": POT + "files: [nothere.table]\n",
+            "pairs-list": "pair_style: lj/cut 6.0\npairs: [1, 2]\n", "pairs-key": "pair_style: lj/cut 6.0\npairs:\n  CuCu: 0.4 2.3\n",
+            "newton": POT + "newton: maybe\n", "units": POT + "units: furlongs\n",
+            "coeff-dict": "pair_style: lj/cut 6.0\npair_coeff: [{a: 1}]\n", "list": "- pair_style\n",
+            "deep": "pair_style: lj/cut 6.0\npair_coeff: " + "[" * 100 + "]" * 100 + "\n",
+            "alias": "pair_style: &s lj/cut 6.0\npair_coeff: '* * 0.4 2.3'\nstyles: [*s]\n"}
+    for name, text in pots.items():
+        (d / f"pot-{name}.yaml").write_text(text)
+    (d / "pot-latin1.yaml").write_bytes("pair_style: lj/cut 6.0 # \xe9\n".encode("latin-1"))
+    (d / "longname").mkdir()
+    write_structures(d / "longname" / ("c" * 240 + ".extxyz"), [copper()])
+    (d / "scaling-bad").mkdir()
+    (d / "scaling-bad" / "study.yaml").write_text("kind: weak\npoints: 5\n")
+    (d / "scaling-alias").mkdir()
+    (d / "scaling-alias" / "study.yaml").write_text("a: &x [1]\nb: *x\n")
+
+
+def make_studies(d: Path) -> None:
+    """A real finished ramp (d/ramp-study), and copies of it with one file damaged each (d/s-NAME)."""
+    r = subprocess.run([sys.executable, "-m", "mdrive", "ramp", str(d / "cu.extxyz"), *CU, "--ensemble", "nvt",
+                        "--duration", "0.02", "--out", str(d / "ramp-study")], capture_output=True, text=True, env=ENV)
+    assert r.returncode == 0, r.stderr
+    run = Path("runs") / "cu-nvt"
+    record = {"command": "ramp", "scheduler": "slurm", "request": {}, "runs": ["cu-nvt"], "max_jobs": 3,
+              "time_limit_s": 40, "jobs": [{"id": "4242", "folder": "jobs/job-001"}]}
+    manifest = json.loads((d / "ramp-study" / "manifest.json").read_text())
+    damage = {
+        "jobs-notjson": ("jobs.json", "{not json"), "jobs-list": ("jobs.json", "[]"), "jobs-empty": ("jobs.json", "{}"),
+        "jobs-types": ("jobs.json", json.dumps({**record, "jobs": 5})), "jobs-deep": ("jobs.json", "[" * 5000 + "]" * 5000),
+        "jobs-scheduler": ("jobs.json", json.dumps({**record, "scheduler": "condor"})),
+        "jobs-folder": ("jobs.json", json.dumps({**record, "jobs": [{"id": "1", "folder": "../../etc"}]})),
+        "jobs-bigint": ("jobs.json", '{"max_jobs": ' + "9" * 5000 + "}"),
+        "jobs-slurm-down": ("jobs.json", json.dumps(record)),
+        "outcome-list": (run / "outcome.json", "[]"), "outcome-types": (run / "outcome.json", '{"error": 5}'),
+        "run-list": (run / "run.json", "[]"), "run-notjson": (run / "run.json", "{"),
+        "metrics-list": (run / "metrics.json", "[]"), "metrics-types": (run / "metrics.json", '{"status": 5}'),
+        "metrics-status": (run / "metrics.json", '{"status": "splendid", "cause": null}'),
+        "manifest-bignum": ("manifest.json", '{"command": "ramp", "n": 1' + "0" * 5000 + "}"),
+        "manifest-deep": ("manifest.json", '{"command": "ramp", "x": ' + "[" * 5000 + "]" * 5000 + "}"),
+        "manifest-config": ("manifest.json", json.dumps({**manifest, "config": [1]})),
+        "manifest-summarized": ("manifest.json", json.dumps({**manifest, "summarized": 5})),
+        "manifest-traversal": ("manifest.json", json.dumps({**manifest, "summarized": ["../../etc"]})),
+        "manifest-headline": ("manifest.json", json.dumps({**manifest, "headline": 5})),
+        "manifest-potential": ("manifest.json", json.dumps({**manifest, "potential": "eam"})),
+        "manifest-parameters": ("manifest.json", json.dumps({**manifest, "parameters": [1]})),
+        "manifest-files": ("manifest.json", json.dumps({**manifest, "potential": {**manifest["potential"], "files": 3}})),
+        "log-empty": (run / "log.lammps", ""), "log-garbage": (run / "log.lammps", "\x00 not a log\n" * 40),
+        "log-folder": (run / "log.lammps", None), "copy": (Path("notes.txt"), None),
+    }
+    for name, (path, text) in damage.items():
+        copy = d / f"s-{name}"
+        shutil.copytree(d / "ramp-study", copy)
+        if text is None and name == "log-folder":
+            (copy / path).unlink()
+            (copy / path).mkdir()
+        elif text is not None:
+            (copy / path).write_text(text)
 
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
     make_inputs(d)
+    make_studies(d)
     cases = d.parent / f"{d.name}-cases.json"
     cases.write_text(json.dumps([[a.format(d=d) for a in argv] for argv, _ in CASES]))
     r = subprocess.run([sys.executable, str(ROOT / "tests" / "bad_input_runner.py"), str(cases), str(d)],

@@ -40,13 +40,12 @@ def run(args, argv) -> int:
                              f"to {top}")
     if not 0 <= args.seed < 2 ** 32:
         raise InputError(f"--seed {args.seed} is out of range: it must be from 0 to {2 ** 32 - 1}")
+    folder = args.out.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or len(args.out.name.encode()) > 250:
+        why = "the folder does not exist" if not folder.is_dir() else "cannot write a file of that name there"
+        raise InputError(f"--out {str(args.out)[:120]}: {why}; choose another --out (in a folder that exists)")
     if args.out.exists() or args.out.is_symlink():
         raise InputError(f"{args.out} exists; choose another --out")
-    folder = args.out.parent
-    if not folder.is_dir():
-        raise InputError(f"--out {args.out}: the folder {folder} does not exist; create it or choose another --out")
-    if not os.access(folder, os.W_OK) or len(args.out.name.encode()) > 250:
-        raise InputError(f"--out {args.out}: cannot write a file of that name in {folder}; choose another --out")
     structs = mixtures.generate(args.elements, args.count, args.atoms, args.seed)
     tmp = args.out.with_name(f".{args.out.name}.tmp.extxyz")
     mixtures.write(structs, tmp)

@@ -51,6 +51,7 @@ def read_folders(paths: list[Path], labels: dict[str, str]) -> list[Folder]:
         command = manifest.get("command")
         if command not in COMMANDS:
             raise InputError(f"{path}: its manifest names command '{command}', which compare does not read")
+        _check_shape(path, manifest)
         spec, key = potential_key(manifest)
         keys = keys_of_spec.setdefault(spec, [])
         if key not in keys:
@@ -65,6 +66,20 @@ def read_folders(paths: list[Path], labels: dict[str, str]) -> list[Folder]:
     if unused:
         raise InputError(f"--label {unused[0]}=...: no compared folder ran the potential {unused[0]}")
     return folders
+
+
+def _check_shape(path: Path, manifest: dict) -> None:
+    """The manifest fields compare reads, of the types mdrive writes (a manifest from elsewhere is untrusted)."""
+    potential = manifest.get("potential") or {}
+    fields = {"potential": potential, "headline": manifest.get("headline") or {},
+              "parameters": manifest.get("parameters") or {}, "potential files": potential.get("files") or {}
+              if isinstance(potential, dict) else None}
+    wrong = next((k for k, v in fields.items() if not isinstance(v, dict)), None)
+    if wrong is None and not all(isinstance(v, dict | int | float | str | type(None))
+                                 for v in fields["headline"].values()):
+        wrong = "headline"
+    if wrong is not None:
+        raise InputError(f"{path}/manifest.json: its {wrong} is not what mdrive writes; restore it or drop the folder")
 
 
 def _check_one_each(folders: list[Folder]) -> None:
@@ -103,6 +118,8 @@ def mismatches(folders: list[Folder]) -> list[tuple[str, str]]:
 def ramp_numbers(f: Folder) -> dict:
     out = {}
     for ensemble, h in (f.manifest.get("headline") or {}).items():
+        if not isinstance(h, dict):
+            continue
         out[f"{ensemble}_percent"] = h.get("completed_percent")
         out[f"{ensemble}_auc"] = h.get("arena_auc")
         out[f"{ensemble}_scored"] = h.get("scored")
@@ -139,7 +156,15 @@ NUMBERS = {"ramp": ramp_numbers, "evscan": evscan_numbers, "meltquench": meltque
 
 
 def speed_points(f: Folder) -> pd.DataFrame:
-    """(atoms, steps/s) of one-rank runs: a ramp's runs that reported a rate, a scaling study's 1-rank points."""
+    """(atoms, steps/s) of one-rank runs: a ramp's runs that reported a rate, a scaling study's 1-rank points;
+    none from a table that is not what mdrive writes."""
+    try:
+        return _speed_points(f)
+    except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError):
+        return pd.DataFrame(columns=["atoms", "steps_per_s"])
+
+
+def _speed_points(f: Folder) -> pd.DataFrame:
     if f.command == "ramp" and (f.path / "summary.csv").is_file() and f.manifest.get("ranks_per_run", 1) == 1:
         t = pd.read_csv(f.path / "summary.csv")
         t = t[pd.to_numeric(t["steps_per_s"], errors="coerce") > 0]
