@@ -142,8 +142,15 @@ def states(scheduler: str, ids: list[str], timeout_s: float = 10.0) -> dict[str,
         status = j.wait(timedelta(seconds=timeout_s), target_states=[JobState.QUEUED])
         out[native_id] = status.state.name if status is not None else "UNKNOWN"
         if out[native_id] == "QUEUED" and waiting.get(native_id):
-            out[native_id] += f" ({scheduler} says: {waiting[native_id]})"
+            reason = waiting[native_id]
+            never = " — it cannot start as asked: `mdrive cancel`, then resubmit with fewer ranks, nodes or time" \
+                if reason.startswith(NEVER_STARTS) else ""
+            out[native_id] += f" (slurm says: {reason}{never})"
     return out
+
+
+# Slurm's reasons for a pending job that no wait will cure: the request exceeds what the partition allows
+NEVER_STARTS = ("PartitionConfig", "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints", "ReqNodeNotAvail")
 
 
 def pending_reasons(scheduler: str, ids: list[str]) -> dict[str, str]:

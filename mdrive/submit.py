@@ -196,8 +196,10 @@ def status(out: Path) -> list[str]:
     ids = [j["id"] for j in record["jobs"]]
     states = scheduler.states(record["scheduler"], ids) if ids else {}
     for number, job in enumerate(record["jobs"], 1):
-        state = states.get(job["id"], "UNKNOWN").lower()
-        lines.append(f"job {number} ({record['scheduler']} {job['id']}): {state}" + _job_note(out, job, state))
+        state, _, why = states.get(job["id"], "UNKNOWN").partition(" ")
+        state = state.lower()
+        lines.append(f"job {number} ({record['scheduler']} {job['id']}): {state}{' ' + why if why else ''}"
+                     + _job_note(out, job, state))
     if record.get("cancelled"):
         lines.append(f"cancelled {record['cancelled']}; continue with --resume (and --submit)")
     elif record.get("state"):

@@ -154,10 +154,38 @@ def test_cancel_leaves_the_folder_resumable(tmp_path, slurm):
              "the job did not end", slurm)
     statuses = [json.loads(p.read_text())["status"] for p in out.glob("runs/*/metrics.json")]
     assert "error" not in statuses, statuses  # runs cut by the cancel are censored, not failed
+    again = mdrive("cancel", out, env=slurm)
+    assert again.returncode == 0 and "already cancelled" in again.stdout and "cancelled slurm job" not in again.stdout
     r = mdrive(*args, "--out", out, "--resume", np=2, env=slurm)
     assert r.returncode == 0, r.stderr
     final = pd.read_csv(out / "summary.csv")
     assert len(final) == 4 and set(final["status"]) == {"valid"}
+
+
+def test_a_job_that_cannot_start_says_why(tmp_path, slurm):
+    """Two nodes asked of a one-node cluster: Slurm queues the job for ever; status says why, with what to do."""
+    src = structure_set(tmp_path, 1, name="s{k}")
+    out = tmp_path / "out"
+    r = mdrive("ramp", src, "--potential", "eam:Cu_u3.eam", "--submit", "slurm", "--ranks", "2", "--nodes", "2",
+               "--job-time", "2min", "--out", out, env=slurm)
+    assert r.returncode == 0, r.stderr
+    status = wait_for(lambda: "slurm says" in (s := mdrive("status", out, env=slurm).stdout) and s, 30,
+                      "no reason shown", slurm)
+    assert "queued (slurm says: Partition" in status and "it cannot start as asked" in status, status
+    assert mdrive("cancel", out, env=slurm).returncode == 0
+
+
+def test_status_says_in_one_line_when_the_queue_does_not_answer(tmp_path, slurm):
+    src = structure_set(tmp_path, 1, name="s{k}")
+    out = tmp_path / "out"
+    r = mdrive("ramp", src, "--potential", "eam:Cu_u3.eam", "--submit", "slurm", "--ranks", "2", "--nodes", "2",
+               "--job-time", "2min", "--out", out, env=slurm)
+    assert r.returncode == 0, r.stderr
+    down = {k: v for k, v in slurm.items() if k != "SLURM_CONF"}  # squeue finds no controller, as when it is down
+    r = mdrive("status", out, env=down)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert ("slurm's queue does not answer" in r.stderr or "did not answer" in r.stderr) and r.stdout == ""
+    assert mdrive("cancel", out, env=slurm).returncode == 0
 
 
 CHAIN_PS = "50"  # ps per run: 2-4 s of 108-atom EAM copper here, one core each

@@ -279,7 +279,8 @@ def job_states(folder: Path) -> dict[str, str]:
             asked.setdefault(record["scheduler"], {})[record["native_id"]] = p.name
     for name, ids in asked.items():
         for native_id, state in scheduler.states(name, list(ids)).items():
-            out[ids[native_id]] = f"{state.lower()} ({name} job {native_id})"
+            state, _, why = state.partition(" ")
+            out[ids[native_id]] = f"{state.lower()} ({name} job {native_id}){' ' + why if why else ''}"
     return {p.name: out[p.name] for p in study.points}
 
 
