@@ -7,6 +7,7 @@ waiting a moment for the submitting command to let go.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -23,16 +24,23 @@ def hold(folder: Path, wait_s: float = 0.0) -> None:
     folder = folder.resolve()
     if folder in _held:
         return
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise InputError(f"{folder}: cannot write there ({err.strerror or err}); choose a folder you can write") \
+            from None
     end = time.monotonic() + wait_s
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
-        except OSError:
+        except OSError as err:
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                break  # a file system without locks (ENOLCK): run unlocked rather than not at all
             if time.monotonic() >= end:
                 os.close(fd)
-                busy(folder)  # says who holds it
+                raise InputError(f"{folder} is in use by another mdrive command: wait for it to end (or stop it), "
+                                 f"or choose another --out") from None
             time.sleep(0.2)
     _held[folder] = fd  # the file stays empty: a refused command leaves the folder byte for byte as it was
 
