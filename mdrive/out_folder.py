@@ -234,8 +234,17 @@ def _content(key: str, entry):
         if key == "structures":
             return {name: (s["sha256"], s["n_atoms"]) for name, s in entry.items()}
         if key in ("potential", "stage_potentials"):
-            return [(p["family"], p["styles"], sorted(p["files"].values()))
+            return [(_spec_words(p["spec"], p["files"]), p["family"], p["styles"], sorted(p["files"].values()))
                     for p in (entry if isinstance(entry, list) else [entry]) if p is not None]
     except (AttributeError, KeyError, TypeError):
         pass  # an earlier manifest of another shape: compared whole
     return entry
+
+
+def _spec_words(spec: str, files: dict) -> list[str]:
+    """A potential spec's words with each file it names reduced to the file's name (its content is compared by
+    hash): `ase:...?model_paths=./m.model&default_dtype=float32` keeps `float32`, whatever the path."""
+    import re
+
+    names = {Path(f).name for f in files}
+    return [Path(w).name if Path(w).name in names else w for w in re.split(r"[:?&=,]", spec)]
