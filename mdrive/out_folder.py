@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mdrive import study_lock, submit
 from mdrive.errors import InputError
-from mdrive.jobs import LOG, METRICS, OUTCOME, RUN_INFO, read_run_file
+from mdrive.jobs import LOG, METRICS, OUTCOME, RUN_INFO, is_final, read_run_file
 from mdrive.manifest import MANIFEST, read_manifest, write_json
 
 CONFIG = "config.yaml"
@@ -71,8 +71,6 @@ def check(plan, inputs: dict) -> None:
 
 def _redone(plan) -> set[str]:
     """The run folders --resume removes to run again: those without a final verdict."""
-    from mdrive.jobs import is_final
-
     runs = plan.out / "runs"
     return {j.name for j in plan.jobs if not is_final(runs / j.name, plan.run.retry_failed)}
 
