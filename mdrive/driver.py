@@ -155,9 +155,17 @@ def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
     if plan.run.submit:
         return _submit(plan, argv, inputs, created) if WORLD.rank == 0 else 0
     memory = memory_budget(plan)
+    failed = None
     if WORLD.rank == 0:
-        _start(plan, argv, inputs, memory)
-    WORLD.Barrier()
+        try:
+            _start(plan, argv, inputs, memory)
+        except Exception as err:  # said once, on every rank's behalf: a rank left waiting would hang the job
+            failed = f"cannot start the study in {plan.out}: {type(err).__name__}: {err}"
+    failed = WORLD.bcast(failed, root=0)  # also the barrier before the runs
+    if failed:
+        if WORLD.rank == 0:
+            print(f"mdrive: {failed}", file=sys.stderr)
+        return 1
     stop = StopControl(deadline=started + plan.run.time_limit if plan.run.time_limit else None)
     stop.install()
     ensemble = Ensemble(plan.out, plan.run.ranks_per_run, plan.analyze, stop, memory, plan.run.resume,
@@ -214,7 +222,7 @@ def _submit(plan: Plan, argv: list[str], inputs: dict, created: Path | None) -> 
 
 
 def _start(plan: Plan, argv: list[str], inputs: dict, memory: int) -> None:
-    if plan.run.overwrite and plan.out.exists() and not plan.run.resume:
+    if plan.run.overwrite and (plan.out / MANIFEST).is_file() and not plan.run.resume:  # not a folder just claimed
         out_folder.remove_outputs(plan.out)
     plan.out.mkdir(parents=True, exist_ok=True)
     manifest = base_manifest(plan.command, argv, plan.parameters, build())

@@ -145,3 +145,14 @@ def test_a_full_disk_costs_no_finished_run_and_resume_completes(tmp_path):
         assert len(table) == 8 and (table["status"] == "valid").all()
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_overwrite_into_a_new_folder_under_mpi(tmp_path):
+    """`make run`'s own command: --overwrite where there is nothing to replace yet (the folder the study lock
+    just created holds no manifest), under mpirun -np 2, twice."""
+    src = write_structures(tmp_path / "cu.extxyz", [copper(2)])
+    out = tmp_path / "new" / "out"
+    for _ in range(2):
+        r = mdrive("ramp", src, *CU, "--duration", "0.05", "--out", out, "--overwrite", np=2, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert len(pd.read_csv(out / "summary.csv")) == 1
