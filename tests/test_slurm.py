@@ -162,13 +162,19 @@ def test_cancel_leaves_the_folder_resumable(tmp_path, slurm):
     assert len(final) == 4 and set(final["status"]) == {"valid"}
 
 
-def test_a_job_that_cannot_start_says_why(tmp_path, slurm):
-    """Two nodes asked of a one-node cluster: Slurm queues the job for ever; status says why, with what to do."""
+def _job_that_cannot_start(tmp_path, slurm):
+    """A study submitted asking two nodes of the one-node cluster: it stays queued until cancelled."""
     src = structure_set(tmp_path, 1, name="s{k}")
     out = tmp_path / "out"
     r = mdrive("ramp", src, "--potential", "eam:Cu_u3.eam", "--submit", "slurm", "--ranks", "2", "--nodes", "2",
                "--job-time", "2min", "--out", out, env=slurm)
     assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_a_job_that_cannot_start_says_why(tmp_path, slurm):
+    """Two nodes asked of a one-node cluster: Slurm queues the job for ever; status says why, with what to do."""
+    out = _job_that_cannot_start(tmp_path, slurm)
     status = wait_for(lambda: "slurm says" in (s := mdrive("status", out, env=slurm).stdout) and s, 30,
                       "no reason shown", slurm)
     assert "queued (slurm says: Partition" in status and "it cannot start as asked" in status, status
@@ -176,11 +182,7 @@ def test_a_job_that_cannot_start_says_why(tmp_path, slurm):
 
 
 def test_status_says_in_one_line_when_the_queue_does_not_answer(tmp_path, slurm):
-    src = structure_set(tmp_path, 1, name="s{k}")
-    out = tmp_path / "out"
-    r = mdrive("ramp", src, "--potential", "eam:Cu_u3.eam", "--submit", "slurm", "--ranks", "2", "--nodes", "2",
-               "--job-time", "2min", "--out", out, env=slurm)
-    assert r.returncode == 0, r.stderr
+    out = _job_that_cannot_start(tmp_path, slurm)
     down = {k: v for k, v in slurm.items() if k != "SLURM_CONF"}  # squeue finds no controller, as when it is down
     r = mdrive("status", out, env=down)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
