@@ -11,7 +11,7 @@ from ase.build import bulk
 from mpi4py import MPI
 
 from mdrive import decks, potentials
-from mdrive.run import StopControl, execute
+from mdrive.run import StopControl, run_deck
 from mdrive.structures import Structure
 
 
@@ -19,7 +19,7 @@ def loop_deck(structure, potential) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         decks.compose(Path(tmp), "evscan.in", {"strain": 0.2, "points": 21}, potential, structure)
         t = time.perf_counter()
-        assert execute(Path(tmp), MPI.COMM_SELF, StopControl()) is None
+        assert run_deck(Path(tmp), MPI.COMM_SELF, StopControl()) is None
         return time.perf_counter() - t
 
 
@@ -31,7 +31,7 @@ def point_decks(structure, potential) -> float:
         with tempfile.TemporaryDirectory() as tmp:
             decks.compose(Path(tmp), "single.in", {}, potential, Structure("p", atoms, "bench"))
             t = time.perf_counter()
-            assert execute(Path(tmp), MPI.COMM_SELF, StopControl()) is None
+            assert run_deck(Path(tmp), MPI.COMM_SELF, StopControl()) is None
             total += time.perf_counter() - t
     return total
 

@@ -28,7 +28,7 @@ from mpi4py import MPI  # noqa: E402
 
 from mdrive import decks, potentials  # noqa: E402
 from mdrive.logs import read_log  # noqa: E402
-from mdrive.run import StopControl, execute  # noqa: E402
+from mdrive.run import StopControl, run_deck  # noqa: E402
 from mdrive.structures import Structure  # noqa: E402
 
 STEPS = 20
@@ -86,7 +86,7 @@ def lammps_md(pot, atoms) -> float:
         variables = {"seed": 1, "t_start": 300, "t_stop": 300, "steps": STEPS, "dt": 0.002, "tdamp": 0.1,
                      "thermo_every": 10}
         decks.compose(Path(tmp), "ramp-nvt.in", variables, pot, s)
-        assert execute(Path(tmp), MPI.COMM_SELF, StopControl(), callbacks=pot.callbacks(s.elements)) is None
+        assert run_deck(Path(tmp), MPI.COMM_SELF, StopControl(), callbacks=pot.callbacks(s.elements)) is None
         run = read_log(Path(tmp) / "log.lammps").runs[-1]
         return run.performance["timesteps/s"]
 

@@ -6,10 +6,12 @@ import os
 import re
 import sys
 
+from mdrive import study_kinds
 from mdrive.errors import InputError
+from mdrive.study_kinds import PROTOCOLS
 
-COMMANDS = ("info", "ramp", "evscan", "meltquench", "widom", "gcmc", "scaling", "status", "cancel", "report", "compare",
-            "structures", "plugins")
+# every protocol's command is generated from its declaration; the others are modules of mdrive/commands
+COMMANDS = ("info", *PROTOCOLS, "scaling", "status", "cancel", "report", "compare", "structures", "plugins")
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,8 +35,13 @@ def build_parser(only: str | None = None) -> Parser:
 
     parser = Parser(prog="mdrive", description="LAMMPS-centric MD driver for ML interatomic potentials")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in COMMANDS if only not in COMMANDS else (only,):
-        importlib.import_module(f"mdrive.commands.{name}").add(sub)
+    from mdrive.commands import protocol_command
+
+    protocols = [*PROTOCOLS, *study_kinds.registered_protocols()]  # and those registered from outside mdrive
+    names = [*COMMANDS, *protocols[len(PROTOCOLS):]]
+    for name in names if only not in names else (only,):
+        add = protocol_command(name) if name in protocols else importlib.import_module(f"mdrive.commands.{name}").add
+        add(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,22 +56,29 @@ def render(template: str, variables: dict) -> str:
     return "\n".join(header) + "\n\n" + text
 
 
+@dataclass(frozen=True)
+class More:
+    """A deck's further inputs: generated files (name -> text) the deck includes, e.g. a schedule's stages, and
+    the atom types when they are not the structure's elements (a species MC will insert)."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    elements: list[str] | None = None
+
+
 def compose(run_dir: Path, template: str, variables: dict, potential: Potential | None = None,
-            structure: Structure | None = None, files: dict[str, str] | None = None,
-            elements: list[str] | None = None, atom_style: str = "atomic") -> Path:
-    """Write deck, data file, potential include and included templates into `run_dir`; `files` are
-    further generated inputs (name -> text) the deck includes, e.g. a schedule's stages. `elements`
-    (default: the structure's) are the atom types, e.g. with a species MC will insert; `atom_style` that
-    of the data file (full where molecules are inserted)."""
+            structure: Structure | None = None, more: More = More()) -> Path:
+    """Write deck, data file, potential include and included templates into `run_dir`. The data file's
+    atom style is the deck's `atom_style` variable (full where molecules are inserted), else atomic."""
     from mdrive.structures import write_data
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    elements = more.elements
     if structure is not None:
         elements = elements or structure.elements
-        write_data(structure.atoms, run_dir / DATA, elements, atom_style)
+        write_data(structure.atoms, run_dir / DATA, elements, variables.get("atom_style", "atomic"))
     if potential is not None:
         (run_dir / POTENTIAL).write_text(potential_text(potential, elements))
-    files = files or {}
+    files = more.files
     for name, text in files.items():
         (run_dir / name).write_text(text)
     deck = render(template, variables)
@@ -81,9 +89,10 @@ def compose(run_dir: Path, template: str, variables: dict, potential: Potential 
     return run_dir / DECK
 
 
-def composer(template: str, variables: dict, **inputs):
-    """A job's compose step: run_dir -> compose(run_dir, template, variables, **inputs)."""
-    return lambda run_dir: compose(run_dir, template, variables, **inputs)
+def composer(template: str, variables: dict, potential: Potential | None = None, structure: Structure | None = None,
+             **more):
+    """A job's compose step: run_dir -> compose(...); `more`: the fields of More (files, elements)."""
+    return lambda run_dir: compose(run_dir, template, variables, potential, structure, More(**more))
 
 
 def potential_text(potential: Potential, elements: list[str]) -> str:

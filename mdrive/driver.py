@@ -1,62 +1,84 @@
-"""What every protocol command does around its own jobs: validate on every rank (one message, exit 2,
-nothing written), guard the output folder, record provenance, run the ensemble, summarise on rank 0."""
+"""What every protocol command does around its own jobs, in stages: prepare and validate on every rank (one
+message, exit 2, nothing written), claim the output folder (mdrive.out_folder), record provenance
+(mdrive.study_record), run the ensemble, summarise on rank 0."""
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from mpi4py import MPI
 
-from mdrive import gpu, isolation, out_folder, preflight, study_lock, submit
+from mdrive import gpu, isolation, out_folder, preflight, study_record, submit
 from mdrive.decks import templates_dir
 from mdrive.ensemble import Ensemble
 from mdrive.errors import InputError
-from mdrive.jobs import FINAL, METRICS, Job
-from mdrive.manifest import MANIFEST, base_manifest, now, read_manifest, structure_hash, write_json
+from mdrive.jobs import FINAL, Job
 from mdrive.potentials import Potential
-from mdrive.potentials.base import sha256
-from mdrive.protocol import RunOptions
+from mdrive.protocol import Protocol, RunOptions, Study
 from mdrive.run import StopControl
 from mdrive.runtime import build
 
 WORLD = MPI.COMM_WORLD
-CONFIG = out_folder.CONFIG
+INCOMPLETE = 3  # the exit status of a study stopped with runs left to run (--time-limit, a full disk): --resume
 
 
 @dataclass
 class Plan:
-    command: str
-    out: Path
-    jobs: list[Job]
-    analyze: Callable[[Path, dict, str | None], dict]
-    summarize: Callable[[Path, list[dict]], tuple[str, dict]]  # -> (headline text, headline data)
-    parameters: dict
-    potential: Potential | None = None
-    structures: list = field(default_factory=list)
-    stage_potentials: list[Potential] = field(default_factory=list)  # potentials some stages switch to
-    provenance: dict = field(default_factory=dict)  # further manifest entries (e.g. the MC guard's verdict)
-    run: RunOptions = field(default_factory=RunOptions)  # MPI groups, budgets, resume/overwrite
-    config: dict = field(default_factory=dict)  # the resolved options, replayable (config.yaml)
+    """A protocol command ready to run: the protocol, what was asked of it, what it will run, and where."""
+
+    protocol: Protocol
+    params: object  # the protocol's Params
+    options: RunOptions
+    study: Study
+    out: Path  # absolute: runs chdir into their folders
+
+    @property
+    def jobs(self) -> list[Job]:
+        return self.study.jobs
+
+    @property
+    def potentials(self) -> list[Potential]:
+        """The potential and the ones some stages switch to."""
+        return [p for p in [self.study.potential, *self.study.stage_potentials] if p is not None]
+
+    @cached_property
+    def parameters(self) -> dict:
+        """The protocol's parameters as the manifest records them (values with their units)."""
+        from mdrive.params import as_config
+
+        return as_config(self.params, reduced=self.protocol.reduced(self.params))
+
+    @cached_property
+    def config(self) -> dict:
+        """Every resolved option, replayable from any working folder (config.yaml)."""
+        from mdrive.params import as_config
+
+        reduced = self.protocol.reduced(self.params)
+        return portable({"command": self.protocol.name, **as_config(self.options, self.params, reduced=reduced),
+                         "structures": self.options.structures})
 
 
-def plan_for(protocol, given: dict) -> Plan:
+@dataclass
+class Prepared:
+    """What every rank agreed on before anything ran."""
+
+    plan: Plan
+    gpu: gpu.GpuPlan
+    inputs: dict  # hashes of everything the study reads
+    created: Path | None  # the top folder this command created for --out (removed if it stops before a run)
+
+
+def plan_for(protocol: Protocol, given: dict) -> Plan:
     """A protocol's plan from the command line's options (`given`) and its config file."""
-    from mdrive.params import as_config
     from mdrive.protocol import resolve
 
-    run, params = resolve(protocol, given)
-    study = protocol.plan(params, run)
-    reduced = bool(getattr(params, protocol.reduced_by, False)) if protocol.reduced_by else False
-    return Plan(
-        command=protocol.name, out=Path(run.out or f"mdrive-{protocol.name}"), jobs=study.jobs,
-        analyze=protocol.analyze, summarize=lambda out, rows: protocol.summarize(out, rows, params),
-        parameters=as_config(params, reduced=reduced), potential=study.potential, structures=study.structures,
-        stage_potentials=study.stage_potentials, provenance=study.provenance, run=run,
-        config=portable({"command": protocol.name, **as_config(run, params, reduced=reduced),
-                         "structures": run.structures}))
+    options, params = resolve(protocol, given)
+    study = protocol.plan(params, options)
+    return Plan(protocol, params, options, study, Path(options.out or f"mdrive-{protocol.name}").resolve())
 
 
 def portable(config: dict) -> dict:
@@ -81,109 +103,121 @@ def gpu_for(plan: Plan) -> gpu.GpuPlan:
     """The Kokkos command line of a GPU run (--gpus), checked against the build, the potentials' rules and
     the fixes of the decks the jobs compose; an empty plan on CPUs."""
     b = build()
-    gpu.check_build(b, plan.run.gpus)
+    gpus, ranks = plan.options.gpus, plan.options.ranks_per_run
+    gpu.check_build(b, gpus)
     decks_used = sorted({t for j in plan.jobs for t in j.templates})
     fixes = gpu.deck_fixes([templates_dir() / d for d in decks_used] + [templates_dir() / "mdrive-hooks.in"])
-    plans = [gpu.plan(p, plan.run.gpus, plan.run.ranks_per_run, b.version, fixes)
-             for p in [plan.potential, *plan.stage_potentials] if p is not None]
+    plans = [gpu.plan(p, gpus, ranks, b.version, fixes) for p in plan.potentials]
     if not plans:
-        return gpu.plan_plain(plan.run.gpus, plan.run.ranks_per_run, fixes)
+        return gpu.plan_plain(gpus, ranks, fixes)
     return gpu.GpuPlan(plans[0].args, [w for p in plans for w in p.warnings])
-
-
-def provenance_inputs(plan: Plan) -> dict:
-    """The hashes of everything a study reads: compared on --resume and recorded in the manifest."""
-    return {
-        "potential": _provenance(plan.potential) if plan.potential is not None else None,
-        "stage_potentials": [_provenance(p) for p in plan.stage_potentials] or None,
-        "structures": {s.name: {"source": s.source, "sha256": structure_hash(s.atoms), "n_atoms": len(s.atoms)}
-                       for s in plan.structures},
-        "templates": {p.name: sha256(p) for p in sorted(templates_dir().glob("*.in"))},
-    }
 
 
 def memory_budget(plan: Plan) -> int:
     """Bytes one run may use: --memory-per-run, or a safe share of this node's available memory for each
     run that runs on it at once (agreed from rank 0's node)."""
     node = WORLD.Split_type(MPI.COMM_TYPE_SHARED)
-    runs_on_node = -(-node.size // plan.run.ranks_per_run)
+    runs_on_node = -(-node.size // plan.options.ranks_per_run)
     node.Free()
-    budget = int(plan.run.memory_per_run or isolation.default_memory_per_run(runs_on_node))
+    budget = int(plan.options.memory_per_run or isolation.default_memory_per_run(runs_on_node))
     return WORLD.bcast(budget, root=0)
 
 
-def execute(prepare: Callable[[], Plan], argv: list[str]) -> int:
+def run_protocol(prepare: Callable[[], Plan], argv: list[str]) -> int:
     """Run a protocol: `prepare` builds the plan (on every rank; it must be deterministic)."""
     started = time.time()  # --time-limit counts from here: a batch job's start-up is inside its wall time
-    created = None
-    try:
-        submit.check_world(WORLD.size)
-        plan = prepare()
-        plan.out = plan.out.resolve()  # runs chdir into their folders: relative paths would break
-        used = [p for p in [plan.potential, *plan.stage_potentials] if p is not None]
-        check_ranks(plan.run.ranks_per_run, used, submit.given(plan.run, "ranks") if plan.run.submit else WORLD.size)
-        if WORLD.rank == 0:
-            element_sets = [list(e) for e in dict.fromkeys(tuple(s.elements) for s in plan.structures)]
-            for potential in used:
-                preflight.check(potential, element_sets)
-        gpu_plan = gpu_for(plan)
-        inputs = provenance_inputs(plan)
-        if WORLD.rank == 0:
-            out_folder.check(plan, inputs)  # refused before anything is written
-            created = out_folder.claim(plan, inputs)
-        message = None
-    except InputError as err:
-        message = (2, str(err))
-    except Exception as err:  # a bug, not bad input: still agree on it, or the other ranks would wait forever
-        message = (1, f"internal error while preparing: {type(err).__name__}: {err}")
-    first = next((m for m in WORLD.allgather(message) if m), None)
-    if first:
-        if WORLD.rank == 0:
-            if created:  # refused on another rank after this one claimed the folder
-                out_folder.unclaim(created)
-            print(f"mdrive: {first[1]}", file=sys.stderr)
-        return first[0]
+    ready = _prepare_everywhere(prepare)
+    if isinstance(ready, int):
+        return ready
+    plan = ready.plan
     if WORLD.rank == 0:
-        for warning in gpu_plan.warnings:
-            print(f"mdrive: warning: {warning}", file=sys.stderr)
-        notes = [s.note for s in plan.structures if s.note]
-        for note in notes:
-            print(f"mdrive: note: {note}", file=sys.stderr)
-        plan.provenance["notes"] = notes or None
-        plan.provenance["gpu"] = {"gpus_per_run": plan.run.gpus, "lammps_args": gpu_plan.args,
-                                  "warnings": gpu_plan.warnings} if plan.run.gpus else None
-    if plan.run.submit:
-        return _submit(plan, argv, inputs, created) if WORLD.rank == 0 else 0
+        _say_notes(ready)
+    if plan.options.submit:
+        return _submit(ready, argv) if WORLD.rank == 0 else 0
     memory = memory_budget(plan)
-    failed = None
-    if WORLD.rank == 0:
-        try:
-            _start(plan, argv, inputs, memory)
-        except Exception as err:  # said once, on every rank's behalf: a rank left waiting would hang the job
-            failed = f"cannot start the study in {plan.out}: {type(err).__name__}: {err}"
-    failed = WORLD.bcast(failed, root=0)  # also the barrier before the runs
-    if failed:
-        if WORLD.rank == 0:
-            print(f"mdrive: {failed}", file=sys.stderr)
+    if not _start_everywhere(ready, argv, memory):
         return 1
-    stop = StopControl(deadline=started + plan.run.time_limit if plan.run.time_limit else None)
+    limit = plan.options.time_limit
+    stop = StopControl(deadline=started + limit if limit else None)
     stop.install()
-    ensemble = Ensemble(plan.out, plan.run.ranks_per_run, plan.analyze, stop, memory, plan.run.resume,
-                        plan.run.retry_failed, gpu_plan.args)
+    ensemble = Ensemble(plan.out, plan.options, plan.protocol.analyze, stop, memory, ready.gpu.args)
     results = ensemble.run(plan.jobs)
     if results is None:  # not rank 0
         return 128 + stop.signal if stop.signal else 0
     return _summarize(plan, results, stop)
 
 
-INCOMPLETE = 3  # the exit status of a study stopped with runs left to run (--time-limit, a full disk): --resume
+def _prepare(prepare: Callable[[], Plan]) -> Prepared:
+    """Everything checked before anything is written; rank 0 then claims the output folder."""
+    submit.check_world(WORLD.size)
+    plan = prepare()
+    options = plan.options
+    check_ranks(options.ranks_per_run, plan.potentials,
+                submit.given(options, "ranks") if options.submit else WORLD.size)
+    if WORLD.rank == 0:
+        element_sets = [list(e) for e in dict.fromkeys(tuple(s.elements) for s in plan.study.structures)]
+        for potential in plan.potentials:
+            preflight.check(potential, element_sets)
+    ready = Prepared(plan, gpu_for(plan), study_record.inputs(plan), None)
+    if WORLD.rank == 0:
+        out_folder.check(plan, ready.inputs)  # refused before anything is written
+        ready.created = out_folder.claim(plan, ready.inputs)
+    return ready
+
+
+def _prepare_everywhere(prepare: Callable[[], Plan]) -> Prepared | int:
+    """The prepared study on every rank, or the exit status every rank agreed on (said once, by rank 0)."""
+    ready, message = None, None
+    try:
+        ready = _prepare(prepare)
+    except InputError as err:
+        message = (2, str(err))
+    except Exception as err:  # a bug, not bad input: still agree on it, or the other ranks would wait forever
+        message = (1, f"internal error while preparing: {type(err).__name__}: {err}")
+    first = next((m for m in WORLD.allgather(message) if m), None)
+    if first is None:
+        return ready
+    if WORLD.rank == 0:
+        if ready is not None and ready.created:  # refused on another rank after this one claimed the folder
+            out_folder.unclaim(ready.created)
+        print(f"mdrive: {first[1]}", file=sys.stderr)
+    return first[0]
+
+
+def _say_notes(ready: Prepared) -> None:
+    """Rank 0: the GPU plan's warnings and the structures' notes, said and recorded."""
+    plan = ready.plan
+    for warning in ready.gpu.warnings:
+        print(f"mdrive: warning: {warning}", file=sys.stderr)
+    notes = [s.note for s in plan.study.structures if s.note]
+    for note in notes:
+        print(f"mdrive: note: {note}", file=sys.stderr)
+    plan.study.provenance["notes"] = notes or None
+    plan.study.provenance["gpu"] = {"gpus_per_run": plan.options.gpus, "lammps_args": ready.gpu.args,
+                                    "warnings": ready.gpu.warnings} if plan.options.gpus else None
+
+
+def _start_everywhere(ready: Prepared, argv: list[str], memory: int) -> bool:
+    """Rank 0 writes the study's record; a failure is said once, on every rank's behalf (a rank left waiting
+    would hang the job). Also the barrier before the runs."""
+    failed = None
+    if WORLD.rank == 0:
+        try:
+            out_folder.clear_for_overwrite(ready.plan)
+            study_record.start(ready.plan, argv, ready.inputs, memory)
+        except Exception as err:
+            failed = f"cannot start the study in {ready.plan.out}: {type(err).__name__}: {err}"
+    failed = WORLD.bcast(failed, root=0)
+    if failed and WORLD.rank == 0:
+        print(f"mdrive: {failed}", file=sys.stderr)
+    return not failed
 
 
 def _summarize(plan: Plan, results: list[dict], stop: StopControl) -> int:
     """Rank 0: the tables, plots and headline of the runs that have verdicts, and the exit status."""
     try:
-        text, head = plan.summarize(plan.out, results)
-        _finish(plan, head, stop)
+        text, head = plan.protocol.summarize(plan.out, results, plan.params)
+        study_record.finish(plan, head, stop.reason() if stop.requested() else None)
     except OSError as err:
         print(f"mdrive: cannot write the summary in {plan.out} ({err.strerror or err}); the verdicts of "
               f"{len(results)} runs are kept in runs/*/metrics.json: once there is room, `mdrive report {plan.out}` "
@@ -199,68 +233,25 @@ def _summarize(plan: Plan, results: list[dict], stop: StopControl) -> int:
         print(f"mdrive: {chained}", file=sys.stderr)
     if stop.signal:
         return 128 + stop.signal
-    if stop.outside and stop.outside.startswith("cannot write"):
+    if stop.disk_full:
         return 1
     continued = bool(chained) and "submitted job" in chained  # the chain's next job runs the rest
     return INCOMPLETE if left and not continued else 0
 
 
-def _submit(plan: Plan, argv: list[str], inputs: dict, created: Path | None) -> int:
+def _submit(ready: Prepared, argv: list[str]) -> int:
     """--submit: write the study folder as a run here would, then submit its first job; a scheduler that
     refuses leaves no folder behind (one this command created)."""
-    _start(plan, argv, inputs, None)
+    plan = ready.plan
+    out_folder.clear_for_overwrite(plan)
+    study_record.start(plan, argv, ready.inputs, None)
     try:
         print(f"mdrive: {submit.first(plan)}", flush=True)
         return 0
     except BaseException as err:
-        if created and not (plan.out / submit.JOBS_FILE).exists():  # no job was submitted: nothing to keep
-            out_folder.unclaim(created)
+        if ready.created and not (plan.out / submit.JOBS_FILE).exists():  # no job was submitted: nothing to keep
+            out_folder.unclaim(ready.created)
         if not isinstance(err, InputError):
             raise
         print(f"mdrive: {err}", file=sys.stderr)
         return 2
-
-
-def _start(plan: Plan, argv: list[str], inputs: dict, memory: int) -> None:
-    if plan.run.overwrite and (plan.out / MANIFEST).is_file() and not plan.run.resume:  # not a folder just claimed
-        out_folder.remove_outputs(plan.out)
-    plan.out.mkdir(parents=True, exist_ok=True)
-    manifest = base_manifest(plan.command, argv, plan.parameters, build())
-    manifest["ranks_per_run"] = plan.run.ranks_per_run
-    manifest["memory_per_run_bytes"] = memory
-    manifest.update({k: v for k, v in inputs.items() if v is not None})
-    manifest.update(plan.provenance)
-    if plan.run.resume:
-        first = read_manifest(plan.out)
-        manifest["started"] = first["started"]
-        manifest["resumed"] = first.get("resumed", []) + [now()]
-        manifest["outputs"] = first.get("outputs", [])
-    manifest["config"] = plan.config
-    write_json(plan.out / MANIFEST, manifest)
-    write_config(plan.out / CONFIG, plan.config)
-
-
-def write_config(path: Path, config: dict) -> None:
-    import yaml
-
-    from mdrive.manifest import write_text
-
-    replay = {k: v for k, v in config.items() if k != "command"}
-    write_text(path, f"# mdrive {config['command']}: replay with `python -m mdrive {config['command']} --config "
-                     f"{path.name}`\n" + yaml.safe_dump(replay, sort_keys=False, allow_unicode=True))
-
-
-def _provenance(potential: Potential) -> dict:
-    return {"spec": potential.spec, "family": potential.family, "styles": list(potential.styles),
-            "files": potential.hashes(), **potential.about}
-
-
-def _finish(plan: Plan, head: dict, stop: StopControl) -> None:
-    manifest = read_manifest(plan.out)
-    manifest["outputs"] = sorted(set(manifest.get("outputs", [])) | {p.name for p in plan.out.iterdir()}
-                                 - {MANIFEST, "runs", study_lock.LOCK})
-    manifest["summarized"] = [j.name for j in plan.jobs if (plan.out / "runs" / j.name / METRICS).is_file()]
-    manifest["finished"] = now()
-    manifest["headline"] = head
-    manifest["stopped_early"] = stop.reason() if stop.requested() else None
-    write_json(plan.out / MANIFEST, manifest)

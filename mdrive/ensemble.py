@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mpi4py import MPI
@@ -20,6 +20,8 @@ from mpi4py import MPI
 from mdrive import isolation, out_folder
 from mdrive.jobs import METRICS, OUTCOME, RUN_INFO, Job, is_final, read_metrics, verdict
 from mdrive.manifest import write_json
+from mdrive.protocol import RunOptions
+from mdrive.run import StopControl
 
 WORLD = MPI.COMM_WORLD
 
@@ -38,18 +40,16 @@ def assign(jobs: list[Job], groups: int) -> list[list[Job]]:
 @dataclass
 class Ensemble:
     out: Path
-    ranks_per_run: int
+    options: RunOptions  # ranks per run; --resume keeps final runs (--retry-failed: not `error` ones)
     analyze: Callable[[Path, dict, str | None], dict]  # (run_dir, info, error) -> metrics
-    stop: object  # run.StopControl
+    stop: StopControl
     memory_per_run: int  # bytes, all ranks of one run together
-    resume: bool = False
-    retry_failed: bool = False  # with resume: run `error` verdicts again too
     lammps_args: list[str] = field(default_factory=list)  # e.g. the Kokkos flags of a GPU run
 
     def run(self, jobs: list[Job]) -> list[dict] | None:
         """Run every job; return all runs' metrics (job order) on rank 0, else None."""
-        color = WORLD.rank // self.ranks_per_run
-        groups = WORLD.size // self.ranks_per_run
+        color = WORLD.rank // self.options.ranks_per_run
+        groups = WORLD.size // self.options.ranks_per_run
         comm = WORLD.Split(color, WORLD.rank)
         hosts = comm.allgather(MPI.Get_processor_name())
         progress = Progress(self.out, len(jobs)) if WORLD.rank == 0 else None
@@ -68,12 +68,12 @@ class Ensemble:
     def _one(self, job: Job, hosts: list[str], progress) -> None:
         try:
             self._run_one(job, hosts, progress)
-        except OSError as err:  # the folder is full or read-only: what is written stays, no further run starts
-            self.stop.request(f"cannot write in {self.out}: {err.strerror or err}")
+        except OSError as err:
+            self.stop.cannot_write(self.out, err)
 
     def _run_one(self, job: Job, hosts: list[str], progress) -> None:
         run_dir = self.out / "runs" / job.name
-        if self.resume and is_final(run_dir, self.retry_failed):
+        if self.options.resume and is_final(run_dir, self.options.retry_failed):
             return
         error = job.refused
         try:
@@ -90,9 +90,8 @@ class Ensemble:
             error = f"composing the run failed: {type(err).__name__}: {err}"
         started, peak = time.time(), None
         if error is None:
-            setup = {**job.worker, "lammps_args": self.lammps_args}
-            outcome = isolation.run(run_dir, setup, len(hosts), hosts, self.memory_per_run, self.stop,
-                                    on_poll=progress.tick if progress else None)
+            setup = replace(job.worker, lammps_args=tuple(self.lammps_args), memory_bytes=self.memory_per_run)
+            outcome = isolation.run(run_dir, setup, hosts, self.stop, on_poll=progress.tick if progress else None)
             error, peak = outcome.error, outcome.peak_rss
         # what only the supervisor knows, kept beside the log so that `report` rebuilds the same verdict
         said = {"error": error, "stopped": self.stop.reason() if self.stop.requested() else None,

@@ -27,9 +27,6 @@ class GpuPlan:
     args: list[str] = field(default_factory=list)  # LAMMPS command-line arguments
     warnings: list[str] = field(default_factory=list)
 
-    def command(self, deck: str = "in.lammps") -> str:
-        return " ".join(["lmp", *self.args, "-in", deck])
-
 
 def plan(potential: Potential, gpus: int, ranks_per_run: int, lammps_version: int,
          fixes: set[str] = frozenset(), gpu_aware: bool = False) -> GpuPlan:

@@ -24,11 +24,11 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mdrive.manifest import write_json
-from mdrive.worker import EXIT, SETUP
+from mdrive.run_setup import Setup
+from mdrive.worker import EXIT
 
 STOP_FILE, WORKER_LOG = ".stop", "worker.log"
 POLL_S = 0.25  # how often the supervisor checks a running run's memory and the stop request
@@ -78,13 +78,14 @@ def mpiexec() -> str:
     return found or "mpiexec"
 
 
-def run(run_dir: Path, setup: dict, ranks: int, hosts: list[str], memory: int, stop, on_poll=None) -> Outcome:
-    """Run the composed deck in `run_dir` in its own process(es) and wait; `stop` is the ensemble's
-    StopControl, `memory` the run's budget in bytes (all its ranks together)."""
+def run(run_dir: Path, setup: Setup, hosts: list[str], stop, on_poll=None) -> Outcome:
+    """Run the composed deck in `run_dir` in its own process(es), one rank on each of `hosts`, and wait;
+    `stop` is the ensemble's StopControl, setup.memory_bytes the run's budget (all its ranks together)."""
     (run_dir / EXIT).unlink(missing_ok=True)
     (run_dir / STOP_FILE).unlink(missing_ok=True)
-    write_json(run_dir / SETUP, {**setup, "stop_file": STOP_FILE, "supervisor": [socket.gethostname(), os.getpid()],
-                                 "deadline": stop.deadline, "memory_bytes": memory // ranks})
+    ranks, memory = len(hosts), setup.memory_bytes
+    replace(setup, stop_file=STOP_FILE, supervisor=(socket.gethostname(), os.getpid()), deadline=stop.deadline,
+            rank_memory_bytes=memory // ranks).write(run_dir)
     with open(run_dir / WORKER_LOG, "wb") as log:
         child = subprocess.Popen(command(run_dir, ranks, hosts), stdin=subprocess.DEVNULL, stdout=log,
                                  stderr=subprocess.STDOUT, env=worker_env(), start_new_session=True)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mdrive.run_setup import Setup
+
 LOG = "log.lammps"
 METRICS, RUN_INFO, OUTCOME = "metrics.json", "run.json", "outcome.json"
 FINAL = ("valid", "invalid", "error")  # a censored run is not final: resume runs it again
@@ -17,7 +19,7 @@ class Job:
     compose: Callable[[Path], None]  # writes the deck and its inputs into the run directory
     info: dict = field(default_factory=dict)  # run.json: what analysis needs besides the log
     cost: float = 1.0  # relative expected run time, for balancing the groups
-    worker: dict = field(default_factory=dict)  # what the run's process sets up first (Potential.worker_setup)
+    worker: Setup = field(default_factory=Setup)  # what the run's process sets up first (Potential.worker_setup)
     templates: tuple[str, ...] = ()  # the deck templates it composes (GPU mode reads their fixes)
     refused: str | None = None  # why this run cannot start (a structure rejected up front): recorded, not run
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import mdrive
 
-MANIFEST = "manifest.json"
+MANIFEST, CONFIG = "manifest.json", "config.yaml"
 
 
 def write_text(path: Path, text: str) -> None:

@@ -12,20 +12,15 @@ import os
 import shutil
 from pathlib import Path
 
-from mdrive import study_lock, submit
+from mdrive import study_kinds, study_lock, submit
 from mdrive.errors import InputError
 from mdrive.jobs import LOG, METRICS, OUTCOME, RUN_INFO, is_final, read_run_file
-from mdrive.manifest import MANIFEST, read_manifest, write_json
+from mdrive.manifest import CONFIG, MANIFEST, read_manifest, write_json
 
-CONFIG = "config.yaml"
 RUN_FILES = ".mdrive-files"  # in each run folder: the names of the files mdrive wrote there
 # what the run layer writes in a run folder besides what it recorded (a run cut off before its record)
 RUN_LAYER = (LOG, RUN_INFO, OUTCOME, METRICS, RUN_FILES, "in.lammps", "data.lammps", "potential.in", "worker.json",
              "worker.log", "exit.json", "loop.in", ".stop")
-# what the protocols wrote, for folders whose manifest predates its list of outputs
-EARLIER_OUTPUTS = ("summary.csv", "survival.csv", "survival.png", "evscan.csv", "curves.parquet", "evscan.png",
-                   "structure.csv", "stages.csv", "traces.png", "coordination.png", "widom.csv", "isotherm.csv",
-                   "isotherm.png", "gcmc.csv", ".mdrive")
 CHAIN_WAIT_S = 120.0  # a chain's job may start before the command that submitted it has let go of the folder
 
 
@@ -41,24 +36,33 @@ def check(plan, inputs: dict) -> None:
     if not out.exists():
         _check_creatable(out)
         return
-    if plan.run.resume or plan.run.overwrite or any(out.iterdir()):
+    if plan.options.resume or plan.options.overwrite or any(out.iterdir()):
         study_lock.busy(out)  # in use says more than "holds results"; claim() takes the lock for good
-    if plan.run.resume:
-        check_resume(out, plan, inputs)
-        for job in plan.jobs:  # what --resume keeps, it reads: each run's files must be what mdrive wrote
-            for name in (METRICS, OUTCOME, RUN_INFO):
-                read_run_file(out / "runs" / job.name, name)
-        _check_mdrive_wrote(out, "--resume", redone=_redone(plan))
-        return
-    if not any(p.name != study_lock.LOCK for p in out.iterdir()):
-        return
-    if not plan.run.overwrite:
+    if plan.options.resume:
+        _check_resumable(plan, inputs)
+    elif any(p.name != study_lock.LOCK for p in out.iterdir()):
+        _check_overwritable(plan)
+
+
+def _check_resumable(plan, inputs: dict) -> None:
+    out = plan.out
+    check_resume(out, plan, inputs)
+    for job in plan.jobs:  # what --resume keeps, it reads: each run's files must be what mdrive wrote
+        for name in (METRICS, OUTCOME, RUN_INFO):
+            read_run_file(out / "runs" / job.name, name)
+    _check_mdrive_wrote(out, "--resume", redone=_redone(plan))
+
+
+def _check_overwritable(plan) -> None:
+    """A folder holding results is replaced only on --overwrite, and only if mdrive wrote all of it."""
+    out = plan.out
+    if not plan.options.overwrite:
         raise InputError(f"--out {out} already holds results: add --resume to continue them, "
                          f"--overwrite to replace them, or choose another --out")
     cwd = Path.cwd().resolve()
     if out == cwd or out in cwd.parents:
         raise InputError(f"--overwrite refuses --out {out}: it is the working folder or holds it; choose a "
-                         f"folder of its own, e.g. --out mdrive-{plan.command}")
+                         f"folder of its own, e.g. --out mdrive-{plan.protocol.name}")
     if not (out / MANIFEST).is_file():
         raise InputError(f"--overwrite refuses --out {out}: it holds no {MANIFEST}, so mdrive did not write it; "
                          f"choose another --out")
@@ -72,7 +76,7 @@ def check(plan, inputs: dict) -> None:
 def _redone(plan) -> set[str]:
     """The run folders --resume removes to run again: those without a final verdict."""
     runs = plan.out / "runs"
-    return {j.name for j in plan.jobs if not is_final(runs / j.name, plan.run.retry_failed)}
+    return {j.name for j in plan.jobs if not is_final(runs / j.name, plan.options.retry_failed)}
 
 
 def _check_mdrive_wrote(out: Path, option: str, redone: set[str] | None = None) -> None:
@@ -134,7 +138,7 @@ def remove_run(run_dir: Path) -> None:
 
 def outputs(out: Path) -> set[str]:
     """The top-level names mdrive wrote in `out`: its own, and the plain names its manifest lists."""
-    names = read_manifest(out).get("outputs", EARLIER_OUTPUTS)
+    names = read_manifest(out).get("outputs", [*study_kinds.all_outputs(), ".mdrive"])  # an earlier version's
     listed = {n for n in names if _plain(n)} if isinstance(names, list) else set()
     return {MANIFEST, CONFIG, "runs", submit.JOBS_FILE, submit.JOBS_DIR, study_lock.LOCK, *listed}
 
@@ -153,6 +157,13 @@ def remove_outputs(out: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def clear_for_overwrite(plan) -> None:
+    """--overwrite of a study folder (not one this command just claimed): remove the earlier study's outputs."""
+    options = plan.options
+    if options.overwrite and (plan.out / MANIFEST).is_file() and not options.resume:
+        remove_outputs(plan.out)
 
 
 def claim(plan, inputs: dict) -> Path | None:
@@ -204,8 +215,8 @@ def check_resume(out: Path, plan, inputs: dict) -> None:
     if not (out / MANIFEST).exists():
         raise InputError(f"--resume: {out} holds no {MANIFEST}; start without --resume")
     before = read_manifest(out)
-    if before.get("command") != plan.command:
-        raise InputError(f"--resume: {out} holds a '{before.get('command')}' study, not '{plan.command}'")
+    if before.get("command") != plan.protocol.name:
+        raise InputError(f"--resume: {out} holds a '{before.get('command')}' study, not '{plan.protocol.name}'")
     if before.get("parameters") != json.loads(json.dumps(plan.parameters)):
         raise InputError(f"--resume: {out} was started with other parameters; resume with the same "
                          f"options, or use another --out")
@@ -218,10 +229,9 @@ def check_resume(out: Path, plan, inputs: dict) -> None:
 
 def _input_paths(plan) -> list[Path]:
     """Files this invocation reads: structure sources and potential files."""
-    paths = [Path(s.source.rpartition("@")[0]) for s in plan.structures if "@" in (s.source or "")]
-    for potential in [plan.potential, *plan.stage_potentials]:
-        if potential is not None:
-            paths += list(potential.files)
+    paths = [Path(s.source.rpartition("@")[0]) for s in plan.study.structures if "@" in (s.source or "")]
+    for potential in plan.potentials:
+        paths += list(potential.files)
     return [p.resolve() for p in paths if p.exists()]
 
 

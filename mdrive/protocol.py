@@ -1,19 +1,24 @@
-"""The one interface every protocol implements (the shape of ASE's Calculator and janus-core's calculations):
-typed Params, `plan(params, run) -> Study` (its jobs and inputs), `analyze(run_dir, info, error) -> dict`
-(one run's verdict: status and cause), `summarize(out, rows, params) -> (text, headline)`. The command line,
-the config file, the manifest, --resume and `report` are generated from it (mdrive.commands, mdrive.driver).
+"""The one interface every protocol implements (the shape of ASE's CalculatorTemplate and janus-core's
+calculations): typed Params, `plan(params, run) -> Study` (its jobs and inputs), `analyze(run_dir, info, error)`
+(one run's verdict: status and cause), `summarize(out, rows, params) -> (text, headline)`, and, as every kind
+of study folder (mdrive.study_kinds), its output files, typed headline and leaderboard metrics. The command
+line, the config file, the manifest, --resume and `report` are generated from it (mdrive.commands, mdrive.driver).
 """
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from abc import abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
 
+from mdrive import study_kinds
 from mdrive.errors import InputError
 from mdrive.params import param
+from mdrive.potentials.base import BACKENDS
 from mdrive.scheduler import LAUNCHERS, SCHEDULERS
+from mdrive.study_kinds import PROTOCOLS, StudyKind  # noqa: F401  (PROTOCOLS: the names, declared there)
 
-PROTOCOLS = ("ramp", "evscan", "meltquench", "widom", "gcmc")
 # measured: Python, mpi4py and liblammps take ~64 MB resident; BLAS buffers and imports want more room
 MIN_MEMORY_PER_RANK = 256e6
 
@@ -29,7 +34,7 @@ class RunOptions:
     backend: str = param("auto", "how a mace: or sevennet: model runs: its pair style (native, or mdrive's plugin of "
                          "it) or the ASE bridge; auto: the pair style when the build or a built plugin has it, "
                          "else the bridge",
-                         choices=("auto", "native", "plugin", "ase"))
+                         choices=BACKENDS)
     ranks_per_run: int = param(1, "MPI ranks per LAMMPS run; the world is split into groups of K ranks", min=1,
                                metavar="K")
     gpus: int = param(0, "GPUs per run (Kokkos, one MPI rank per GPU), checked against the build; 0: CPU", min=0,
@@ -97,23 +102,51 @@ class Study:
     provenance: dict = field(default_factory=dict)  # further manifest entries (e.g. the MC guard's verdict)
 
 
-@dataclass(frozen=True)
-class Protocol:
-    name: str
-    help: str  # one line for `mdrive --help`
-    description: str  # the command's --help text
-    params: type  # a dataclass of param() fields, with check()
-    plan: Callable  # (params, RunOptions) -> Study
-    analyze: Callable  # (run_dir, info, error) -> dict with status and cause
-    summarize: Callable  # (out, rows, params) -> (headline text, headline data)
-    reduced_by: str | None = None  # the switch that puts values in reduced LJ units (--lj)
-    presets: dict = field(default_factory=dict)  # preset name -> field defaults it changes
+class Protocol(StudyKind):
+    """A protocol: its typed Params, its plan, one run's verdict and the summary of all of them. The command
+    line, config file, manifest, --resume and `report` are generated from this declaration."""
+
+    help: ClassVar[str]  # one line for `mdrive --help`
+    description: ClassVar[str]  # the command's --help text
+    params: ClassVar[type]  # a frozen dataclass of param() fields, with check()
+    reduced_by: ClassVar[str | None] = None  # the switch that puts values in reduced LJ units (--lj)
+    presets: ClassVar[Mapping[str, dict]] = {}  # preset name -> field defaults it changes
+    runs = True
+
+    @abstractmethod
+    def plan(self, params, run: RunOptions) -> Study:
+        """The study's jobs and every input they read; bad input raises InputError before anything runs."""
+
+    @abstractmethod
+    def analyze(self, run_dir: Path, info: dict, error: str | None) -> dict:
+        """One run's verdict from its folder: a dict with at least `status` (mdrive.jobs.FINAL) and `cause`."""
+
+    @abstractmethod
+    def summarize(self, out: Path, rows: list[dict], params) -> tuple[str, Mapping]:
+        """Write `outputs` from every run's verdict; returns the headline as text and as `headline` data."""
+
+    def status(self, folder: Path) -> list[str]:
+        from mdrive import submit
+
+        return submit.status(folder)
+
+    def cancel(self, folder: Path) -> list[str]:
+        from mdrive import submit
+
+        return submit.cancel(folder)
+
+    def reduced(self, params) -> bool:
+        """Whether `params` hold reduced LJ values (no units to write)."""
+        return bool(self.reduced_by and getattr(params, self.reduced_by, False))
 
 
 def get(name: str) -> Protocol:
-    if name not in PROTOCOLS:
-        raise InputError(f"'{name}' is not a protocol; one of {', '.join(PROTOCOLS)}")
-    return importlib.import_module(f"mdrive.protocols.{name}").PROTOCOL
+    """The protocol named `name` (a kind of study that runs through mdrive.driver)."""
+    kind = study_kinds.get(name)
+    if not isinstance(kind, Protocol):
+        protocols = [n for n in study_kinds.names() if isinstance(study_kinds.get(n), Protocol)]
+        raise InputError(f"'{name}' is not a protocol; one of {', '.join(protocols)}")
+    return kind
 
 
 def resolve(protocol: Protocol, given: dict, config: dict | None = None) -> tuple[RunOptions, object]:

@@ -38,6 +38,7 @@ class StopControl:
         self.supervisor = supervisor[1] if supervisor and supervisor[0] == socket.gethostname() else None
         self.signal: int | None = None
         self.outside: str | None = None  # what the supervisor's side said
+        self.disk_full = False  # the output folder cannot be written any more
 
     def install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
@@ -46,9 +47,10 @@ class StopControl:
     def _on_signal(self, signum, _frame) -> None:
         self.signal = signum
 
-    def request(self, reason: str) -> None:
-        """Stop for a reason of mdrive's own (e.g. the output folder cannot be written any more)."""
-        self.outside = reason
+    def cannot_write(self, folder: Path, err: OSError) -> None:
+        """Stop because the output folder is full or read-only: what is written stays, no further run starts."""
+        self.outside = f"cannot write in {folder}: {err.strerror or err}"
+        self.disk_full = True
 
     def reason(self) -> str:
         if self.signal is not None:
@@ -77,7 +79,7 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def execute(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = None,
+def run_deck(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = None,
             lammps_args: list[str] | tuple = (), before_close=None) -> str | None:
     """Run `run_dir/in.lammps` on `comm`; None if LAMMPS finished, else the error text.
 

@@ -67,10 +67,20 @@ def environment(extra: dict | None = None) -> dict:
     return {"PATH": path, "OMP_NUM_THREADS": "1", "LAMMPS_POTENTIALS": str(potentials_dir()), **(extra or {})}
 
 
-def job(request: Request, executable: str, arguments: list[str], directory: Path, env: dict,
-        name: str | None = None, after: str | None = None):
-    """The PSI/J job: `executable arguments` on request.processes ranks, output beside it in `directory`;
-    `after`: a job id this one waits for (it starts once that one ended, however it ended)."""
+@dataclass(frozen=True)
+class Command:
+    """What a batch job runs: `executable arguments` in `directory` (its output lands beside it), with `env`."""
+
+    executable: str
+    arguments: list[str]
+    directory: Path
+    env: dict
+    name: str | None = None
+
+
+def job(request: Request, command: Command, after: str | None = None):
+    """The PSI/J job: the command on request.processes ranks; `after`: a job id this one waits for (it starts
+    once that one ended, however it ended)."""
     from psij import Job, JobAttributes, JobSpec, ResourceSpecV1
 
     if request.nodes:
@@ -85,10 +95,23 @@ def job(request: Request, executable: str, arguments: list[str], directory: Path
         custom[key] = value.format(after)
     attributes = JobAttributes(duration=timedelta(minutes=request.minutes), queue_name=request.queue,
                                account=request.account, custom_attributes=custom or None)
-    spec = JobSpec(executable=executable, arguments=arguments, directory=directory, environment=env, name=name,
-                   resources=resources, attributes=attributes, launcher=request.launcher,
-                   stdout_path=directory / "stdout.txt", stderr_path=directory / "stderr.txt")
+    spec = JobSpec(executable=command.executable, arguments=command.arguments, directory=command.directory,
+                   environment=command.env, name=command.name, resources=resources, attributes=attributes,
+                   launcher=request.launcher, stdout_path=command.directory / "stdout.txt",
+                   stderr_path=command.directory / "stderr.txt")
     return Job(spec)
+
+
+def submit_job(request: Request, command: Command, after: str | None = None) -> str:
+    """Submit one job, its batch script kept beside it (job.SCHEDULER.sh: the record, and a way to resubmit
+    by hand); the scheduler's job id."""
+    from mdrive.manifest import write_text
+
+    psij_job = job(request, command, after)
+    text = script(request, psij_job)
+    if text is not None:
+        write_text(command.directory / f"job.{request.scheduler}.sh", text)
+    return submit(request, psij_job)
 
 
 def executor(scheduler: str):

@@ -16,7 +16,7 @@ from pathlib import Path
 from mdrive import scheduler
 from mdrive.errors import InputError
 from mdrive.jobs import FINAL, is_final, read_metrics
-from mdrive.manifest import MANIFEST, now, read_manifest, write_json, write_text
+from mdrive.manifest import MANIFEST, now, read_manifest, write_json
 
 JOBS_FILE, JOBS_DIR = "jobs.json", "jobs"
 CHAIN_ENV, RANKS_ENV = "MDRIVE_CHAIN", "MDRIVE_JOB_RANKS"  # set in a job's environment by the submission
@@ -62,11 +62,11 @@ def first(plan) -> str:
     """Submit job 1 of a study whose folder is written (rank 0 of the submitting command)."""
     from dataclasses import asdict
 
-    req = request(plan.run)
-    earlier = read_record(plan.out)["jobs"] if plan.run.resume and (plan.out / JOBS_FILE).is_file() else []
-    record = {"command": plan.command, "scheduler": req.scheduler, "request": asdict(req),
+    req = request(plan.options)
+    earlier = read_record(plan.out)["jobs"] if plan.options.resume and (plan.out / JOBS_FILE).is_file() else []
+    record = {"command": plan.protocol.name, "scheduler": req.scheduler, "request": asdict(req),
               "job_time_s": req.minutes * 60, "time_limit_s": req.minutes * 60 - margin_s(req.minutes * 60),
-              "max_jobs": len(earlier) + given(plan.run, "max_jobs"), "runs": [j.name for j in plan.jobs],
+              "max_jobs": len(earlier) + given(plan.options, "max_jobs"), "runs": [j.name for j in plan.jobs],
               "jobs": earlier,
               "cancelled": None}
     native_id = _submit(plan.out, record, after=None)
@@ -116,12 +116,8 @@ def _submit(out: Path, record: dict, after: str | None) -> str:
     args = ["-m", "mdrive", record["command"], "--config", str(out / "config.yaml"), "--out", str(out), "--resume",
             "--time-limit", f"{record['time_limit_s']:g}s"]
     env = scheduler.environment({CHAIN_ENV: str(out), RANKS_ENV: str(req.processes)})
-    job = scheduler.job(req, sys.executable, args, job_dir, env, name=f"mdrive-{record['command']}-{number}",
-                        after=after)
-    text = scheduler.script(req, job)
-    if text is not None:
-        write_text(job_dir / f"job.{req.scheduler}.sh", text)
-    native_id = scheduler.submit(req, job)
+    command = scheduler.Command(sys.executable, args, job_dir, env, f"mdrive-{record['command']}-{number}")
+    native_id = scheduler.submit_job(req, command, after)
     record["jobs"].append({"id": native_id, "submitted": now(), "folder": str(job_dir.relative_to(out)),
                            "after": after})
     _save(out, record)

@@ -1,6 +1,6 @@
 """`python -m mdrive.worker RUN_DIR`: one run in a process of its own (see isolation.py).
 
-The process reads RUN_DIR/worker.json, caps its own data memory at the run's budget, runs the deck on
+The process reads RUN_DIR/worker.json (mdrive.run_setup), caps its own data memory at the run's budget, runs the deck on
 its own MPI world (a singleton, or the ranks of a nested mpiexec) and writes RUN_DIR/exit.json: the
 LAMMPS error text, or null when the deck finished. A process that dies by a signal writes nothing;
 the supervisor tells that from the missing file. Its heap, threads, plugins and working directory
@@ -11,44 +11,44 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
-import json
 import resource
 import signal
 import sys
 from pathlib import Path
 
-SETUP, EXIT = "worker.json", "exit.json"
+from mdrive.run_setup import Setup
+
+EXIT = "exit.json"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def main(run_dir: Path) -> int:
-    setup = json.loads((run_dir / SETUP).read_text())
+    setup = Setup.read(run_dir)
     _die_with_parent()
     faulthandler.enable()  # a crash leaves the Python stack in worker.log, beside the log
-    cap_memory(setup.get("memory_bytes"))
+    cap_memory(setup.rank_memory_bytes)
     raise_stack()
 
     from mdrive.runtime import keep_freed_memory, load_torch_first  # imports no lammps yet
 
     keep_freed_memory()  # MLIP speed (runtime.py); this process ends with the run, so nothing leaks on
-    if setup.get("torch_first"):
+    if setup.torch_first:
         load_torch_first()  # before anything below loads liblammps
     from mpi4py import MPI
 
     from mdrive.manifest import write_json
-    from mdrive.run import OneRankError, StopControl, execute
+    from mdrive.run import OneRankError, StopControl, run_deck
 
     comm = MPI.COMM_WORLD
-    stop = StopControl(deadline=setup.get("deadline"), stop_file=run_dir / setup["stop_file"],
-                       supervisor=setup.get("supervisor"))
+    stop = StopControl(deadline=setup.deadline, stop_file=run_dir / setup.stop_file, supervisor=setup.supervisor)
     stop.install()
     def record(error):
         if comm.rank == 0:
             write_json(run_dir / EXIT, {"error": error})
 
     try:
-        execute(run_dir, comm, stop, callbacks=_callbacks(setup.get("bridge")),
-                lammps_args=setup.get("lammps_args", []), before_close=record)
+        run_deck(run_dir, comm, stop, callbacks=_callbacks(setup.bridge), lammps_args=setup.lammps_args,
+                 before_close=record)
     except OneRankError as one:  # only this rank saw the error: record it, then end the others with us
         write_json(run_dir / EXIT, {"error": str(one)})
         sys.stderr.flush()

@@ -219,8 +219,8 @@ CASES = [
     (ramp("--submit", "slurm", "--time-limit", "100"), "--time-limit is set by --submit from --job-time"),
     (ramp("--submit", "slurm", "--job-time", "20"), "--job-time 20 s is out of range"),
     (ramp("--submit", "slurm", "--launcher", "aprun"), "--launcher 'aprun': choose one of mpirun, srun"),
-    (["status", "{d}/notmdrive"], "holds no jobs.json: it was not submitted with --submit"),
-    (["cancel", "{d}/notmdrive"], "holds no jobs.json: it was not submitted with --submit"),
+    (["status", "{d}/notmdrive"], "holds no manifest.json: not an mdrive output folder"),
+    (["cancel", "{d}/notmdrive"], "holds no manifest.json: not an mdrive output folder"),
     # compare
     (["compare", "{d}/c.html", "{d}/notmdrive"], "is not an mdrive output folder (no manifest.json)"),
     (["compare", "{d}/c.html", "{d}/malformed"], "is not a readable mdrive manifest"),
@@ -317,7 +317,9 @@ MORE = [
     (["cancel", damaged("jobs-list")], "it holds a JSON list, not an object"),
     (["cancel", damaged("jobs-types")], "is missing or not what mdrive writes"),
     (["cancel", damaged("jobs-scheduler")], "scheduler 'condor' is not one mdrive submits to"),
-    (["status", "{d}/cu.extxyz"], "holds no jobs.json"),
+    (["status", "{d}/cu.extxyz"], "holds no manifest.json"),
+    (["status", STUDY], "holds no jobs.json: it was not submitted with --submit"),
+    (["cancel", STUDY], "holds no jobs.json: it was not submitted with --submit"),
     (["status", "{d}/scaling-bad"], "is not the study.yaml mdrive writes"),
     (["status", "{d}/scaling-alias"], "YAML aliases"),
     # report and --resume read a study's own files
@@ -464,10 +466,10 @@ def make_untrusted(d: Path) -> None:
     (d / "pot-latin1.yaml").write_bytes("pair_style: lj/cut 6.0 # \xe9\n".encode("latin-1"))
     (d / "longname").mkdir()
     write_structures(d / "longname" / ("c" * 240 + ".extxyz"), [copper()])
-    (d / "scaling-bad").mkdir()
-    (d / "scaling-bad" / "study.yaml").write_text("kind: weak\npoints: 5\n")
-    (d / "scaling-alias").mkdir()
-    (d / "scaling-alias" / "study.yaml").write_text("a: &x [1]\nb: *x\n")
+    for name, study in (("scaling-bad", "kind: weak\npoints: 5\n"), ("scaling-alias", "a: &x [1]\nb: *x\n")):
+        (d / name).mkdir()
+        (d / name / "manifest.json").write_text('{"command": "scaling plan"}')  # as earlier versions named it
+        (d / name / "study.yaml").write_text(study)
 
 
 def make_studies(d: Path) -> None:

@@ -17,7 +17,8 @@ from mpi4py import MPI  # noqa: E402
 
 from mdrive import decks, potentials  # noqa: E402
 from mdrive.logs import read_log  # noqa: E402
-from mdrive.run import StopControl, execute  # noqa: E402
+from mdrive.run import StopControl  # noqa: E402
+from mdrive.run import run_deck as run_in_lammps  # noqa: E402
 from mdrive.structures import Structure  # noqa: E402
 
 EV_PER_A3_TO_BAR = 1.602176634e6
@@ -40,7 +41,7 @@ def run_deck(template, variables, spec, atoms):
     structure = Structure("x", atoms, "test")
     tmp = Path(tempfile.mkdtemp())
     decks.compose(tmp, template, variables, potential, structure)
-    error = execute(tmp, MPI.COMM_SELF, StopControl(), callbacks=potential.callbacks(structure.elements))
+    error = run_in_lammps(tmp, MPI.COMM_SELF, StopControl(), callbacks=potential.callbacks(structure.elements))
     assert error is None, error
     return read_log(tmp / "log.lammps")
 

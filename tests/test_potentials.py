@@ -13,7 +13,7 @@ from mpi4py import MPI
 from mdrive import decks, potentials
 from mdrive.errors import InputError
 from mdrive.logs import read_log
-from mdrive.run import StopControl, execute
+from mdrive.run import StopControl, run_deck
 from mdrive.runtime import build
 from mdrive.structures import Structure
 
@@ -37,7 +37,7 @@ def energy_per_atom(spec: str, atoms) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
         decks.compose(run_dir, "single.in", {}, potentials.load(spec), Structure("x", atoms, "test"))
-        assert execute(run_dir, MPI.COMM_SELF, StopControl()) is None
+        assert run_deck(run_dir, MPI.COMM_SELF, StopControl()) is None
         row = read_log(run_dir / "log.lammps").runs[0].thermo.iloc[0]
         return row["PotEng"] / row["Atoms"]
 

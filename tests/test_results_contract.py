@@ -4,6 +4,7 @@ were written; a protocol declared in the test folder alone appears, ranked, in `
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -48,3 +49,44 @@ def test_compare_gives_the_kept_leaderboard(studies):
     r = mdrive("compare", studies / "board.md", *[studies / n for n in FOLDERS], "--format", "md")
     assert r.returncode == 0, r.stderr
     assert (studies / "board.md").read_text() == (STUDIES / "compare.md").read_text()
+
+
+def test_a_protocol_declared_in_the_test_folder_is_ranked_in_compare(tmp_path, monkeypatch):
+    """tests/toy_protocol.py declares a protocol (its outputs, typed headline and one ranked metric) and nothing
+    in mdrive names it: run through mdrive's command line, its folders join compare with their numbers ranked."""
+    import json
+    import sys
+
+    from helpers import ENV, copper, write_structures
+
+    from mdrive import compare, study_kinds
+
+    monkeypatch.setattr(study_kinds, "_registered", dict(study_kinds._registered))  # the other tests never see it
+    import toy_protocol
+
+    study_kinds.register(toy_protocol.KIND)
+
+    src = write_structures(tmp_path / "cu.extxyz", [copper(2), copper(3)])
+    energies = {}
+    for spec in ("eam:Cu_u3.eam", "eam/alloy:CuNi.eam.alloy"):
+        out = tmp_path / spec.split(":")[0].replace("/", "-")
+        r = subprocess.run([sys.executable, str(ROOT / "tests" / "toy_protocol.py"), "toy", str(src), "--potential",
+                            spec, "--out", str(out)], capture_output=True, text=True, env=ENV, timeout=300)
+        assert r.returncode == 0, r.stderr
+        head = json.loads((out / "manifest.json").read_text())["headline"]
+        assert set(head) == set(toy_protocol.ToyHeadline.__annotations__) and head["structures"] == 2
+        assert (out / toy_protocol.TABLE).is_file()
+        energies[spec] = head["energy_per_atom"]
+    assert energies["eam:Cu_u3.eam"] != energies["eam/alloy:CuNi.eam.alloy"]
+    assert study_kinds.get("toy") is toy_protocol.KIND
+    board = tmp_path / "board.md"
+    compare.build(board, [tmp_path / "eam", tmp_path / "eam-alloy"], {}, "md")
+    lines = [x for x in board.read_text().splitlines() if x.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert "toy E (eV/atom)" in head
+    rows = {cells[1]: cells for cells in ([c.strip() for c in x.strip("|").split("|")] for x in lines[2:])}
+    column = head.index("toy E (eV/atom)")
+    for spec, energy in energies.items():
+        assert float(rows[spec][column]) == pytest.approx(energy, rel=1e-3)
+    best = min(energies, key=energies.get)  # lower is better, as the metric declares
+    assert rows[best][0] == "1" and rows[max(energies, key=energies.get)][0] == "2"

@@ -6,6 +6,7 @@ import pytest
 import yaml
 from helpers import mdrive
 
+from mdrive import scheduler
 from mdrive.protocols import scaling
 from mdrive.structures import CANTOR_ELEMENTS, cantor
 
@@ -55,13 +56,14 @@ def test_slurm_script_from_psij_carries_the_kokkos_launch(tmp_path):
     r = mdrive("scaling", "plan", "--kind", "weak", "--potential", "snap:W_2940_2017_2", "--atoms-per-rank", "4000",
                "--ranks", "4,8", "--gpus-per-node", "4", "--out", out)
     assert r.returncode == 0, r.stderr
-    study = scaling.Study.load(out)
+    study = scaling.ScalingStudy.load(out)
     point = study.points[1]
     assert (point.ranks, point.nodes) == (8, 2)
     args = study.launch[point.name]
     assert args[:12] == ["-in", "in.lammps", "-log", "log.lammps", "-k", "on", "g", "4", "-sf", "kk", "-pk", "kokkos"]
     request = scaling.request(point, "slurm", {"queue": "gpu", "account": "mat123", "minutes": 45, "launcher": "srun"})
-    script = scaling.render_script(out / "jobs" / point.name, point, args, {"OMP_NUM_THREADS": "1"}, request)
+    command = scaling.command(out / "jobs" / point.name, point, args, {"OMP_NUM_THREADS": "1"})
+    script = scheduler.script(request, scheduler.job(request, command))
     for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-task=1",
                  "#SBATCH --time=0:45:0", '#SBATCH --partition="gpu"', '#SBATCH --account="mat123"',
                  "export OMP_NUM_THREADS=1"):
@@ -111,11 +113,9 @@ def test_a_run_logged_on_other_ranks_than_planned_is_a_wrong_launch(tmp_path, cu
 ])
 def test_pbs_and_lsf_scripts_of_a_follow_up_job(tmp_path, name, lines):
     """A follow-up job of a --submit chain, as PSI/J renders it: 4 ranks on 2 nodes, 90 min, after job 123."""
-    from mdrive import scheduler
-
     request = scheduler.Request(name, 4, 2, 0, 90, "batch", "mat1", "mpirun")
-    job = scheduler.job(request, "/usr/bin/python3", ["-m", "mdrive", "ramp"], tmp_path, {"OMP_NUM_THREADS": "1"},
-                        after="123")
+    command = scheduler.Command("/usr/bin/python3", ["-m", "mdrive", "ramp"], tmp_path, {"OMP_NUM_THREADS": "1"})
+    job = scheduler.job(request, command, after="123")
     script = scheduler.script(request, job)
     for line in lines:
         assert line in script, line

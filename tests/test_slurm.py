@@ -141,6 +141,29 @@ def test_ramp_chain_of_jobs_equals_a_local_run(tmp_path, slurm):
                                   pd.read_csv(local / "summary.csv").drop(columns=drop))
 
 
+def test_status_and_cancel_of_a_scaling_study(tmp_path, slurm):
+    """`mdrive status` and `mdrive cancel` treat a scaling study as any study folder: the 2-rank point asks two
+    nodes of the one-node cluster and stays queued; cancel ends it alone, and `scaling run` submits it again."""
+    out = tmp_path / "weak"
+    assert mdrive("scaling", "plan", "--kind", "weak", "--potential", "eam/alloy:CuNi.eam.alloy", "--atoms-per-rank",
+                  "1000", "--ranks", "1,2", "--ranks-per-node", "1", "--steps", "50", "--warmup", "0", "--out", out,
+                  env=slurm).returncode == 0
+    r = mdrive("scaling", "run", out, "--scheduler", "slurm", "--minutes", "5", env=slurm)
+    assert r.returncode == 0 and r.stdout.count("submitted to slurm as") == 2, r.stdout + r.stderr
+    status = wait_for(lambda: "weak-r0001: completed" in (s := mdrive("status", out, env=slurm).stdout) and s, 120,
+                      "the one-rank point did not complete", slurm)
+    assert "weak-r0002: queued" in status, status
+    r = mdrive("cancel", out, env=slurm)
+    assert r.returncode == 0 and r.stdout.count("cancelled slurm job") == 1, r.stdout + r.stderr
+    status = mdrive("status", out, env=slurm).stdout.splitlines()
+    assert status[0].startswith("weak-r0001: completed") and status[1].startswith("weak-r0002: cancelled"), status
+    again = mdrive("cancel", out, env=slurm)
+    assert again.returncode == 0 and "no job was still queued or running" in again.stdout
+    r = mdrive("scaling", "run", out, "--scheduler", "slurm", "--minutes", "5", env=slurm)
+    assert "weak-r0001: already done, skipped" in r.stdout and "weak-r0002: submitted to slurm" in r.stdout, r.stdout
+    assert mdrive("cancel", out, env=slurm).stdout.count("cancelled slurm job") == 1
+
+
 def test_cancel_leaves_the_folder_resumable(tmp_path, slurm):
     src = structure_set(tmp_path, 4, name="s{k}")
     args = ["ramp", src, "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", "60", "--t-stop", "1000"]

@@ -1,5 +1,5 @@
 """Command-line commands; each module has add(subparsers), which sets `run(args, argv) -> exit code`.
-A protocol's command is generated from its declaration (mdrive.protocol): `protocol_command(PROTOCOL)`."""
+A protocol's command is generated from its declaration (mdrive.protocol): `protocol_command(name)`."""
 from __future__ import annotations
 
 
@@ -23,5 +23,5 @@ def run(p, args, argv) -> int:
     from mdrive import driver
 
     given = {k: v for k, v in vars(args).items() if k not in ("run", "command")}
-    return driver.execute(lambda: driver.plan_for(p, given), argv)
+    return driver.run_protocol(lambda: driver.plan_for(p, given), argv)
 

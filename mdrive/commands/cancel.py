@@ -1,5 +1,6 @@
-"""`mdrive cancel OUT`: cancel a submitted study's queued and running jobs. Runs under way end as censored;
-the folder stays resumable (`--resume`, with --submit to go on as jobs)."""
+"""`mdrive cancel OUT`: cancel a study's queued and running batch jobs. A protocol study's runs under way end as
+censored and the folder stays resumable (`--resume`, with --submit to go on as jobs); a scaling study's
+cancelled points are submitted again by `mdrive scaling run`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,7 @@ def add(sub) -> None:
 
 
 def main(args, argv) -> int:
-    from mdrive import submit
+    from mdrive import study_kinds
 
-    print("\n".join(submit.cancel(args.folder)))
+    print("\n".join(study_kinds.of_folder(args.folder).cancel(args.folder)))
     return 0

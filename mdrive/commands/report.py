@@ -13,14 +13,15 @@ def add(sub) -> None:
 
 
 def run(args, argv) -> int:
-    from mdrive import protocol, study_lock
+    from mdrive import protocol, study_kinds, study_lock
     from mdrive.manifest import read_manifest
 
     manifest = read_manifest(args.folder)
-    command = manifest.get("command")
-    if command not in protocol.PROTOCOLS:
-        raise InputError(f"report rebuilds {', '.join(protocol.PROTOCOLS)} folders, not '{command}'")
-    p = protocol.get(command)
+    kind = study_kinds.of_folder(args.folder, manifest)
+    if not isinstance(kind, protocol.Protocol):
+        raise InputError(f"report rebuilds a protocol's folder from its runs' logs; {args.folder} is a {kind.name} "
+                         f"study (its own command collects it)")
+    p = kind
     if not isinstance(manifest.get("config"), dict):
         raise InputError(f"report: {args.folder} was written by an older mdrive (its manifest holds no config); "
                          f"run the study again")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mdrive.errors import InputError
 from mdrive.params import add_options, param, resolve
+from mdrive.potentials.base import BACKENDS
 from mdrive.protocols.md import SEED_MAX
 
 
@@ -24,7 +25,7 @@ class PlanParams:
                              choices=("weak", "strong"))
     system: str = param("cantor", "cantor (random FCC alloy) or a structure file", str)
     potential: str | None = param(None, "FAMILY:FILE, as for the protocols", str, metavar="SPEC")
-    backend: str = param("auto", "how a mace: model runs", str, choices=("auto", "native", "plugin", "ase"))
+    backend: str = param("auto", "how a mace: model runs", str, choices=BACKENDS)
     elements: tuple[str, ...] = param((), "cantor: elements to decorate with (default: the 20 of MACE-MP-0, or "
                                       "those the potential covers)", str, many=True, metavar="El[,El...]")
     lattice: float = param(3.6, "cantor: FCC lattice constant", dim="length", min=1.0, max=20.0)
@@ -83,7 +84,7 @@ def main(args, argv) -> int:
                     print(f"{name}: {state}", flush=True)
             return 0
         table = scaling.collect(args.folder)
-        scaling.write_results(args.folder, table, scaling.Study.load(args.folder).kind)
+        scaling.write_results(args.folder, table, scaling.ScalingStudy.load(args.folder).kind)
         done = table[table["status"] == "done"]
         for _, r in table[table["status"] == "wrong launch"].iterrows():
             print(f"mdrive: {r['point']}: wrong launch: {r['reason']}", file=sys.stderr)
@@ -129,9 +130,9 @@ def _plan(given) -> int:
         p.atoms = len(build[p.name].atoms)
     probe = Structure("probe", cantor(500, tuple(elements), args.lattice, args.seed), "probe") \
         if args.system == "cantor" else build[points[0].name]
-    study = scaling.Study(args.kind, args.system, potential.spec, points, args.steps, args.warmup, args.temperature,
-                          seed=args.seed, elements=list(elements), lattice=args.lattice,
-                          neighbor_cutoff=scaling.neighbor_cutoff(potential, probe))
+    study = scaling.ScalingStudy(args.kind, args.system, potential.spec, points, args.steps, args.warmup,
+                                 args.temperature, seed=args.seed, elements=list(elements), lattice=args.lattice,
+                                 neighbor_cutoff=scaling.neighbor_cutoff(potential, probe))
     scaling.check_domains(study, len(probe.atoms) / probe.atoms.get_volume())
     out.mkdir(parents=True, exist_ok=True)
     scaling.write_jobs(out, study, potential, build)

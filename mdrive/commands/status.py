@@ -1,5 +1,5 @@
-"""`mdrive status OUT`: where a submitted study stands — its runs' progress from their folders and each batch
-job's state from the scheduler (a protocol study submitted with --submit, or a scaling study's points)."""
+"""`mdrive status OUT`: where a study stands — its runs' progress from their folders and each batch job's state
+from the scheduler (a protocol study submitted with --submit, or a scaling study's points)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,12 +12,7 @@ def add(sub) -> None:
 
 
 def main(args, argv) -> int:
-    from mdrive import submit
-    from mdrive.protocols import scaling
+    from mdrive import study_kinds
 
-    if (args.folder / scaling.STUDY).is_file():
-        lines = [f"{name}: {state}" for name, state in scaling.job_states(args.folder).items()]
-    else:
-        lines = submit.status(args.folder)
-    print("\n".join(lines))
+    print("\n".join(study_kinds.of_folder(args.folder).status(args.folder)))
     return 0

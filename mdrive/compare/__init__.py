@@ -12,7 +12,7 @@ from mdrive.errors import InputError
 def build(out: Path, folders: list[Path], labels: dict[str, str], fmt: str = "html") -> list[str]:
     """Write the comparison to `out` (HTML or Markdown); returns the warnings it printed in it."""
     from mdrive.compare import data
-    from mdrive.compare.page import COLUMNS
+    from mdrive.compare.page import columns
     from mdrive.manifest import now, write_text
 
     check_out(out, folders, fmt)
@@ -22,7 +22,7 @@ def build(out: Path, folders: list[Path], labels: dict[str, str], fmt: str = "ht
     table = data.leaderboard(read, {command for command, _ in unlike})
     if fmt == "md":
         notes = "".join(f"\n> ⚠ {w} — not ranked together.\n" for w in warnings)
-        write_text(out, MARK + data.markdown(table, COLUMNS) + notes)
+        write_text(out, MARK + data.markdown(table, columns()) + notes)
         return warnings
     from mdrive.compare import figures, page
 

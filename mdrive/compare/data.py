@@ -1,6 +1,6 @@
-"""What `mdrive compare` reads from output folders: which potential each folder ran, each protocol's numbers as
-the folder's own summary gives them (manifest headline, summary.csv, evscan.csv, survival.csv, scaling.csv),
-the leaderboard built from them, and the parameters that differ between folders of one protocol."""
+"""What `mdrive compare` reads from output folders: which potential each folder ran, each kind's numbers as its
+own declaration reads them from the folder (mdrive.study_kinds: headline scores, speed points), the leaderboard
+built from them, and the parameters that differ between folders of one protocol."""
 from __future__ import annotations
 
 import hashlib
@@ -11,22 +11,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mdrive import study_kinds
 from mdrive.errors import InputError
+from mdrive.study_kinds import Metric, StudyKind
 
-COMMANDS = ("ramp", "evscan", "meltquench", "widom", "gcmc", "scaling plan")  # the folders compare reads
-# the leaderboard's ranked metrics: column -> True when higher is better (MLIP Arena ranks AUCs and the speed
-# exponent; mdrive adds the EV-scan failure rate)
-RANKED = {"nvt_auc": True, "npt_auc": True, "ev_failure_percent": False, "speed_exponent": False}
 SPEED_AT = (100, 1000)
+# the speed fit's numbers, from any kind's speed points (MLIP Arena ranks the exponent)
+SPEED = (Metric("steps_per_s_100", "steps/s @100"), Metric("steps_per_s_1000", "steps/s @1000"),
+         Metric("speed_exponent", "n (steps/s ∝ N^-n)", better="lower"))
 
 
 @dataclass
 class Folder:
     path: Path
-    command: str
+    kind: StudyKind
     label: str  # the potential's name in the report (one per spec + file hashes)
     manifest: dict
     parameters: dict = field(default_factory=dict)
+
+
+def metrics() -> list[tuple[Metric, StudyKind | None]]:
+    """Every leaderboard column with the kind it belongs to (None: the speed fit's, of every kind)."""
+    return [(m, kind) for kind in study_kinds.every() for m in kind.metrics] + [(m, None) for m in SPEED]
 
 
 def potential_key(manifest: dict) -> tuple[str, str]:
@@ -46,11 +52,9 @@ def read_folders(paths: list[Path], labels: dict[str, str]) -> list[Folder]:
     for path in paths:
         if not (path / "manifest.json").is_file():
             raise InputError(f"{path} is not an mdrive output folder (no manifest.json); give folders that "
-                             f"ramp, evscan, meltquench, widom, gcmc or scaling wrote")
+                             f"{', '.join(study_kinds.names())} wrote")
         manifest = read_manifest(path)
-        command = manifest.get("command")
-        if command not in COMMANDS:
-            raise InputError(f"{path}: its manifest names command '{command}', which compare does not read")
+        kind = study_kinds.of_folder(path, manifest)
         _check_shape(path, manifest)
         spec, key = potential_key(manifest)
         keys = keys_of_spec.setdefault(spec, [])
@@ -60,7 +64,7 @@ def read_folders(paths: list[Path], labels: dict[str, str]) -> list[Folder]:
         name = default if default in labels else spec if spec in labels else None
         used.add(name)
         label = labels.get(name, default)
-        folders.append(Folder(path, command, label, manifest, manifest.get("parameters") or {}))
+        folders.append(Folder(path, kind, label, manifest, manifest.get("parameters") or {}))
     _check_one_each(folders)
     unused = sorted(set(labels) - used)
     if unused:
@@ -87,10 +91,10 @@ def _check_one_each(folders: list[Folder]) -> None:
     argument order (runs of two studies do not pool into one headline: run them as one study)."""
     seen: dict[tuple[str, str], Path] = {}
     for f in folders:
-        first = seen.setdefault((f.label, f.command), f.path)
+        first = seen.setdefault((f.label, f.kind.name), f.path)
         if first is not f.path:
             raise InputError(f"{f.path} is given twice" if first.resolve() == f.path.resolve() else
-                             f"{first} and {f.path} both hold {f.command} results of {f.label}: compare one "
+                             f"{first} and {f.path} both hold {f.kind.name} results of {f.label}: compare one "
                              f"folder per potential and protocol (run their structures as one study)")
 
 
@@ -100,7 +104,7 @@ def mismatches(folders: list[Folder]) -> list[tuple[str, str]]:
     out = []
     by_command: dict[str, list[Folder]] = {}
     for f in folders:
-        by_command.setdefault(f.command, []).append(f)
+        by_command.setdefault(f.kind.name, []).append(f)
     for command, group in by_command.items():
         for key in sorted({k for f in group for k in f.parameters}):
             values: dict[str, list[str]] = {}
@@ -110,49 +114,6 @@ def mismatches(folders: list[Folder]) -> list[tuple[str, str]]:
                 said = "; ".join(f"{json.loads(v)} ({', '.join(labels)})" for v, labels in values.items())
                 out.append((command, f"{command}: {key} differs between folders: {said}"))
     return out
-
-
-# --- per protocol ------------------------------------------------------------------------------------
-
-
-def ramp_numbers(f: Folder) -> dict:
-    out = {}
-    for ensemble, h in (f.manifest.get("headline") or {}).items():
-        if not isinstance(h, dict):
-            continue
-        out[f"{ensemble}_percent"] = h.get("completed_percent")
-        out[f"{ensemble}_auc"] = h.get("arena_auc")
-        out[f"{ensemble}_scored"] = h.get("scored")
-        out[f"{ensemble}_censored"] = h.get("censored")
-    return out
-
-
-def evscan_numbers(f: Folder) -> dict:
-    h = f.manifest.get("headline") or {}
-    return {"ev_failure_percent": h.get("failure_percent"), "ev_spearman_E": h.get("spearman_E_compression"),
-            "ev_spearman_dEdV": h.get("spearman_dEdV_compression")}
-
-
-def meltquench_numbers(f: Folder) -> dict:
-    h = f.manifest.get("headline") or {}
-    found = {k: v for k, v in h.items() if isinstance(v, dict) and "replicas_valid" in v}
-    if not found:
-        return {}
-    first = next(iter(found.values()))  # the first structure's
-    mean = {k: (v[0] if isinstance(v, list) else None) for k, v in first.items() if k != "replicas_valid"}
-    return {"mq_density": mean.get("density_g_cm3"), "mq_cn4": mean.get("cn4_fraction"),
-            "mq_excess_energy": mean.get("excess_energy_per_atom")}
-
-
-def widom_numbers(f: Folder) -> dict:
-    h = f.manifest.get("headline") or {}
-    done = [v for v in h.values() if isinstance(v, dict) and v.get("mu_ex") is not None]
-    if not done:
-        return {}
-    return {"widom_mu_ex": done[0]["mu_ex"], "widom_mu_ex_err": done[0].get("mu_ex_err")}
-
-
-NUMBERS = {"ramp": ramp_numbers, "evscan": evscan_numbers, "meltquench": meltquench_numbers, "widom": widom_numbers}
 
 
 def speed_points(f: Folder) -> pd.DataFrame:
@@ -165,15 +126,8 @@ def speed_points(f: Folder) -> pd.DataFrame:
 
 
 def _speed_points(f: Folder) -> pd.DataFrame:
-    if f.command == "ramp" and (f.path / "summary.csv").is_file() and f.manifest.get("ranks_per_run", 1) == 1:
-        t = pd.read_csv(f.path / "summary.csv")
-        t = t[pd.to_numeric(t["steps_per_s"], errors="coerce") > 0]
-        return pd.DataFrame({"atoms": t["n_atoms"], "steps_per_s": t["steps_per_s"]})
-    if f.command == "scaling plan" and (f.path / "scaling.csv").is_file():
-        t = pd.read_csv(f.path / "scaling.csv")
-        t = t[(t["status"] == "done") & (t["ranks"] == 1)]
-        return pd.DataFrame({"atoms": t["atoms"], "steps_per_s": t["timesteps_per_s"]})
-    return pd.DataFrame(columns=["atoms", "steps_per_s"])
+    points = f.kind.speed_points(f.path, f.manifest)
+    return pd.DataFrame(columns=["atoms", "steps_per_s"]) if points is None else points
 
 
 def speed_fit(points: pd.DataFrame) -> dict:
@@ -207,7 +161,7 @@ def leaderboard(folders: list[Folder], unlike: set[str]) -> pd.DataFrame:
     speeds: dict[str, list] = {}
     for f in folders:
         row = rows.setdefault(f.label, {"potential": f.label, "spec": potential_key(f.manifest)[0]})
-        for name, value in NUMBERS.get(f.command, lambda _: {})(f).items():
+        for name, value in f.kind.scores(f.manifest.get("headline") or {}, f.parameters).items():
             row.setdefault(name, value)  # the first folder of a protocol counts; mismatches() says if they differ
         speeds.setdefault(f.label, []).append(speed_points(f))
     for label, frames in speeds.items():
@@ -217,10 +171,11 @@ def leaderboard(folders: list[Folder], unlike: set[str]) -> pd.DataFrame:
     table = pd.DataFrame(list(rows.values()))
     table["rank"] = np.nan
     ranks = []
-    for column, higher in RANKED.items():
-        protocol = "evscan" if column.startswith("ev_") else "ramp" if column.endswith("_auc") else None
-        if column in table and protocol not in unlike and table[column].notna().any():
-            ranks.append(table[column].rank(ascending=not higher, method="min"))
+    for metric, kind in metrics():
+        column = metric.column
+        ranked = metric.better is not None and (kind is None or kind.name not in unlike)
+        if ranked and column in table and table[column].notna().any():
+            ranks.append(table[column].rank(ascending=metric.better == "lower", method="min"))
     if ranks:
         mean = pd.concat(ranks, axis=1).mean(axis=1)
         table["rank"] = mean.rank(method="min")

@@ -7,18 +7,14 @@ import json
 
 import pandas as pd
 
+from mdrive.compare import data
 from mdrive.compare.data import Folder, cell
 
-COLUMNS = {
-    "rank": "rank", "potential": "potential",
-    "nvt_percent": "NVT % steps", "nvt_auc": "NVT AUC", "nvt_scored": "NVT scored", "nvt_censored": "NVT censored",
-    "npt_percent": "NPT % steps", "npt_auc": "NPT AUC", "npt_scored": "NPT scored", "npt_censored": "NPT censored",
-    "ev_failure_percent": "EV fail %", "ev_spearman_E": "EV Spearman E", "ev_spearman_dEdV": "EV Spearman dE/dV",
-    "mq_density": "MQ density (g/cm³)", "mq_cn4": "MQ 4-fold", "mq_excess_energy": "MQ E − crystal (eV/atom)",
-    "widom_mu_ex": "Widom μex (eV)", "widom_mu_ex_err": "Widom ± (eV)",
-    "steps_per_s_100": "steps/s @100", "steps_per_s_1000": "steps/s @1000",
-    "speed_exponent": "n (steps/s ∝ N^-n)",
-}
+
+def columns() -> dict[str, str]:
+    """The leaderboard's columns in order, column -> heading: rank and potential, then every kind's metrics."""
+    return {"rank": "rank", "potential": "potential", **{m.column: m.header for m, _ in data.metrics()}}
+
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1400px}
@@ -43,13 +39,14 @@ rows.forEach(function(r){b.appendChild(r);});});});
 """
 
 
-# in the page, the run counts ride in their AUC's cell (the Markdown table keeps them as columns)
-FOLDED = {"nvt_auc": ("nvt_scored", "nvt_censored"), "npt_auc": ("npt_scored", "npt_censored")}
-
-
 def table_html(table: pd.DataFrame) -> str:
-    shown = [c for c in COLUMNS if c in table and c not in {x for pair in FOLDED.values() for x in pair}]
-    head = "".join(f"<th>{html.escape(COLUMNS[c])}</th>" for c in shown)
+    headings = columns()
+    riders = {}  # in the page, a run count rides in its AUC's cell (the Markdown table keeps it as a column)
+    for m, _ in data.metrics():
+        if m.rides_in:
+            riders.setdefault(m.rides_in, []).append(m.column)
+    shown = [c for c in headings if c in table and c not in {x for group in riders.values() for x in group}]
+    head = "".join(f"<th>{html.escape(headings[c])}</th>" for c in shown)
     rows = []
     for _, row in table.iterrows():
         cells = []
@@ -58,9 +55,9 @@ def table_html(table: pd.DataFrame) -> str:
             value = "" if text == "missing" else str(row.get(c))
             css = ' class="missing"' if text == "missing" else ""
             note = ""
-            if c in FOLDED and text != "missing":
-                scored, censored = (cell(row.get(x)) for x in FOLDED[c])
-                note = f" <small>({scored} scored, {censored} censored)</small>"
+            if c in riders and text != "missing":  # "(2 scored, 0 censored)": each rider's heading's last word
+                said = ", ".join(f"{cell(row.get(x))} {headings[x].split()[-1]}" for x in riders[c])
+                note = f" <small>({html.escape(said)})</small>"
             cells.append(f'<td data-v="{html.escape(value)}"{css}>{html.escape(text)}{note}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<div class='wide'><table id='leaderboard'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}"
@@ -75,7 +72,7 @@ def provenance_html(folders: list[Folder]) -> str:
         about = {"potential": m.get("potential"), "versions": m.get("versions"),
                  "lammps": (m.get("lammps_build") or {}).get("version") if isinstance(m.get("lammps_build"), dict)
                  else m.get("lammps_build")}
-        runs = {str(f.path): {"command": f.command, "parameters": f.parameters, "started": f.manifest.get("started")}
+        runs = {str(f.path): {"command": f.kind.name, "parameters": f.parameters, "started": f.manifest.get("started")}
                 for f in mine}
         parts.append(f"<h3>{html.escape(label)}</h3><pre>{html.escape(json.dumps(about, indent=1, default=str))}"
                      f"</pre><pre>{html.escape(json.dumps(runs, indent=1, default=str))}</pre>")
@@ -87,7 +84,7 @@ def page(table: pd.DataFrame, figures: list[tuple[str, str]], folders: list[Fold
     warned = "".join(f"<p class='warn'>⚠ {html.escape(w)} — not ranked together.</p>" for w in warnings)
     figs = "".join(f"<figure><figcaption><b>{html.escape(title)}</b></figcaption>{image}</figure>"
                    for title, image in figures)
-    listed = "".join(f"<li>{html.escape(str(f.path))}: {html.escape(f.command)}, {html.escape(f.label)}</li>"
+    listed = "".join(f"<li>{html.escape(str(f.path))}: {html.escape(f.kind.name)}, {html.escape(f.label)}</li>"
                      for f in folders)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="generator" content="mdrive compare">

@@ -26,7 +26,16 @@ def load(spec: str, backend: str = "auto") -> Potential:
     entry = FAMILIES[family]
     if not arg and entry.needs_file:
         raise InputError(f"potential '{spec}' names no file: write {family}:FILE")
-    return entry.load(spec, arg, backend) if entry.takes_backend else entry.load(spec, arg)
+    return with_build_hints(entry.load(spec, arg, backend) if entry.takes_backend else entry.load(spec, arg))
+
+
+def with_build_hints(potential: Potential) -> Potential:
+    """The potential with the LAMMPS build each of its styles needs, for the refusal where the build lacks it."""
+    from dataclasses import replace
+
+    from mdrive.potentials.families import build_hint
+
+    return replace(potential, build_hints={s: build_hint(s) for s in potential.styles})
 
 
 def from_yaml(spec: str) -> Potential:
@@ -67,7 +76,7 @@ def from_yaml(spec: str) -> Potential:
         spec, "yaml", tuple(doc.get("styles", [style.split()[0]])), lines,
         tuple(doc["elements"]) if doc.get("elements") else None, files,
         newton={True: "on", False: "off"}.get(newton, newton),
-        multi_rank=bool(doc.get("multi_rank", True)), kokkos=Kokkos(kokkos) if kokkos else None,
+        multi_rank=bool(doc.get("multi_rank", True)), kokkos=Kokkos() if kokkos else None,
         units=doc.get("units", "metal"))
 
 

@@ -8,12 +8,15 @@ from pathlib import Path
 
 from mdrive.errors import InputError
 
+# how an MLIP runs: its pair style (native: in the build; plugin: mdrive's build of it) or the ASE bridge;
+# auto: the pair style when the build or a built plugin has it, else the bridge
+BACKENDS = ("auto", "native", "plugin", "ase")
+
 
 @dataclass(frozen=True)
 class Kokkos:
-    """How the style runs under Kokkos: the suffixed style and the `package kokkos` options it needs."""
+    """That the style has a Kokkos variant (LAMMPS's -sf kk finds it), the `package kokkos` options it needs."""
 
-    style: str
     package: str = "newton on neigh half"
     refuse: str = ""  # why the Kokkos style cannot run this configuration on a GPU (empty: it can)
 
@@ -43,6 +46,7 @@ class Potential:
     torch: bool = False  # runs libtorch inside LAMMPS: a run's process loads torch first (runtime.load_torch_first)
     max_atoms: int | None = None  # the most atoms the style runs safely (None: no known limit)
     about: dict = field(default_factory=dict, compare=False)  # provenance beyond the files: model, package versions
+    build_hints: dict = field(default_factory=dict, compare=False)  # style -> the LAMMPS build that has it (load())
 
     def lines(self, elements: list[str]) -> list[str]:
         """The potential include for atom types holding `elements` (type 1 = elements[0])."""
@@ -81,9 +85,7 @@ class Potential:
                                  f"`python -m mdrive plugins build`")
         for style in self.styles:
             if self.plugin is None and not build.has_pair(style):
-                from mdrive.potentials.families import build_hint
-
-                hint = build_hint(style)
+                hint = self.build_hints.get(style) or "a LAMMPS build with the package providing it"
                 raise InputError(
                     f"pair style '{style}' (potential {self.spec}) is not in this LAMMPS build "
                     f"(LAMMPS {build.version}); it needs {hint}; `python -m mdrive info` lists what this build has")
@@ -96,10 +98,12 @@ class Potential:
         """Callbacks the run layer attaches to this potential's fixes, for atom types holding `elements`."""
         return self.bridge(list(elements)) if self.bridge else {}
 
-    def worker_setup(self, elements: list[str]) -> dict:
+    def worker_setup(self, elements: list[str]):
         """What a run's own process must set up before LAMMPS starts (mdrive.worker): torch first, and
         the callbacks of a potential computed outside LAMMPS, rebuilt there from the spec."""
-        return {"torch_first": self.torch, "bridge": [self.spec, list(elements)] if self.bridge else None}
+        from mdrive.run_setup import Setup
+
+        return Setup(torch_first=self.torch, bridge=(self.spec, tuple(elements)) if self.bridge else None)
 
     def hashes(self) -> dict[str, str]:
         return {str(p): sha256(p) for p in self.files}

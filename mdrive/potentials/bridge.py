@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
@@ -32,7 +33,7 @@ def ase(spec: str, arg: str) -> Potential:
     if not (isinstance(make, type) and issubclass(make, BaseCalculator)):  # a spec (a config file) runs no other code
         raise InputError(f"potential {spec}: {module}:{factory} is not an ASE calculator class; name one, e.g. "
                          f"ase:ase.calculators.emt:EMT")
-    return bridged(spec, module, factory, options(query, spec))
+    return bridged(spec, Calculator(module, factory, options(query, spec)))
 
 
 def _factory(module: str, factory: str):
@@ -42,10 +43,20 @@ def _factory(module: str, factory: str):
         raise InputError(f"ASE calculator {module}:{factory} cannot be loaded ({err}); install its package") from None
 
 
-def bridged(spec: str, module: str, factory: str, kwargs: dict, family: str = "ase", files: tuple = (),
+@dataclass(frozen=True)
+class Calculator:
+    """An ASE calculator by name: FACTORY(**kwargs) of MODULE."""
+
+    module: str
+    factory: str
+    kwargs: dict
+
+
+def bridged(spec: str, named: Calculator, family: str = "ase", files: tuple = (),
             elements: tuple[str, ...] | None = None) -> Potential:
-    """The Potential that runs calculator FACTORY(**kwargs) of MODULE through fix external; `files` are hashed
-    into the manifest, `elements` (when the calculator does not tell) are what it covers."""
+    """The Potential that runs the `named` calculator through fix external; `files` are hashed into the
+    manifest, `elements` (when the calculator does not tell) are what it covers."""
+    module, factory, kwargs = named.module, named.factory, named.kwargs
     calculator = _calculator(module, factory, json.dumps(kwargs, sort_keys=True))
     cutoff = float(getattr(calculator, "r_max", 0) or getattr(calculator, "cutoff", 0) or kwargs.get("cutoff", 0)
                    or 5.0)
@@ -76,7 +87,7 @@ class Bridge:
     An exception cannot cross the callback into LAMMPS (ctypes prints it and LAMMPS goes on with zero forces,
     an ideal gas that would be scored valid), so a model that raises, or returns a non-finite energy, force or
     stress, is recorded in `failure` and the run is ended after this step (force_timeout); the run layer then
-    reports it (run.execute), and the results layer drops the rows written from this step on."""
+    reports it (run.run_deck), and the results layer drops the rows written from this step on."""
 
     def __init__(self, calculator, elements: list[str], lmp):
         self.calculator, self.lmp = calculator, lmp

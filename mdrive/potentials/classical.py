@@ -37,7 +37,7 @@ def eam(spec: str, arg: str) -> Potential:
 
     def lines(els):
         return ["pair_style eam"] + [f"pair_coeff {i} {i} {path}" for i, _ in enumerate(els, 1)]
-    return Potential(spec, "eam", ("eam",), lines, (element,), (path,), kokkos=Kokkos("eam/kk"), cutoff=cutoff)
+    return Potential(spec, "eam", ("eam",), lines, (element,), (path,), kokkos=Kokkos(), cutoff=cutoff)
 
 
 def eam_setfl(spec: str, arg: str, style: str) -> Potential:
@@ -45,7 +45,7 @@ def eam_setfl(spec: str, arg: str, style: str) -> Potential:
     path = find_file(arg)
     elements = _setfl_elements(path, style)
     return Potential(spec, style, (style,), _pair_lines(style, str(path)), elements, (path,),
-                     kokkos=Kokkos(f"{style}/kk"), cutoff=float(words(path, line=4)[4]))
+                     kokkos=Kokkos(), cutoff=float(words(path, line=4)[4]))
 
 
 def _funcfl_element(path: Path) -> str:
@@ -107,7 +107,7 @@ def tersoff_sw(spec: str, arg: str, style: str) -> Potential:
         if len(fields) >= 3 and all(f in atomic_numbers for f in fields[:3]):
             elements.update(fields[:3])
     return Potential(spec, style, (style,), _pair_lines(style, str(path)), tuple(sorted(elements)), (path,),
-                     kokkos=Kokkos(f"{style}/kk"))
+                     kokkos=Kokkos())
 
 
 def snap(spec: str, arg: str) -> Potential:
@@ -117,7 +117,7 @@ def snap(spec: str, arg: str) -> Potential:
     zbl = _shipped_zbl(arg + ".snap")
     return Potential(spec, "snap", ("snap",) + (("zbl",) if zbl else ()),
                      _pair_lines("snap", f"{coeff} {param}", zbl), elements, (coeff, param),
-                     kokkos=Kokkos("snap/kk"))
+                     kokkos=Kokkos())
 
 
 def mliap(spec: str, arg: str) -> Potential:
@@ -144,7 +144,7 @@ def mliap(spec: str, arg: str) -> Potential:
     style = f"mliap model {kind} {model} descriptor {dkind} {desc}"
     return Potential(spec, "mliap", ("mliap",) + (("zbl",) if zbl else ()),
                      _pair_lines(style, "", zbl), tuple(_keyword(desc, "elems")), (model, desc),
-                     kokkos=Kokkos("mliap/kk"))
+                     kokkos=Kokkos())
 
 
 def _mliap_kind(model: Path) -> str:
@@ -173,7 +173,7 @@ def uf3(spec: str, arg: str) -> Potential:
     elements = tuple(sorted(set(re.findall(r"^[23]B\s+(\w+)\s+(\w+)", text, re.M)[0])))
     order = 3 if re.search(r"^3B\s", text, re.M) else 2
     return Potential(spec, "uf3", ("uf3",), _pair_lines(f"uf3 {order}", str(path)), elements, (path,),
-                     newton="on", kokkos=Kokkos("uf3/kk"))
+                     newton="on", kokkos=Kokkos())
 
 
 def zbl(spec: str, arg: str) -> Potential:
@@ -185,7 +185,7 @@ def zbl(spec: str, arg: str) -> Potential:
 
     def lines(els):
         return [f"pair_style zbl {inner} {outer}"] + _zbl_pairs(els, "")
-    return Potential(spec, "zbl", ("zbl",), lines, None, (), kokkos=Kokkos("zbl/kk"), cutoff=outer)
+    return Potential(spec, "zbl", ("zbl",), lines, None, (), kokkos=Kokkos(), cutoff=outer)
 
 
 def lj(spec: str, arg: str) -> Potential:
@@ -193,7 +193,7 @@ def lj(spec: str, arg: str) -> Potential:
     eps, sigma, cut = _floats(arg, (0.0104, 3.4, 8.5), spec)
     return Potential(spec, "lj/cut", ("lj/cut",),
                      lambda els: [f"pair_style lj/cut {cut}", f"pair_coeff * * {eps} {sigma}"],
-                     None, (), kokkos=Kokkos("lj/cut/kk"), cutoff=cut)
+                     None, (), kokkos=Kokkos(), cutoff=cut)
 
 
 def _zbl_pairs(els: list[str], sub: str) -> list[str]:

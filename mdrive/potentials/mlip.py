@@ -9,10 +9,8 @@ import re
 from pathlib import Path
 
 from mdrive.errors import InputError
-from mdrive.potentials.base import Kokkos, Potential
+from mdrive.potentials.base import BACKENDS, Kokkos, Potential
 from mdrive.potentials.files import find_file
-
-BACKENDS = ("auto", "native", "plugin", "ase")
 
 
 def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
@@ -38,11 +36,11 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
         if trained is None:
             raise InputError(f"potential {spec}: the ASE bridge needs the trained MACE model (.model file) "
                              f"next to {path.name}")
-        from mdrive.potentials.bridge import bridged
+        from mdrive.potentials.bridge import Calculator, bridged
         from mdrive.potentials.mace_e3nn import usable
 
-        return bridged(spec, "mace.calculators", "MACECalculator", {
-            "model_paths": str(usable(trained)), "default_dtype": "float64", "device": "cpu"}, files=(trained,))
+        return bridged(spec, Calculator("mace.calculators", "MACECalculator", {
+            "model_paths": str(usable(trained)), "default_dtype": "float64", "device": "cpu"}), files=(trained,))
     plugin = None
     if backend == "plugin":
         from mdrive.plugins import library
@@ -57,17 +55,17 @@ def mace(spec: str, arg: str, backend: str = "auto") -> Potential:
     if path.name.endswith("-mliap_lammps.pt"):
         return Potential(spec, "mace-mliap", ("mliap",),
                          lambda els: [f"pair_style mliap unified {path} 0", f"pair_coeff * * {' '.join(els)}"],
-                         None, (path,), newton="on", kokkos=Kokkos("mliap/kk"), torch=True)
+                         None, (path,), newton="on", kokkos=Kokkos(), torch=True)
     if path.suffix == ".json":
         return Potential(spec, "symmetrix", ("symmetrix/mace",),
                          _star("symmetrix/mace", path), _json_elements(path), (path,), newton="on",
-                         kokkos=Kokkos("symmetrix/mace/kk"))
+                         kokkos=Kokkos())
     if option not in ("", "no_domain_decomposition"):
         raise InputError(f"potential {spec}: unknown option '{option}'; the only one is no_domain_decomposition")
     style = f"mace {option}".strip()
     return Potential(spec, "mace", ("mace",), _star(style, path), None, (path,), newton="on",
                      multi_rank=option == "", plugin=plugin, torch=True,
-                     kokkos=Kokkos("mace/kk"))
+                     kokkos=Kokkos())
 
 
 def _trained_model(path: Path) -> Path | None:
@@ -105,7 +103,7 @@ def nequip(spec: str, arg: str) -> Potential:
 def allegro(spec: str, arg: str) -> Potential:
     path = _nequip_file(spec, arg)
     return Potential(spec, "allegro", ("allegro",), _star("allegro", path), None, (path,), newton="on",
-                     kokkos=Kokkos("allegro/kk"), torch=True)
+                     kokkos=Kokkos(), torch=True)
 
 
 def pace(spec: str, arg: str) -> Potential:
@@ -120,12 +118,12 @@ def pace(spec: str, arg: str) -> Potential:
     if len(paths) == 2:
         return Potential(spec, "pace/extrapolation", ("pace/extrapolation",),
                          _star("pace/extrapolation", f"{paths[0]} {paths[1]}"), elements, paths,
-                         newton="on", kokkos=Kokkos("pace/extrapolation/kk"))
+                         newton="on", kokkos=Kokkos())
     algorithm = option or "product"
     refuse = "pace/kk on the GPU needs 'product', not 'recursive' (LAMMPS stops with \"Must use 'product' " \
              "algorithm with pair pace/kk on the GPU\")" if algorithm == "recursive" else ""
     return Potential(spec, "pace", ("pace",), _star(f"pace {algorithm}", paths[0]), elements, paths,
-                     newton="on", kokkos=Kokkos("pace/kk", refuse=refuse))
+                     newton="on", kokkos=Kokkos(refuse=refuse))
 
 
 def _star(style: str, files) -> callable:

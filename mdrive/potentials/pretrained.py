@@ -17,10 +17,9 @@ import zipfile
 from pathlib import Path
 
 from mdrive.errors import InputError
-from mdrive.potentials.base import Potential, sha256
+from mdrive.potentials.base import BACKENDS, Potential, sha256
 from mdrive.potentials.files import find_file
 
-SEVENNET_BACKENDS = ("auto", "native", "plugin", "ase")
 CHGNET_MODELS = ("0.3.0", "0.2.0", "r2scan")
 # pair_e3gnn keeps its edge arrays on the stack (about 28 bytes an edge); mdrive's run process lets the
 # stack grow to the kernel's gap below it (>= 128 MiB, worker.raise_stack): ~4.5 M edges, i.e. about 35,000
@@ -33,8 +32,8 @@ def sevennet(spec: str, arg: str, backend: str = "auto") -> Potential:
     from mdrive.potentials.bridge import options
 
     modal = options(query, spec, known=("modal",)).get("modal")
-    if backend not in SEVENNET_BACKENDS:
-        raise InputError(f"--backend must be one of {', '.join(SEVENNET_BACKENDS)} (got {backend})")
+    if backend not in BACKENDS:
+        raise InputError(f"--backend must be one of {', '.join(BACKENDS)} (got {backend})")
     from mdrive.runtime import load_torch_first
 
     load_torch_first()  # both routes run libtorch in the run's process
@@ -48,10 +47,10 @@ def sevennet(spec: str, arg: str, backend: str = "auto") -> Potential:
             raise InputError(f"potential {spec}: SevenNetCalculator reads checkpoints (.pth), not deployed "
                              f"TorchScript; use the checkpoint, or --backend native")
         elements = _checkpoint_elements(spec, checkpoint, modal)
-        from mdrive.potentials.bridge import bridged
+        from mdrive.potentials.bridge import Calculator, bridged
 
         kwargs = {"model": str(checkpoint), "device": "cpu", **({"modal": modal} if modal else {})}
-        return bridged(spec, "sevenn.calculator", "SevenNetCalculator", kwargs, family="sevennet-ase",
+        return bridged(spec, Calculator("sevenn.calculator", "SevenNetCalculator", kwargs), family="sevennet-ase",
                        files=(checkpoint,), elements=elements)
     from mdrive.plugins import library
 
@@ -158,9 +157,9 @@ def chgnet(spec: str, arg: str) -> Potential:
     else:
         path = find_file(arg)
         kwargs, files = {"model": str(path)}, (path,)
-    from mdrive.potentials.bridge import bridged
+    from mdrive.potentials.bridge import Calculator, bridged
 
-    return bridged(spec, "mdrive.potentials.pretrained", "chgnet_calculator", kwargs, family="chgnet",
+    return bridged(spec, Calculator("mdrive.potentials.pretrained", "chgnet_calculator", kwargs), family="chgnet",
                    files=files)
 
 

@@ -37,6 +37,19 @@ def check(path: Path, doc) -> None:
         raise InputError(f"{path}: unknown key '{unknown[0]}'; a potential YAML takes {', '.join(KEYS)}")
     if "pair_style" not in doc or not ("pair_coeff" in doc or "pairs" in doc):
         raise InputError(f"{path}: a potential YAML needs 'pair_style' and 'pair_coeff' or 'pairs' keys")
+    _check_lines(path, doc)
+    _check_rules(path, doc)
+    listed = {(path.parent / f).resolve() for f in doc.get("files") or []}
+    trusted = os.environ.get(TRUST) == "1"
+    for command in lines(path, "commands", doc.get("commands") or []):
+        if trusted:  # any command, still one line each
+            line(path, "commands", str(command).replace("$", ""))
+        else:
+            _check_command(path, line(path, "commands", command), listed)
+
+
+def _check_lines(path: Path, doc: dict) -> None:
+    """pair_style, pair_coeff and pairs: one safe LAMMPS line each."""
     style = line(path, "pair_style", doc["pair_style"])
     if any(word in STYLES_REFUSED for word in style.split()):
         raise InputError(f"{path}: pair_style {style.split()[0]} runs code a file names; not in a potential file")
@@ -47,6 +60,10 @@ def check(path: Path, doc) -> None:
         raise InputError(f"{path}: 'pairs' must be {KEYS['pairs']}, e.g. Cu-Ni: 0.4 2.5")
     for key, value in pairs.items():
         line(path, f"pairs {key}", value)
+
+
+def _check_rules(path: Path, doc: dict) -> None:
+    """The lists and the style's rules, of the types mdrive reads."""
     for key in ("elements", "files", "styles"):
         words(path, key, doc.get(key) or [])
     for key, kinds in (("newton", (bool, str)), ("multi_rank", (bool,)), ("kokkos", (str,)), ("units", (str,))):
@@ -56,13 +73,6 @@ def check(path: Path, doc) -> None:
         raise InputError(f"{path}: 'newton' must be on or off")
     if doc.get("units", "metal") not in UNITS:
         raise InputError(f"{path}: 'units' must be one of {', '.join(UNITS)}")
-    listed = {(path.parent / f).resolve() for f in doc.get("files") or []}
-    trusted = os.environ.get(TRUST) == "1"
-    for command in lines(path, "commands", doc.get("commands") or []):
-        if trusted:  # any command, still one line each
-            line(path, "commands", str(command).replace("$", ""))
-        else:
-            _check_command(path, line(path, "commands", command), listed)
 
 
 def lines(path: Path, key: str, value) -> list:

@@ -5,21 +5,24 @@ Each structure's lattice vectors are scaled by (1+s), s evenly spaced in [-strai
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
-from mdrive import decks, metrics
+from mdrive import decks, metrics, units
 from mdrive.errors import InputError
 from mdrive.jobs import Job, read_run_log
 from mdrive.params import param
 from mdrive.potentials import Potential
 from mdrive.protocol import Protocol, Study, read_structures
 from mdrive.structures import Structure, formula
+from mdrive.study_kinds import Metric
 
-BAR_TO_GPA = 1e-4
+TABLE, CURVES, PLOT = "evscan.csv", "curves.parquet", "evscan.png"
 MAX_STRAIN = 0.9  # (1 - 0.9)³: 1/1000 of the volume; the closest-approach check usually stops sooner
 EVSCAN_COLUMNS = ["structure", "n_atoms", "status", "cause", "failed", "sign_changes", "spearman_E_compression",
                   "spearman_dEdV_compression"]
@@ -79,7 +82,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     """One scan's verdict: valid or invalid (the curve's test) when every point ran; a LAMMPS error or a
     crash before the first point is a set-up error (`error`, not a failure of the potential); after it,
     the potential broke at that strain (`invalid`); a scan stopped between points is censored."""
-    out = {"structure": info["structure"], "n_atoms": info["n_atoms"], "formula": info["formula"],
+    result = {"structure": info["structure"], "n_atoms": info["n_atoms"], "formula": info["formula"],
            "status": "error", "cause": None, "failed": None, "sign_changes": None,
            "spearman_E_compression": None, "spearman_dEdV_compression": None, "curve": []}
     log, error = read_run_log(run_dir, error)
@@ -87,26 +90,26 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     strains = np.asarray(info["strains"])
     if error or len(rows) != len(strains):
         if not error:
-            out["status"], out["cause"] = "censored", f"stopped after {len(rows)} of {len(strains)} points"
+            result["status"], result["cause"] = "censored", f"stopped after {len(rows)} of {len(strains)} points"
         elif not rows:
-            out["cause"] = metrics.classify_error(error)[1]
+            result["cause"] = metrics.classify_error(error)[1]
         else:
             cause = metrics.classify_error(error, True)[1]
-            out["status"], out["cause"] = "invalid", f"{cause} at point {len(rows) + 1}"
-            out["failed"] = True
-        return out
+            result["status"], result["cause"] = "invalid", f"{cause} at point {len(rows) + 1}"
+            result["failed"] = True
+        return result
     points = pd.DataFrame(rows)
     energy, volume = points["PotEng"].to_numpy(), points["Volume"].to_numpy()
-    out.update(curve_metrics(strains, energy, volume))
-    out["status"] = "invalid" if out["failed"] else "valid"
-    if out["failed"]:
-        changes = out["sign_changes"]
-        out["cause"] = "energy not finite" if changes is None else f"{changes} sign changes of dE/dV"
-    out["curve"] = [{"strain": float(s), "volume": float(v), "volume_ratio": float(v / volume[len(volume) // 2]),
+    result.update(curve_metrics(strains, energy, volume))
+    result["status"] = "invalid" if result["failed"] else "valid"
+    if result["failed"]:
+        changes = result["sign_changes"]
+        result["cause"] = "energy not finite" if changes is None else f"{changes} sign changes of dE/dV"
+    result["curve"] = [{"strain": float(s), "volume": float(v), "volume_ratio": float(v / volume[len(volume) // 2]),
                      "energy": float(e), "energy_per_atom": float(e / info["n_atoms"]),
-                     "pressure_gpa": float(p * BAR_TO_GPA)}
+                     "pressure_gpa": units.from_lammps(float(p), "pressure")}
                     for s, v, e, p in zip(strains, volume, energy, points["Press"])]
-    return out
+    return result
 
 
 # --- outputs ---------------------------------------------------------------------------------------
@@ -118,18 +121,30 @@ def write_results(out: Path, rows: list[dict], params: ScanParams) -> tuple[str,
 
     table = pd.DataFrame(rows).reindex(columns=EVSCAN_COLUMNS)
     table = table.sort_values("structure", kind="stable").reset_index(drop=True)
-    write_text(out / "evscan.csv", table[EVSCAN_COLUMNS].to_csv(index=False))
+    write_text(out / TABLE, table[EVSCAN_COLUMNS].to_csv(index=False))
     curves = pd.DataFrame([{"structure": r["structure"], **p} for r in rows for p in r.get("curve", [])])
     if not curves.empty:
-        with atomic_path(out / "curves.parquet") as tmp:
+        with atomic_path(out / CURVES) as tmp:
             curves.to_parquet(tmp, index=False)
-        with atomic_path(out / "evscan.png") as tmp:
+        with atomic_path(out / PLOT) as tmp:
             plots.evscan(curves, table, tmp)
     head = headline(table)
     return headline_text(head), head
 
 
-def headline(table: pd.DataFrame) -> dict:
+class ScanHeadline(TypedDict):
+    """manifest["headline"] of an EV scan."""
+
+    structures: int
+    scored: int  # scans that ran to a verdict (valid or invalid)
+    error: int
+    censored: int
+    failure_percent: float | None  # % of scored scans with more than one sign change of dE/dV
+    spearman_E_compression: float | None  # mean over scored scans; ideal -1
+    spearman_dEdV_compression: float | None  # ideal +1
+
+
+def headline(table: pd.DataFrame) -> ScanHeadline:
     """Failure % over the scans that ran to a verdict (valid or invalid); set-up errors and stopped
     scans are counted apart, never as failures of the potential."""
     scored = table[table["status"].isin(["valid", "invalid"])]
@@ -169,8 +184,48 @@ def plan(params: ScanParams, run) -> Study:
     return Study(jobs(structs, potential, params), potential, structs)
 
 
-PROTOCOL = Protocol(
-    "evscan", "energy-volume scans: physical soundness under extreme deformation",
-    "Energy-volume scans under ±strain (MP-ALOE Table I): every lattice vector scaled by (1+s), atoms with "
-    "the cell, single points only; a scan fails with more than one sign change of dE/dV.",
-    ScanParams, plan, analyze, write_results)
+def worst_curves(folders: list, labels: list[str], worst: int = 3) -> str | None:
+    """Each potential's least monotonic EV curves under compression (highest Spearman E, ideal -1)."""
+    from mdrive.compare.figures import plt, svg
+
+    found = [f for f in folders if (f.path / CURVES).is_file()]
+    if not found:
+        return None
+    fig, axes = plt.subplots(1, len(found), figsize=(4.5 * len(found), 3.6), squeeze=False)
+    for ax, f in zip(axes[0], found):
+        table = pd.read_csv(f.path / TABLE)
+        curves = pd.read_parquet(f.path / CURVES)
+        order = table.assign(_s=pd.to_numeric(table["spearman_E_compression"], errors="coerce").fillna(1.0))
+        for name in order.sort_values("_s", ascending=False)["structure"][:worst]:
+            c = curves[curves["structure"] == name]
+            ax.plot(c["volume_ratio"], c["energy_per_atom"] - c["energy_per_atom"].min(), marker=".", label=name)
+        ax.set(xlabel="V / V0", ylabel="E - min E (eV/atom)", title=f"{f.label}: {worst} least monotonic")
+        ax.legend(fontsize=7)
+    return svg(fig)
+
+
+class EvScan(Protocol):
+    name = "evscan"
+    help = "energy-volume scans: physical soundness under extreme deformation"
+    description = ("Energy-volume scans under ±strain (MP-ALOE Table I): every lattice vector scaled by (1+s), "
+                   "atoms with the cell, single points only; a scan fails with more than one sign change of dE/dV.")
+    params = ScanParams
+    outputs = (TABLE, CURVES, PLOT)
+    headline = ScanHeadline
+    metrics = (Metric("ev_failure_percent", "EV fail %", better="lower"),
+               Metric("ev_spearman_E", "EV Spearman E"), Metric("ev_spearman_dEdV", "EV Spearman dE/dV"))
+
+    plan = staticmethod(plan)
+    analyze = staticmethod(analyze)
+    summarize = staticmethod(write_results)
+
+    def scores(self, headline: Mapping, parameters: Mapping) -> dict:
+        return {"ev_failure_percent": headline.get("failure_percent"),
+                "ev_spearman_E": headline.get("spearman_E_compression"),
+                "ev_spearman_dEdV": headline.get("spearman_dEdV_compression")}
+
+    def figures(self) -> tuple:
+        return (("EV scans: the worst curves", worst_curves),)
+
+
+KIND = EvScan()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mdrive import decks, metrics
+from mdrive import decks, metrics, units
 from mdrive.errors import InputError
 from mdrive.jobs import Job, read_run_log, run_tables
 from mdrive.manifest import write_text
@@ -33,8 +33,8 @@ from mdrive.protocols.mc import guard as mc_guard
 from mdrive.structures import Structure, formula
 
 TRACE = "trace.csv"
+ISOTHERM, TRACES, PLOT = "isotherm.csv", "gcmc.csv", "isotherm.png"
 GCMC = "f_mdrive_gcmc"
-GPA_TO_BAR = 1e4
 MAX_RESERVOIR_GPA = 0.1  # fix gcmc treats the reservoir as an ideal gas: beyond 1000 bar it is not one
 ISOTHERM_COLUMNS = ["run", "status", "cause", "reservoir", "value", "unit", "temperature", "n_mean", "n_err",
                     "density_mean", "pe_mean", "acc_insert", "acc_delete", "acc_translate", "acc_swap", "samples",
@@ -81,11 +81,11 @@ class GcmcParams(MCParams):
         """The reservoir values in the deck's units: eV or bar (metal), reduced (LJ)."""
         if self.mu or self.lj:
             return self.mu or self.pressure
-        return tuple(p * GPA_TO_BAR for p in self.pressure)
+        return tuple(units.to_lammps(p, "pressure") for p in self.pressure)
 
     @property
     def unit(self) -> str:
-        return "reduced" if self.lj else ("eV" if self.mu else "bar")
+        return "reduced" if self.lj else units.unit("energy" if self.mu else "pressure")
 
     @property
     def swap_pair(self) -> tuple[str, str] | None:
@@ -139,7 +139,7 @@ def structure_jobs(structures: list[Structure], potential, sp: Species, params: 
                                                "structure": s.name, "elements": elements, "lj": False,
                                                "atom_style": variables["atom_style"]})
             compose = decks.composer("gcmc.in", variables, potential=potential, structure=s, files=files,
-                                     elements=elements, atom_style=variables["atom_style"])
+                                     elements=elements)
             jobs.append(Job(name, compose, info,
                             cost=len(s.atoms) * params.steps * (1 + (params.exchanges + params.moves) / params.every),
                             worker=potential.worker_setup(elements), templates=("gcmc.in",)))
@@ -155,21 +155,21 @@ def _info(name: str, params: GcmcParams, value: float, extra: dict) -> dict:
 
 
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
-    out = {k: info.get(k) for k in ("run", "reservoir", "value", "unit", "temperature")}
-    out.update(status="error", cause=None, samples=0)
+    result = {k: info.get(k) for k in ("run", "reservoir", "value", "unit", "temperature")}
+    result.update(status="error", cause=None, samples=0)
     log, error = read_run_log(run_dir, error)
     thermo = log.runs[-1].thermo if log and log.runs else pd.DataFrame()
     if f"{GCMC}[1]" in thermo:
         trace = _trace(thermo, info)
         write_text(run_dir / TRACE, trace.to_csv(index=False))
-        out.update(_summary(trace, info.get("equilibrate")))
+        result.update(_summary(trace, info.get("equilibrate")))
     if error:
-        out["status"], out["cause"] = metrics.classify_error(error)
-    elif out["samples"] and log.runs[-1].ended == "completed":
-        out["status"] = "valid"
+        result["status"], result["cause"] = metrics.classify_error(error)
+    elif result["samples"] and log.runs[-1].ended == "completed":
+        result["status"] = "valid"
     else:
-        out["status"], out["cause"] = "censored", "stopped before the run finished"
-    return out
+        result["status"], result["cause"] = "censored", "stopped before the run finished"
+    return result
 
 
 def _trace(thermo: pd.DataFrame, info: dict) -> pd.DataFrame:
@@ -220,13 +220,13 @@ def write_results(out: Path, rows: list[dict], params: GcmcParams | None = None)
 
     table = pd.DataFrame(rows).reindex(columns=ISOTHERM_COLUMNS)
     table = table.sort_values(["reservoir", "value", "run"]).reset_index(drop=True)
-    write_text(out / "isotherm.csv", table.to_csv(index=False))
+    write_text(out / ISOTHERM, table.to_csv(index=False))
     traces = run_tables(out, TRACE)
     if traces is not None:
-        write_text(out / "gcmc.csv", traces.to_csv(index=False))
+        write_text(out / TRACES, traces.to_csv(index=False))
     valid = table[table["status"] == "valid"]
     if not valid.empty:
-        with atomic_path(out / "isotherm.png") as tmp:
+        with atomic_path(out / PLOT) as tmp:
             plots.isotherm(valid, tmp)
     head = {r["run"]: {"status": r["status"], "n_mean": r["n_mean"], "density_mean": r["density_mean"]}
             for r in table.to_dict("records")}
@@ -257,9 +257,22 @@ def plan(params: GcmcParams, run) -> Study:
     return Study(structure_jobs(structs, potential, sp, params), potential, structs, provenance={"mc_guard": guard})
 
 
-PROTOCOL = Protocol(
-    "gcmc", "grand-canonical Monte Carlo + MD (fix gcmc), isotherms",
-    "Hybrid MD / grand-canonical MC with fix gcmc, one run per reservoir value (an isotherm), spread over MPI "
-    "groups; --swap A:B adds fix atom/swap; --lj runs the Lennard-Jones fluid in reduced units. Before MC "
-    "with a potential, the guard rail checks that LAMMPS's trial energies match a direct recomputation "
-    "(--unsafe overrides, recorded in the manifest).", GcmcParams, plan, analyze, write_results, reduced_by="lj")
+class Gcmc(Protocol):
+    name = "gcmc"
+    help = "grand-canonical Monte Carlo + MD (fix gcmc), isotherms"
+    description = (
+        "Hybrid MD / grand-canonical MC with fix gcmc, one run per reservoir value (an isotherm), spread over MPI "
+        "groups; --swap A:B adds fix atom/swap; --lj runs the Lennard-Jones fluid in reduced units. Before MC "
+        "with a potential, the guard rail checks that LAMMPS's trial energies match a direct recomputation "
+        "(--unsafe overrides, recorded in the manifest).")
+    params = GcmcParams
+    reduced_by = "lj"
+    outputs = (ISOTHERM, TRACES, PLOT)
+    headline = dict[str, dict]  # run -> {status, n_mean, density_mean}; an isotherm ranks nothing
+
+    plan = staticmethod(plan)
+    analyze = staticmethod(analyze)
+    summarize = staticmethod(write_results)
+
+
+KIND = Gcmc()

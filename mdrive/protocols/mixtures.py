@@ -14,7 +14,7 @@ from mpi4py import MPI
 
 from mdrive import decks, potentials
 from mdrive.errors import InputError
-from mdrive.run import StopControl, execute
+from mdrive.run import StopControl, run_deck
 from mdrive.structures import Structure, check, random_mixture
 
 ZBL = "zbl:2.0,3.0"  # short-ranged repulsion only: pushes packed atoms apart without ordering them
@@ -40,7 +40,7 @@ def relax(atoms):
         run_dir = Path(tmp)
         decks.compose(run_dir, "relax.in", {"etol": 0, "ftol": 1e-3, "maxiter": 2000},
                       potentials.load(ZBL), structure)
-        error = execute(run_dir, MPI.COMM_SELF, StopControl())
+        error = run_deck(run_dir, MPI.COMM_SELF, StopControl())
         if error:
             raise RuntimeError(f"ZBL relaxation failed: {error}")
         relaxed = ase.io.read(run_dir / "relaxed.data", format="lammps-data", atom_style="atomic", parallel=False)

@@ -5,21 +5,23 @@ validity checked inside LAMMPS every thermo step and re-checked from the log her
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
-from mdrive import decks, metrics
+from mdrive import decks, metrics, units
 from mdrive.jobs import Job, read_run_log
 from mdrive.params import param
 from mdrive.potentials import Potential
 from mdrive.protocol import Protocol, Study, need_two_atoms, read_structures
 from mdrive.protocols.md import MAX_TIMESTEP_PS, SEED_MAX, check_damping
 from mdrive.structures import Structure, formula
+from mdrive.study_kinds import Metric
 
-GPA_TO_BAR = 1e4
 TRUST_T, TRUST_P = 0.5, 0.5  # a valid run ending this far (relative) from the ramp's target is flagged
 MAX_PRESSURE_GPA = 1e4  # ±10 TPa: beyond any physical target, so surely a unit mistake
 ENSEMBLES = ("nvt", "npt")
@@ -71,27 +73,29 @@ class RampParams:
     def steps(self, structure: Structure) -> int:
         return max(1, round(self.duration / self.dt_ps(structure)))
 
-    def variables(self, ensemble: str, structure: Structure) -> dict:
-        values = {
-            "seed": self.seed, "t_start": self.t_start, "t_stop": self.t_stop,
-            "steps": self.steps(structure), "dt": self.dt_ps(structure),
-            "tdamp": self.tdamp, "thermo_every": self.thermo_every,
-        }
+    def variables(self, ensemble: str, structure: Structure) -> tuple[dict, dict]:
+        """The deck's variables for one run, in LAMMPS's units, and those units."""
+        quantities = {"t_start": (self.t_start, "temperature"), "t_stop": (self.t_stop, "temperature"),
+                      "dt": (self.dt_ps(structure), "time"), "tdamp": (self.tdamp, "time")}
         if ensemble == "npt":
-            values.update(p_start=self.p_start * GPA_TO_BAR, p_stop=self.p_stop * GPA_TO_BAR,
-                          pdamp=self.pdamp, couple=self.couple)
-        return values
+            quantities.update(p_start=(self.p_start, "pressure"), p_stop=(self.p_stop, "pressure"),
+                              pdamp=(self.pdamp, "time"))
+        values, deck_units = units.deck_variables(quantities)
+        values.update(seed=self.seed, steps=self.steps(structure), thermo_every=self.thermo_every)
+        if ensemble == "npt":
+            values["couple"] = self.couple
+        return values, deck_units
 
 
 def jobs(structures: list[Structure], potential: Potential, params: RampParams) -> list[Job]:
     out = []
     for s in structures:
         for ens in params.ensembles:
-            variables = params.variables(ens, s)
+            variables, deck_units = params.variables(ens, s)
             info = {"protocol": "ramp", "structure": s.name, "source": s.source, "ensemble": ens,
                     "n_atoms": len(s.atoms), "formula": formula(s.atoms), "seed": params.seed,
                     "steps_target": variables["steps"], "timestep_fs": params.dt_ps(s) * 1000,
-                    "variables": variables}
+                    "variables": variables, "variable_units": deck_units}
             cost = len(s.atoms) * variables["steps"] * (3.0 if ens == "npt" else 1.0)  # NPT: ~3x per step
             compose = decks.composer(f"ramp-{ens}.in", variables, potential=potential, structure=s)
             out.append(Job(f"{s.name}-{ens}", compose, info, cost,
@@ -113,16 +117,16 @@ def rejected_jobs(rejected: dict[str, str], params: RampParams) -> list[Job]:
 
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     """Verdict of one run from its log (and the Python-side error, if any)."""
-    out = {k: info[k] for k in ("structure", "ensemble", "n_atoms", "formula", "seed", "steps_target")}
-    out.update(status="error", cause=None, steps_valid=0, last_valid_step=None,
+    result = {k: info[k] for k in ("structure", "ensemble", "n_atoms", "formula", "seed", "steps_target")}
+    result.update(status="error", cause=None, steps_valid=0, last_valid_step=None,
                temp_at_end=None, press_at_end=None, steps_per_s=None, dangerous_builds=None, flag=None)
     log, error = read_run_log(run_dir, error)
     if log is None or len(log.runs) < 2 or log.runs[0].thermo.empty:
         # failed before the ramp started: set-up error (or unstable from the first force call)
         if metrics.is_breakdown(error):
             error = metrics.breakdown_at(error, "before the ramp started")
-        out["status"], out["cause"] = metrics.classify_error(error) if error else ("error", "no ramp in log")
-        return _finish(out)
+        result["status"], result["cause"] = metrics.classify_error(error) if error else ("error", "no ramp in log")
+        return _finish(result)
     ref = log.runs[0].thermo.iloc[0]
     pe0, v0 = ref["PotEng"] / ref["Atoms"], ref["Volume"]
     ramp = log.runs[-1]
@@ -130,51 +134,54 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     bad, cause = metrics.first_invalid(thermo, pe0, v0)
     good = thermo if bad is None else thermo.iloc[:bad]
     last = thermo.iloc[bad] if bad is not None else (thermo.iloc[-1] if len(thermo) else None)
-    out["last_valid_step"] = int(good["Step"].iloc[-1]) if len(good) else None
-    out["steps_valid"] = out["last_valid_step"] or 0
+    result["last_valid_step"] = int(good["Step"].iloc[-1]) if len(good) else None
+    result["steps_valid"] = result["last_valid_step"] or 0
     if last is not None:
-        out["temp_at_end"], out["press_at_end"] = float(last["Temp"]), float(last["Press"])
-    out["steps_per_s"] = _steps_per_s(ramp)
-    out["dangerous_builds"] = ramp.dangerous_builds
+        result["temp_at_end"], result["press_at_end"] = float(last["Temp"]), float(last["Press"])
+    result["steps_per_s"] = _steps_per_s(ramp)
+    result["dangerous_builds"] = ramp.dangerous_builds
     if bad is not None:
-        out["status"], out["cause"] = "invalid", cause
+        result["status"], result["cause"] = "invalid", cause
     elif error:
         if metrics.is_breakdown(error):  # the process died: say where, from the rows it wrote
             error = metrics.breakdown_at(error, int(thermo["Step"].iloc[-1]) if len(thermo) else 0)
-        out["status"], out["cause"] = metrics.classify_error(error, metrics.running_away(thermo, pe0, v0))
-    elif out["steps_valid"] >= info["steps_target"]:
-        out["status"] = "valid"
+        result["status"], result["cause"] = metrics.classify_error(error, metrics.running_away(thermo, pe0, v0))
+    elif result["steps_valid"] >= info["steps_target"]:
+        result["status"] = "valid"
     elif ramp.halted_by == "mdrive_guard":  # validity.in's every-step volume rule, between thermo rows
-        out["status"], out["cause"] = "invalid", metrics.VOLUME_CAUSE
+        result["status"], result["cause"] = "invalid", metrics.VOLUME_CAUSE
     else:
         # stopped by mdrive's wall-time budget or a signal, or killed: not a failure of the potential
-        out["status"] = "censored"
-        out["cause"] = "stopped early" if ramp.halted_by == "mdrive_stop" else "log cut off"
-    out["flag"] = trust_flag(out, info)
-    return _finish(out)
+        result["status"] = "censored"
+        result["cause"] = "stopped early" if ramp.halted_by == "mdrive_stop" else "log cut off"
+    result["flag"] = trust_flag(result, info)
+    return _finish(result)
 
 
-def trust_flag(out: dict, info: dict) -> str | None:
+def trust_flag(result: dict, info: dict) -> str | None:
     """Why a valid run's verdict deserves a second look: forces computed on a stale neighbour list
     (dangerous builds), or a temperature or pressure far from the ramp's target at its end."""
-    if out["status"] != "valid":
+    if result["status"] != "valid":
         return None
     flags = []
-    if out.get("dangerous_builds"):
-        flags.append(f"{out['dangerous_builds']} dangerous neighbor builds")
+    if result.get("dangerous_builds"):
+        flags.append(f"{result['dangerous_builds']} dangerous neighbor builds")
     variables = info.get("variables", {})
     t_target = variables.get("t_stop")
-    if t_target and out["temp_at_end"] is not None and abs(out["temp_at_end"] - t_target) > TRUST_T * t_target:
-        flags.append(f"T {out['temp_at_end']:.0f} K at the end, target {t_target:g} K")
+    if t_target and result["temp_at_end"] is not None and abs(result["temp_at_end"] - t_target) > TRUST_T * t_target:
+        flags.append(f"T {result['temp_at_end']:.0f} K at the end, target {t_target:g} K")
     p_target = variables.get("p_stop")
-    if p_target and out["press_at_end"] is not None and abs(out["press_at_end"] - p_target) > TRUST_P * abs(p_target):
-        flags.append(f"P {out['press_at_end'] / GPA_TO_BAR:.0f} GPa at the end, target {p_target / GPA_TO_BAR:g} GPa")
+    p_end = result["press_at_end"]
+    if p_target and p_end is not None and abs(p_end - p_target) > TRUST_P * abs(p_target):
+        flags.append(f"P {units.from_lammps(result['press_at_end'], 'pressure'):.0f} GPa at the end, target "
+                     f"{units.from_lammps(p_target, 'pressure'):g} GPa")
     return "; ".join(flags) or None
 
 
-def _finish(out: dict) -> dict:
-    out["fraction_valid"] = round(out["steps_valid"] / out["steps_target"], 6) if out["steps_target"] else 0.0
-    return out
+def _finish(result: dict) -> dict:
+    target = result["steps_target"]
+    result["fraction_valid"] = round(result["steps_valid"] / target, 6) if target else 0.0
+    return result
 
 
 def _steps_per_s(run) -> float | None:
@@ -187,6 +194,7 @@ def _steps_per_s(run) -> float | None:
 
 # --- results: tables, curves and the headline over all runs ------------------------------------
 
+SUMMARY, SURVIVAL, SURVIVAL_PLOT = "summary.csv", "survival.csv", "survival.png"
 SUMMARY_COLUMNS = ["run", "ensemble", "n_atoms", "formula", "status", "cause", "steps_target", "steps_valid",
                    "fraction_valid", "steps_per_s", "seed", "structure", "last_valid_step", "temp_at_end",
                    "press_at_end", "dangerous_builds", "flag", "wall_s"]
@@ -204,7 +212,21 @@ def summary_table(rows: list[dict]) -> pd.DataFrame:
     return table[SUMMARY_COLUMNS].reset_index(drop=True)
 
 
-def headline(table: pd.DataFrame) -> dict:
+class EnsembleHeadline(TypedDict):
+    """One ensemble's line of the headline (manifest["headline"][ensemble])."""
+
+    runs: int
+    scored: int  # runs not censored
+    valid: int
+    invalid: int
+    error: int
+    censored: int
+    completed_percent: float  # % of the scored runs' scheduled timesteps completed valid
+    arena_auc: float  # area under the survival curve, MLIP Arena's score (0..1)
+    flagged: int  # valid runs whose verdict deserves a second look
+
+
+def headline(table: pd.DataFrame) -> dict[str, EnsembleHeadline]:
     """Per ensemble: % of scheduled timesteps completed and Arena's AUC over the uncensored runs."""
     out = {}
     for ens, group in table.groupby("ensemble", sort=False):
@@ -263,14 +285,14 @@ def write_results(out: Path, rows: list[dict], params: RampParams) -> tuple[str,
     from mdrive.manifest import atomic_path, write_text
 
     table = summary_table(rows)
-    write_text(out / "summary.csv", table.to_csv(index=False))
+    write_text(out / SUMMARY, table.to_csv(index=False))
     survival = survival_table(table)
-    write_text(out / "survival.csv", survival.to_csv(index=False))
+    write_text(out / SURVIVAL, survival.to_csv(index=False))
     ramps = {ens: (params.t_start, params.t_stop,
                    params.p_start if ens == "npt" else None, params.p_stop if ens == "npt" else None)
              for ens in ENSEMBLES}
     if not survival.empty:
-        with atomic_path(out / "survival.png") as tmp:
+        with atomic_path(out / SURVIVAL_PLOT) as tmp:
             plots.survival(survival, ramps, tmp)
     head = headline(table)
     return headline_text(head), head
@@ -294,8 +316,45 @@ def plan(params: RampParams, run) -> Study:
                  provenance=provenance)
 
 
-PROTOCOL = Protocol(
-    "ramp", "MD stability under temperature / pressure ramps (the main job)",
-    "MD stability under temperature (NVT) and temperature + pressure (NPT) ramps, the MLIP Arena / MP-ALOE "
-    "stability task; without STRUCTURES the built-in Cu-Ni demo set with the Cu-Ni EAM shipped with LAMMPS.",
-    RampParams, plan, analyze, write_results, presets=PRESETS)
+class Ramp(Protocol):
+    name = "ramp"
+    help = "MD stability under temperature / pressure ramps (the main job)"
+    description = ("MD stability under temperature (NVT) and temperature + pressure (NPT) ramps, the MLIP Arena / "
+                   "MP-ALOE stability task; without STRUCTURES the built-in Cu-Ni demo set with the Cu-Ni EAM "
+                   "shipped with LAMMPS.")
+    params = RampParams
+    presets = PRESETS
+    outputs = (SUMMARY, SURVIVAL, SURVIVAL_PLOT)
+    headline = dict[str, EnsembleHeadline]
+    metrics = tuple(m for e in ENSEMBLES for m in (
+        Metric(f"{e}_percent", f"{e.upper()} % steps"), Metric(f"{e}_auc", f"{e.upper()} AUC", better="higher"),
+        Metric(f"{e}_scored", f"{e.upper()} scored", rides_in=f"{e}_auc"),
+        Metric(f"{e}_censored", f"{e.upper()} censored", rides_in=f"{e}_auc")))
+
+    plan = staticmethod(plan)
+    analyze = staticmethod(analyze)
+    summarize = staticmethod(write_results)
+
+    def scores(self, headline: Mapping, parameters: Mapping) -> dict:
+        out = {}
+        for ens, h in headline.items():
+            if isinstance(h, dict):
+                out.update({f"{ens}_percent": h.get("completed_percent"), f"{ens}_auc": h.get("arena_auc"),
+                            f"{ens}_scored": h.get("scored"), f"{ens}_censored": h.get("censored")})
+        return out
+
+    def speed_points(self, folder: Path, manifest: Mapping) -> pd.DataFrame | None:
+        """The rate each one-rank run reported (runs of several ranks each are not one-rank speed)."""
+        if not (folder / SUMMARY).is_file() or manifest.get("ranks_per_run", 1) != 1:
+            return None
+        t = pd.read_csv(folder / SUMMARY)
+        t = t[pd.to_numeric(t["steps_per_s"], errors="coerce") > 0]
+        return pd.DataFrame({"atoms": t["n_atoms"], "steps_per_s": t["steps_per_s"]})
+
+    def figures(self) -> tuple:
+        from mdrive.protocols import ramp_figures
+
+        return ramp_figures.figures(SUMMARY, SURVIVAL)
+
+
+KIND = Ramp()

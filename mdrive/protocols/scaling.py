@@ -24,8 +24,11 @@ from mdrive.logs import read_log
 from mdrive.manifest import write_json, write_text
 from mdrive.potentials import Potential
 from mdrive.structures import Structure
+from mdrive.study_kinds import StudyKind
 
+KIND_NAME = "scaling"
 STUDY, JOBS, SUBMITTED = "study.yaml", "jobs", "submitted.json"
+TABLE, PLOT = "scaling.csv", "scaling.png"
 SCHEDULERS = ("local", "slurm", "pbs", "lsf", "flux")  # local, then mdrive.scheduler's
 SECTIONS = ("Pair", "Neigh", "Comm", "Modify", "Output", "Other")
 
@@ -40,7 +43,9 @@ class Point:
 
 
 @dataclass
-class Study:
+class ScalingStudy:
+    """study.yaml: what was asked and every point's launch line."""
+
     kind: str  # weak or strong
     system: str  # cantor or a structure file
     potential: str
@@ -60,7 +65,7 @@ class Study:
         write_text(folder / STUDY, yaml.safe_dump(data, sort_keys=False))
 
     @classmethod
-    def load(cls, folder: Path) -> Study:
+    def load(cls, folder: Path) -> ScalingStudy:
         path = folder / STUDY
         if not path.is_file():
             raise InputError(f"{folder} holds no {STUDY}: plan a study first (mdrive scaling plan ... --out DIR)")
@@ -92,7 +97,7 @@ def points(kind: str, ranks: list[int], atoms_per_rank: int | None, atoms: int |
     return out
 
 
-def check_domains(study: Study, density: float) -> None:
+def check_domains(study: ScalingStudy, density: float) -> None:
     """Each rank's subdomain must be at least one neighbour cutoff wide, or ghost exchange dominates."""
     if not study.neighbor_cutoff:
         return
@@ -118,7 +123,7 @@ def launch_args(potential: Potential, p: Point) -> tuple[list[str], list[str]]:
     return args + plan.args, plan.warnings
 
 
-def write_jobs(folder: Path, study: Study, potential: Potential, structures: dict[str, Structure]) -> None:
+def write_jobs(folder: Path, study: ScalingStudy, potential: Potential, structures: dict[str, Structure]) -> None:
     variables = {"seed": study.seed, "temperature": study.temperature, "dt": study.timestep,
                  "tdamp": 100 * study.timestep, "pdamp": 1000 * study.timestep, "warmup": study.warmup,
                  "steps": study.steps}
@@ -140,25 +145,25 @@ def neighbor_cutoff(potential: Potential, structure: Structure) -> float:
 
     from mpi4py import MPI
 
-    from mdrive.run import LOG, StopControl, execute
+    from mdrive.run import LOG, StopControl, run_deck
 
     with tempfile.TemporaryDirectory(prefix="mdrive-cutoff-") as tmp:
         run_dir = Path(tmp)
         decks.compose(run_dir, "single.in", {}, potential, structure)
-        error = execute(run_dir, MPI.COMM_SELF, StopControl())
+        error = run_deck(run_dir, MPI.COMM_SELF, StopControl())
         if error:
             raise InputError(f"potential {potential.spec} does not run on the study's system: {error}")
         found = re.search(r"master list distance cutoff = ([0-9.eE+-]+)", (run_dir / LOG).read_text())
     return float(found.group(1)) if found else None
 
 
-def write_manifest(folder: Path, study: Study, potential: Potential, structures: dict[str, Structure],
+def write_manifest(folder: Path, study: ScalingStudy, potential: Potential, structures: dict[str, Structure],
                    argv: list[str]) -> None:
     """Provenance of the study: versions, the LAMMPS build that planned it, potential and system hashes."""
     from mdrive.manifest import MANIFEST, base_manifest, structure_hash
     from mdrive.runtime import build
 
-    manifest = base_manifest("scaling plan", argv, asdict(study), build())
+    manifest = base_manifest(KIND_NAME, argv, asdict(study), build())
     manifest["potential"] = {"spec": potential.spec, "styles": list(potential.styles), "files": potential.hashes()}
     manifest["structures"] = {name: {"n_atoms": len(s.atoms), "sha256": structure_hash(s.atoms)}
                               for name, s in structures.items()}
@@ -172,7 +177,7 @@ def run(folder: Path, scheduler_name: str, options: dict) -> list[str]:
     """Launch every job not launched before; returns what was done, one line per job."""
     from mdrive import scheduler
 
-    study = Study.load(folder)
+    study = ScalingStudy.load(folder)
     if scheduler_name != "local":
         for p in study.points:
             scheduler.check(request(p, scheduler_name, options))
@@ -203,7 +208,9 @@ def _launched(job_dir: Path) -> bool:
     if not marker.exists():
         return False
     record = _submitted(job_dir)
-    return record["scheduler"] != "local" or _complete(job_dir)  # a failed local run may be run again
+    if _complete(job_dir):
+        return True
+    return record["scheduler"] != "local" and not record.get("cancelled")  # a failed or cancelled one runs again
 
 
 def _submitted(job_dir: Path) -> dict:
@@ -236,26 +243,17 @@ def _run_local(job_dir: Path, p: Point, args: list[str], env: dict) -> str:
     return f"{p.name}: ran locally on {p.ranks} ranks (exit {rc}, {time.time() - started:.1f} s)"
 
 
-def job_spec(job_dir: Path, p: Point, args: list[str], env: dict, request):
-    """The PSI/J job of one point: plain `lmp` on the point's ranks, as users run production."""
+def command(job_dir: Path, p: Point, args: list[str], env: dict):
+    """What one point's batch job runs: plain `lmp` on the point's ranks, as users run production."""
     from mdrive import scheduler
 
-    return scheduler.job(request, scheduler.bin_path("lmp"), args, job_dir, env, name=f"mdrive-{p.name}")
-
-
-def render_script(job_dir: Path, p: Point, args: list[str], env: dict, request) -> str:
-    from mdrive import scheduler
-
-    return scheduler.script(request, job_spec(job_dir, p, args, env, request))
+    return scheduler.Command(scheduler.bin_path("lmp"), args, job_dir, env, f"mdrive-{p.name}")
 
 
 def _submit(job_dir: Path, p: Point, args: list[str], env: dict, request) -> str:
     from mdrive import scheduler
 
-    text = render_script(job_dir, p, args, env, request)
-    if text is not None:
-        write_text(job_dir / f"job.{request.scheduler}.sh", text)
-    native_id = scheduler.submit(request, job_spec(job_dir, p, args, env, request))
+    native_id = scheduler.submit_job(request, command(job_dir, p, args, env))
     write_json(job_dir / SUBMITTED, {"scheduler": request.scheduler, "native_id": native_id,
                                      "launcher": request.launcher, "submitted": time.time()})
     return f"{p.name}: submitted to {request.scheduler} as {native_id}"
@@ -266,7 +264,7 @@ def job_states(folder: Path) -> dict[str, str]:
     (done once its log is complete)."""
     from mdrive import scheduler
 
-    study = Study.load(folder)
+    study = ScalingStudy.load(folder)
     out, asked = {}, {}
     for p in study.points:
         job_dir = folder / JOBS / p.name
@@ -275,6 +273,8 @@ def job_states(folder: Path) -> dict[str, str]:
             out[p.name] = "not launched"
         elif record["scheduler"] == "local":
             out[p.name] = "done" if _complete(job_dir) else f"failed (exit {record['returncode']})"
+        elif record.get("cancelled") and not _complete(job_dir):
+            out[p.name] = f"cancelled ({record['scheduler']} job {record['native_id']}); `scaling run` submits it again"
         else:
             asked.setdefault(record["scheduler"], {})[record["native_id"]] = p.name
     for name, ids in asked.items():
@@ -299,7 +299,7 @@ def wait(folder: Path, timeout_s: float, every_s: float = 2.0) -> dict[str, str]
 
 
 def collect(folder: Path) -> pd.DataFrame:
-    study = Study.load(folder)
+    study = ScalingStudy.load(folder)
     rows = []
     for p in study.points:
         row = {"point": p.name, "ranks": p.ranks, "nodes": p.nodes, "gpus": p.gpus_per_node * p.nodes,
@@ -344,7 +344,49 @@ def write_results(folder: Path, table: pd.DataFrame, kind: str) -> None:
     from mdrive import plots
     from mdrive.manifest import atomic_path
 
-    write_text(folder / "scaling.csv", table.to_csv(index=False))
+    write_text(folder / TABLE, table.to_csv(index=False))
     if (table["status"] == "done").any():
-        with atomic_path(folder / "scaling.png") as tmp:
+        with atomic_path(folder / PLOT) as tmp:
             plots.scaling(table[table["status"] == "done"], kind, tmp)
+
+
+def cancel_jobs(folder: Path) -> list[str]:
+    """Cancel the batch jobs of points whose log is not complete; `scaling run` submits them again."""
+    from mdrive import scheduler
+
+    ScalingStudy.load(folder)
+    asked: dict[str, list[str]] = {}
+    for job_dir in sorted((folder / JOBS).glob(f"*/{SUBMITTED}")):
+        job_dir = job_dir.parent
+        record = _submitted(job_dir)
+        if record["scheduler"] == "local" or record.get("cancelled") or _complete(job_dir):
+            continue
+        write_json(job_dir / SUBMITTED, {**record, "cancelled": time.time()})  # first: `run` may resubmit it
+        asked.setdefault(record["scheduler"], []).append(record["native_id"])
+    for name, ids in asked.items():
+        scheduler.cancel(name, ids)
+    lines = [f"cancelled {name} job {i}" for name, ids in asked.items() for i in ids]
+    return lines or ["no job was still queued or running"]
+
+
+class Scaling(StudyKind):
+    """A scaling study's folder: plain `lmp` jobs, one per point; its one-rank points give compare's speed."""
+
+    name = KIND_NAME
+    outputs = (TABLE, PLOT)
+
+    def status(self, folder: Path) -> list[str]:
+        return [f"{name}: {state}" for name, state in job_states(folder).items()]
+
+    def cancel(self, folder: Path) -> list[str]:
+        return cancel_jobs(folder)
+
+    def speed_points(self, folder: Path, manifest) -> pd.DataFrame | None:
+        if not (folder / TABLE).is_file():
+            return None
+        t = pd.read_csv(folder / TABLE)
+        t = t[(t["status"] == "done") & (t["ranks"] == 1)]
+        return pd.DataFrame({"atoms": t["atoms"], "steps_per_s": t["timesteps_per_s"]})
+
+
+KIND = Scaling()

@@ -78,21 +78,11 @@ def parse_stage(text: str, number: int) -> Stage:
 
     if not text:
         raise broken("is empty (two commas in a row, or one at the end?)")
-    fields = text.split(":")
-    for k, f in enumerate(fields):  # pot= takes the rest: potential specs hold ':' themselves
-        if f.startswith("pot="):
-            fields = fields[:k] + [":".join(fields[k:])]
-            break
-    ensemble, values, rate = fields[0].strip().lower(), {}, None
+    fields = _split(text)
+    ensemble = fields[0].strip().lower()
     if ensemble not in ENSEMBLES:
         raise broken(f"starts with '{fields[0]}'; a stage starts with one of {', '.join(ENSEMBLES)}")
-    for field in (f.strip() for f in fields[1:]):
-        key, value = _field(field, broken)
-        if key == "temp_rate":  # the rate rides on the temperature field: 8000K->300K@1000K/ps
-            key, (value, rate) = "temp", value
-        if key in values:
-            raise broken(f"'{field}' gives a second {key}")
-        values[key] = value
+    values, rate = _values(fields[1:], broken)
     if rate is not None and "duration" in values:
         raise broken("give a duration or a rate, not both")
     if "temp" in values:
@@ -104,6 +94,28 @@ def parse_stage(text: str, number: int) -> Stage:
             raise broken("a rate @R K/ps needs a ramp T1K->T2K and R > 0")
         values["duration"] = abs(values["t_stop"] - values["t_start"]) / rate
     return _checked(Stage(ensemble, **values), broken)
+
+
+def _split(text: str) -> list[str]:
+    """A stage's fields; pot= takes the rest: potential specs hold ':' themselves."""
+    fields = text.split(":")
+    for k, f in enumerate(fields):
+        if f.startswith("pot="):
+            return fields[:k] + [":".join(fields[k:])]
+    return fields
+
+
+def _values(fields: list[str], broken) -> tuple[dict, float | None]:
+    """The stage's values by key, each given once, and the cooling or heating rate if one was given."""
+    values, rate = {}, None
+    for field in (f.strip() for f in fields):
+        key, value = _field(field, broken)
+        if key == "temp_rate":  # the rate rides on the temperature field: 8000K->300K@1000K/ps
+            key, (value, rate) = "temp", value
+        if key in values:
+            raise broken(f"'{field}' gives a second {key}")
+        values[key] = value
+    return values, rate
 
 
 def _field(field: str, broken) -> tuple[str, object]:

@@ -6,8 +6,10 @@ reduced units (inputs/widom-lj.in), checked against the JZG equation of state (d
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -31,9 +33,11 @@ from mdrive.protocols.mc import (
 )
 from mdrive.protocols.mc import guard as mc_guard
 from mdrive.structures import Structure, formula
+from mdrive.study_kinds import Metric
 
 MU_COLUMN = "f_mdrive_widom[1]"
 CONVERGENCE = "convergence.csv"
+TABLE, PLOT = "widom.csv", "widom.png"
 COLUMNS = ["run", "status", "cause", "temperature", "density", "n_atoms", "mu_ex", "mu_ex_err", "mu_tail",
            "mu_ex_full", "mu_ex_jzg", "z_score", "pressure", "pressure_jzg", "temp_mean", "samples"]
 
@@ -126,54 +130,54 @@ def plan(params: WidomParams, run) -> Study:
 
 
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
-    out = {k: info.get(k) for k in ("run", "temperature", "density", "n_atoms")}
-    out.update(status="error", cause=None, mu_ex=None, mu_ex_err=None, samples=0)
+    result = {k: info.get(k) for k in ("run", "temperature", "density", "n_atoms")}
+    result.update(status="error", cause=None, mu_ex=None, mu_ex_err=None, samples=0)
     log, error = read_run_log(run_dir, error)
     sampling = log.runs[-1].thermo if log and log.runs else pd.DataFrame()
     if MU_COLUMN in sampling:
         rows = sampling.iloc[1:]  # the first row is printed before the first invocation (zeros)
-        out["samples"] = int(len(rows))
-        out["mu_ex"], out["mu_ex_err"] = widom_mu(rows[MU_COLUMN].to_numpy(), info["kt"], info["blocks"])
+        result["samples"] = int(len(rows))
+        result["mu_ex"], result["mu_ex_err"] = widom_mu(rows[MU_COLUMN].to_numpy(), info["kt"], info["blocks"])
         write_text(run_dir / CONVERGENCE, running_mu(rows[MU_COLUMN].to_numpy(), info["kt"]).to_csv(index=False))
-        out["temp_mean"] = float(rows["Temp"].mean())
-        out["pressure"] = float(rows["Press"].mean())
+        result["temp_mean"] = float(rows["Temp"].mean())
+        result["pressure"] = float(rows["Press"].mean())
     if error:
-        out["status"], out["cause"] = metrics.classify_error(error)
-    elif out["mu_ex"] is not None and np.isfinite(out["mu_ex"]) and log.runs[-1].ended == "completed":
-        out["status"] = "valid"
+        result["status"], result["cause"] = metrics.classify_error(error)
+    elif result["mu_ex"] is not None and np.isfinite(result["mu_ex"]) and log.runs[-1].ended == "completed":
+        result["status"] = "valid"
     elif log and log.runs and log.runs[-1].ended == "completed":
         finite = int(np.isfinite(sampling[MU_COLUMN].iloc[1:]).sum()) if MU_COLUMN in sampling else 0
-        out["status"], out["cause"] = "censored", (
-            f"sampling finished, but only {finite} of {out['samples']} invocations had an insertion that did not "
+        result["status"], result["cause"] = "censored", (
+            f"sampling finished, but only {finite} of {result['samples']} invocations had an insertion that did not "
             f"overlap (finite μ); {2 * info['blocks']} are needed: sample longer, more --insertions, or a less "
             f"dense structure")
     else:
-        out["status"], out["cause"] = "censored", "stopped before the sampling finished"
-    if info["kind"] == "lj" and out.get("pressure") is not None:
-        out.update(lj_reference(out, info))
-    return out
+        result["status"], result["cause"] = "censored", "stopped before the sampling finished"
+    if info["kind"] == "lj" and result.get("pressure") is not None:
+        result.update(lj_reference(result, info))
+    return result
 
 
-def lj_reference(out: dict, info: dict) -> dict:
+def lj_reference(result: dict, info: dict) -> dict:
     """The LJ run next to JZG: tail-corrected μ_ex and P, the EOS values, and the z-score of μ."""
     t, rho, rc = info["temperature"], info["density"], info["cutoff"]
-    full = out["mu_ex"] + lj_eos.mu_tail(rho, rc)
+    full = result["mu_ex"] + lj_eos.mu_tail(rho, rc)
     jzg = lj_eos.mu_excess(t, rho)
     return {"mu_tail": lj_eos.mu_tail(rho, rc), "mu_ex_full": full, "mu_ex_jzg": jzg,
-            "z_score": (full - jzg) / out["mu_ex_err"] if out["mu_ex_err"] else None,
-            "pressure": out["pressure"] + lj_eos.pressure_tail(rho, rc), "pressure_jzg": lj_eos.pressure(t, rho)}
+            "z_score": (full - jzg) / result["mu_ex_err"] if result["mu_ex_err"] else None,
+            "pressure": result["pressure"] + lj_eos.pressure_tail(rho, rc), "pressure_jzg": lj_eos.pressure(t, rho)}
 
 
 def write_results(out: Path, rows: list[dict], params: WidomParams | None = None) -> tuple[str, dict]:
     table = pd.DataFrame(rows).reindex(columns=COLUMNS).sort_values("run").reset_index(drop=True)
-    write_text(out / "widom.csv", table.to_csv(index=False))
+    write_text(out / TABLE, table.to_csv(index=False))
     curves = run_tables(out, CONVERGENCE)
     if curves is not None and not curves.empty:
         from mdrive import plots
         from mdrive.manifest import atomic_path
 
-        write_text(out / "convergence.csv", curves.to_csv(index=False))
-        with atomic_path(out / "widom.png") as tmp:
+        write_text(out / CONVERGENCE, curves.to_csv(index=False))
+        with atomic_path(out / PLOT) as tmp:
             plots.widom_convergence(curves, table, tmp)
     head = {r["run"]: {k: r[k] for k in ("status", "mu_ex", "mu_ex_err", "mu_ex_full", "mu_ex_jzg", "z_score")
                        if r[k] is not None and not (isinstance(r[k], float) and np.isnan(r[k]))}
@@ -191,10 +195,39 @@ def write_results(out: Path, rows: list[dict], params: WidomParams | None = None
     return "\n".join(lines), head
 
 
-PROTOCOL = Protocol(
-    "widom", "excess chemical potential by Widom test insertions",
-    "Excess chemical potential by test insertions (fix widom) during NVT MD: a STRUCTURE with --potential and "
-    "--species, or --lj, the Lennard-Jones validation case in reduced units compared with the "
-    "Johnson-Zollweg-Gubbins equation of state; comma lists of --temperature/--density give one run per "
-    "state point, spread over MPI groups. widom.csv holds mu_ex and mu_ex_err (block averages).",
-    WidomParams, plan, analyze, write_results, reduced_by="lj")
+class RunHeadline(TypedDict, total=False):
+    """One run's line of the headline (manifest["headline"][run]); numbers only where the run gave them."""
+
+    status: str
+    mu_ex: float  # eV (reduced under --lj)
+    mu_ex_err: float
+    mu_ex_full: float  # --lj: with the tail correction
+    mu_ex_jzg: float  # --lj: the Johnson-Zollweg-Gubbins equation of state's
+    z_score: float
+
+
+class Widom(Protocol):
+    name = "widom"
+    help = "excess chemical potential by Widom test insertions"
+    description = (
+        "Excess chemical potential by test insertions (fix widom) during NVT MD: a STRUCTURE with --potential and "
+        "--species, or --lj, the Lennard-Jones validation case in reduced units compared with the "
+        "Johnson-Zollweg-Gubbins equation of state; comma lists of --temperature/--density give one run per "
+        "state point, spread over MPI groups. widom.csv holds mu_ex and mu_ex_err (block averages).")
+    params = WidomParams
+    reduced_by = "lj"
+    outputs = (TABLE, CONVERGENCE, PLOT)
+    headline = dict[str, RunHeadline]
+    metrics = (Metric("widom_mu_ex", "Widom μex (eV)"), Metric("widom_mu_ex_err", "Widom ± (eV)"))
+
+    plan = staticmethod(plan)
+    analyze = staticmethod(analyze)
+    summarize = staticmethod(write_results)
+
+    def scores(self, headline: Mapping, parameters: Mapping) -> dict:
+        """The first run that gave μex."""
+        done = [v for v in headline.values() if isinstance(v, dict) and v.get("mu_ex") is not None]
+        return {"widom_mu_ex": done[0]["mu_ex"], "widom_mu_ex_err": done[0].get("mu_ex_err")} if done else {}
+
+
+KIND = Widom()

@@ -8,6 +8,7 @@ crystal relaxed with the same potential gives the excess energy.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
@@ -16,13 +17,14 @@ from mdrive.params import param
 from mdrive.protocol import Protocol, Study, need_two_atoms
 from mdrive.protocols import schedule
 from mdrive.protocols.md import MAX_TIMESTEP_PS, SEED_MAX, check_damping
-from mdrive.protocols.meltquench.analysis import analyze, headline_text, write_results
+from mdrive.protocols.meltquench.analysis import OUTPUTS, analyze, headline_text, write_results
 from mdrive.protocols.meltquench.presets import PRESETS, preset_schedule
 from mdrive.protocols.meltquench.stages import jobs
 from mdrive.protocols.meltquench.start import StartSpec, generated, reference_crystal, replicas
 from mdrive.protocols.schedule import Stage
+from mdrive.study_kinds import Metric
 
-__all__ = ["PROTOCOL", "QuenchParams", "analyze", "headline_text", "write_results"]
+__all__ = ["KIND", "QuenchParams", "analyze", "headline_text", "write_results"]
 
 START_OPTIONS = ("element", "atoms", "density", "start", "r_min")
 MAX_STEPS = 2e9  # MD steps of one run: beyond months of any potential's time, surely a unit mistake
@@ -128,10 +130,34 @@ def plan(params: QuenchParams, run) -> Study:
                   "reference_source": crystal.source if crystal else None})
 
 
-PROTOCOL = Protocol(
-    "meltquench", "melt-quench / anneal schedules and the structure they leave",
-    "Melt, quench, anneal and relax on a schedule of stages, then analyse the structure left (density, "
-    "coordination, RDF, crystalline fraction, excess energy, Tg). Presets reproduce MACE-MP-0's a-Si, a-C and "
-    "graphitization protocols; without STRUCTURE the start is built (random hard spheres or a crystal at "
-    "--density).", QuenchParams, plan, analyze, write_results)
+class MeltQuench(Protocol):
+    name = "meltquench"
+    help = "melt-quench / anneal schedules and the structure they leave"
+    description = (
+        "Melt, quench, anneal and relax on a schedule of stages, then analyse the structure left (density, "
+        "coordination, RDF, crystalline fraction, excess energy, Tg). Presets reproduce MACE-MP-0's a-Si, a-C and "
+        "graphitization protocols; without STRUCTURE the start is built (random hard spheres or a crystal at "
+        "--density).")
+    params = QuenchParams  # its presets (PRESETS) set the schedule and the start, not field defaults
+    outputs = OUTPUTS
+    # per start structure {replicas_valid, quantity: [mean, std]}, plus reference_crystal_energy_per_atom
+    # and runs (count per verdict)
+    headline = dict[str, object]
+    metrics = (Metric("mq_density", "MQ density (g/cm³)"), Metric("mq_cn4", "MQ 4-fold"),
+               Metric("mq_excess_energy", "MQ E − crystal (eV/atom)"))
 
+    plan = staticmethod(plan)
+    analyze = staticmethod(analyze)
+    summarize = staticmethod(write_results)
+
+    def scores(self, headline: Mapping, parameters: Mapping) -> dict:
+        """The first start structure's replica means."""
+        found = [v for v in headline.values() if isinstance(v, dict) and "replicas_valid" in v]
+        if not found:
+            return {}
+        mean = {k: (v[0] if isinstance(v, list) else None) for k, v in found[0].items() if k != "replicas_valid"}
+        return {"mq_density": mean.get("density_g_cm3"), "mq_cn4": mean.get("cn4_fraction"),
+                "mq_excess_energy": mean.get("excess_energy_per_atom")}
+
+
+KIND = MeltQuench()

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 from ase import Atoms
 
-from mdrive import metrics
+from mdrive import metrics, units
 from mdrive.jobs import read_run_log, run_tables
 from mdrive.manifest import write_text
-from mdrive.protocols.meltquench.stages import GPA_TO_BAR
 from mdrive.protocols.meltquench.tg import glass_transition
 
 if TYPE_CHECKING:  # annotations only: the params module imports this one
@@ -20,20 +19,23 @@ if TYPE_CHECKING:  # annotations only: the params module imports this one
 
 
 TRACE, RDF, FINAL_DATA, FINAL_XYZ, SNAPSHOT = "trace.csv", "rdf.csv", "final.data", "final.extxyz", "snapshot.png"
+STRUCTURE_TABLE, STAGES_TABLE, TRACES_PLOT, COORDINATION_PLOT = "structure.csv", "stages.csv", "traces.png", \
+    "coordination.png"
+OUTPUTS = (STRUCTURE_TABLE, STAGES_TABLE, TRACES_PLOT, COORDINATION_PLOT)
 
 
 def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     if info["kind"] == "crystal":
         return _analyze_crystal(run_dir, info, error)
-    out = {k: info[k] for k in ("run", "structure", "replica", "seed", "n_atoms", "formula")}
-    out.update(status="error", cause=None, stages_done=0, steps_done=0, steps_target=info["steps_target"])
+    result = {k: info[k] for k in ("run", "structure", "replica", "seed", "n_atoms", "formula")}
+    result.update(status="error", cause=None, stages_done=0, steps_done=0, steps_target=info["steps_target"])
     log, error = read_run_log(run_dir, error)
     stage_runs = log.runs[1:] if log else []  # runs[0]: validity.in's reference `run 0`
     trace = _trace(stage_runs, info)
     if len(trace):
         write_text(run_dir / TRACE, trace.to_csv(index=False))
-        out["steps_done"] = int(trace["step"].max())
-    out["stages_done"] = sum(r.ended == "completed" for r in stage_runs)
+        result["steps_done"] = int(trace["step"].max())
+    result["stages_done"] = sum(r.ended == "completed" for r in stage_runs)
     bad, cause, runaway = None, None, False
     if log and log.runs and not log.runs[0].thermo.empty and len(stage_runs):
         ref = log.runs[0].thermo.iloc[0]
@@ -41,19 +43,19 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
         bad, cause = metrics.first_invalid(rows, ref["PotEng"] / ref["Atoms"], ref["Volume"])
         runaway = metrics.running_away(rows, ref["PotEng"] / ref["Atoms"], ref["Volume"])
     if bad is not None:
-        out["status"], out["cause"] = "invalid", cause
+        result["status"], result["cause"] = "invalid", cause
     elif error:
-        out["status"], out["cause"] = metrics.classify_error(error, runaway)
+        result["status"], result["cause"] = metrics.classify_error(error, runaway)
     elif any(r.halted_by == "mdrive_guard" for r in stage_runs):  # validity.in's every-step volume rule
-        out["status"], out["cause"] = "invalid", metrics.VOLUME_CAUSE
-    elif out["stages_done"] == len(info["stages"]) and (run_dir / FINAL_DATA).exists():
-        out["status"] = "valid"
-        out.update(_final_structure(run_dir, info, stage_runs))
+        result["status"], result["cause"] = "invalid", metrics.VOLUME_CAUSE
+    elif result["stages_done"] == len(info["stages"]) and (run_dir / FINAL_DATA).exists():
+        result["status"] = "valid"
+        result.update(_final_structure(run_dir, info, stage_runs))
     else:
-        out["status"] = "censored"
-        out["cause"] = "stopped early" if any(r.halted_by == "mdrive_stop" for r in stage_runs) else "log cut off"
-    out.update(glass_transition(trace, info))
-    return out
+        result["status"] = "censored"
+        result["cause"] = "stopped early" if any(r.halted_by == "mdrive_stop" for r in stage_runs) else "log cut off"
+    result.update(glass_transition(trace, info))
+    return result
 
 
 def _trace(stage_runs, info: dict) -> pd.DataFrame:
@@ -64,7 +66,7 @@ def _trace(stage_runs, info: dict) -> pd.DataFrame:
             continue
         frames.append(pd.DataFrame({
             "stage": k, "label": label, "step": t["Step"], "time_ps": t.get("Time", np.nan),
-            "temp": t["Temp"], "press_gpa": t["Press"] / GPA_TO_BAR, "volume": t["Volume"],
+            "temp": t["Temp"], "press_gpa": units.from_lammps(t["Press"], "pressure"), "volume": t["Volume"],
             "density_g_cm3": t["Density"], "pe_per_atom": t["PotEng"] / t["Atoms"],
             "cn_mean": t.get("c_mdrive_cnmean", np.nan)}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -99,15 +101,15 @@ def read_final(path: Path, elements: list[str]) -> Atoms:
 
 
 def _analyze_crystal(run_dir: Path, info: dict, error: str | None) -> dict:
-    out = {"run": info["run"], "kind": "crystal", "status": "error", "cause": error, "n_atoms": info["n_atoms"]}
+    result = {"run": info["run"], "kind": "crystal", "status": "error", "cause": error, "n_atoms": info["n_atoms"]}
     log, _ = read_run_log(run_dir)
     if log and not error and not log.error and log.runs and not log.runs[-1].thermo.empty:
         last = log.runs[-1].thermo.iloc[-1]
-        out.update(status="valid", cause=None, energy_per_atom=float(last["PotEng"] / last["Atoms"]),
+        result.update(status="valid", cause=None, energy_per_atom=float(last["PotEng"] / last["Atoms"]),
                    density_g_cm3=float(last["Density"]), volume_per_atom=float(last["Volume"] / last["Atoms"]))
     elif log and log.error:
-        out["cause"] = metrics.classify_error(log.error)[1]
-    return out
+        result["cause"] = metrics.classify_error(log.error)[1]
+    return result
 
 
 # --- results: all runs -----------------------------------------------------------------------------
@@ -150,15 +152,15 @@ def write_results(out: Path, rows: list[dict], params: QuenchParams) -> tuple[st
     from mdrive.manifest import atomic_path
 
     table = structure_table(rows)
-    write_text(out / "structure.csv", table.to_csv(index=False))
+    write_text(out / STRUCTURE_TABLE, table.to_csv(index=False))
     trace = run_tables(out, TRACE)
     if trace is not None:
-        write_text(out / "stages.csv", trace.to_csv(index=False))
-        with atomic_path(out / "traces.png") as tmp:
+        write_text(out / STAGES_TABLE, trace.to_csv(index=False))
+        with atomic_path(out / TRACES_PLOT) as tmp:
             plots.quench_traces(trace, tmp)
     replicas_done = table[table["run"].isin([r["run"] for r in rows if r.get("status") == "valid"])]
     if not replicas_done.empty:
-        with atomic_path(out / "coordination.png") as tmp:
+        with atomic_path(out / COORDINATION_PLOT) as tmp:
             plots.coordination(replicas_done, tmp)
     crystal = next((r for r in rows if r.get("kind") == "crystal"), None)
     head = headline(table, crystal)
@@ -166,15 +168,15 @@ def write_results(out: Path, rows: list[dict], params: QuenchParams) -> tuple[st
 
 
 def headline(table: pd.DataFrame, crystal: dict | None) -> dict:
-    out = {"reference_crystal_energy_per_atom": crystal.get("energy_per_atom") if crystal else None}
+    result = {"reference_crystal_energy_per_atom": crystal.get("energy_per_atom") if crystal else None}
     for _, row in table[table["run"].str.endswith("(mean)")].iterrows():
         std = table[table["run"] == row["run"].replace("(mean)", "(std)")].iloc[0]
-        out[row["structure"]] = {"replicas_valid": int(row["status"].split()[0]), **{
+        result[row["structure"]] = {"replicas_valid": int(row["status"].split()[0]), **{
             c: [_round(row[c]), _round(std[c])] for c in ("density_g_cm3", "cn4_fraction", "sp3_fraction",
                                                           "excess_energy_per_atom", "tg_k") if c in row}}
     quench = table[~table["run"].str.contains(r"\((?:mean|std)\)$")]
-    out["runs"] = {s: int(n) for s, n in quench["status"].value_counts().items()}
-    return out
+    result["runs"] = {s: int(n) for s, n in quench["status"].value_counts().items()}
+    return result
 
 
 def headline_text(head: dict) -> str:

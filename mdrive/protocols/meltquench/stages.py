@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mdrive import decks
+from mdrive import decks, units
 from mdrive.jobs import Job
 from mdrive.potentials import Potential
 from mdrive.protocols.meltquench.start import Replica
@@ -15,7 +15,6 @@ if TYPE_CHECKING:  # annotations only: the params module imports this one
     from mdrive.protocols.meltquench import QuenchParams
 
 
-GPA_TO_BAR = 1e4
 STAGES = "stages.in"
 
 
@@ -81,7 +80,7 @@ def stages_text(params: QuenchParams, stage_potentials: dict[str, Potential]) ->
         else:
             box = st.p_start is not None
             lines += [f"variable        stage_box string {'iso' if box else 'none'}",
-                      f"variable        stage_press equal {(st.p_start or 0.0) * GPA_TO_BAR:g}",
+                      f"variable        stage_press equal {units.to_lammps(st.p_start or 0.0, 'pressure'):g}",
                       f"variable        stage_ftol equal {params.ftol:g}",
                       "include         stage-min.in"]
     return "\n".join(lines) + "\n"
@@ -93,4 +92,5 @@ def _fix_args(st: Stage, params: QuenchParams) -> str:
     temp = f"temp {st.t_start:g} {st.t_stop:g} {params.tdamp:g}"
     if st.ensemble == "nvt":
         return f"nvt {temp}"
-    return f"npt {temp} iso {st.p_start * GPA_TO_BAR:g} {st.p_stop * GPA_TO_BAR:g} {params.pdamp:g}"
+    bar = (units.to_lammps(p, "pressure") for p in (st.p_start, st.p_stop))
+    return f"npt {temp} iso {next(bar):g} {next(bar):g} {params.pdamp:g}"
