@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -14,19 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+import abba
+
+ROOT = abba.ROOT
 BEFORE = "cab3bd8"  # main before isolation: LAMMPS ran inside the ensemble's ranks
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-def demo_wall(tree: Path, out: Path) -> float:
-    cmd = [str(BIN / "mpirun"), "-np", "2", sys.executable, "-m", "mdrive", "ramp", "--out", str(out)]
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, env={**ENV, "PYTHONPATH": str(tree)})
-    if proc.returncode:
-        raise SystemExit(proc.stderr)
-    return time.perf_counter() - t
 
 
 def worker_cost(tmp: Path, repeats: int = 5) -> tuple[float, float]:
@@ -53,21 +43,8 @@ def worker_cost(tmp: Path, repeats: int = 5) -> tuple[float, float]:
 def main(repeats: int = 4) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        before = tmp / "before"
-        subprocess.run(["git", "worktree", "add", "--detach", str(before), BEFORE], cwd=ROOT, check=True,
-                       capture_output=True)
-        try:
-            for so in (ROOT / "mdrive").glob("_rowscan*.so"):  # the same compiled log scanner on both sides
-                shutil.copy(so, before / "mdrive")
-            walls = {"isolated": [], "in_process": []}
-            # ABBA order: this machine slows under sustained load (the second of two back-to-back demos ran
-            # up to 25 % slower, whichever code it ran), so each side goes first as often as second
-            for k in range(repeats):
-                sides = [("in_process", before), ("isolated", ROOT)]
-                for side, tree in sides if k % 2 == 0 else sides[::-1]:
-                    walls[side].append(round(demo_wall(tree, tmp / f"{side}{k}"), 1))
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, capture_output=True)
+        measured, _ = abba.walls(BEFORE, tmp, repeats)
+        walls = {"isolated": measured["after"], "in_process": measured["before"]}
         ms, mb = worker_cost(tmp)
     iso, old = statistics.median(walls["isolated"]), statistics.median(walls["in_process"])
     result = {"runs": 16, "ranks": 2, "isolated_wall_s": iso, "in_process_wall_s": old,

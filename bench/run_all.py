@@ -20,7 +20,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 STORE = HERE / "results"
-ORDER = ["logparse", "ramp_demo", "isolation", "evscan_deck", "mace_bridge", "one_interface", "driver_overhead",
+ORDER = ["logparse", "ramp_demo", "isolation", "evscan_deck", "mace_bridge", "one_interface", "results_contract",
+         "driver_overhead",
          "arena_md", "foundation_md", "foundation_md_ase", "foundation_chgnet", "foundation_md_npt", "foundation_npt", "foundation_protocols"]
 # one benchmark module run with other arguments, each variant's numbers kept under its own name
 VARIANTS = {"foundation_md_ase": ("foundation_md", {"mode": "ase"}),
@@ -107,6 +108,19 @@ def isolation(r: dict) -> list[str]:
         f"| in the ensemble's ranks | {fmt(str(x) for x in r['walls']['in_process'])} | {r['in_process_wall_s']} |", "",
         f"**isolated / in-process = {r['ratio']}** (target <= 1.03: {met(r['ratio'] <= 1.03)}). One run process "
         f"costs {r['worker_start_ms']} ms from start to exit on an empty deck and {r['worker_rss_mb']} MB resident.", ""]
+
+
+def results_contract(r: dict) -> list[str]:
+    fmt = ", ".join
+    return [
+        "## Each protocol owns its results (issue 27): the ramp demo before and after", "", measured(r), "",
+        f"`mpirun -np 2 python -m mdrive ramp` (the built-in demo, 16 runs) at commit {r['before']} (before the "
+        "redesign) and in this tree, whole command wall time, ABBA order (`bench/results_contract.py`):", "",
+        "| code | wall (s, each) | median |", "|---|---|---|",
+        f"| before ({r['before']}) | {fmt(str(x) for x in r['walls']['before'])} | {r['before_wall_s']} |",
+        f"| after | {fmt(str(x) for x in r['walls']['after'])} | {r['after_wall_s']} |", "",
+        f"**after / before = {r['ratio']}** (target <= 1.03: {met(r['ratio'] <= 1.03)}); the same headline both "
+        f"times: {'yes' if r['same_headline'] else '**no**'}.", ""]
 
 
 def driver_overhead(r: dict) -> list[str]:
