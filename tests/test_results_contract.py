@@ -90,3 +90,45 @@ def test_a_protocol_declared_in_the_test_folder_is_ranked_in_compare(tmp_path, m
         assert float(rows[spec][column]) == pytest.approx(energy, rel=1e-3)
     best = min(energies, key=energies.get)  # lower is better, as the metric declares
     assert rows[best][0] == "1" and rows[max(energies, key=energies.get)][0] == "2"
+
+
+def conforms(value, kind) -> bool:
+    """`value` (JSON data) is of the declared headline type: a TypedDict, dict[str, T], or a plain type."""
+    import typing
+
+    if kind is None or kind is object:
+        return True
+    if typing.is_typeddict(kind):
+        hints = typing.get_type_hints(kind)
+        required = kind.__required_keys__
+        return (isinstance(value, dict) and required <= set(value) <= set(hints)
+                and all(conforms(v, hints[k]) for k, v in value.items()))
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) and conforms(v, args[1]) for k, v in value.items())
+    if origin in (typing.Union, __import__("types").UnionType):
+        return any(conforms(value, a) for a in args)
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, origin or kind)
+
+
+@pytest.mark.parametrize("name", FOLDERS)
+def test_each_kept_headline_is_of_its_protocols_declared_type(name):
+    import json
+
+    from mdrive import study_kinds
+
+    manifest = json.loads((STUDIES / name / "manifest.json").read_text())
+    kind = study_kinds.of_folder(STUDIES / name, manifest)
+    assert kind.headline is not None and conforms(manifest["headline"], kind.headline), manifest["headline"]
+    assert set(kind.outputs) & set(manifest["outputs"]), "the folder holds none of the outputs its kind declares"
+    scores = kind.scores(manifest["headline"], manifest["parameters"])
+    assert set(scores) <= {m.column for m in kind.metrics}  # it scores only what it declares
+
+
+def test_the_headline_check_can_fail():
+    from mdrive.protocols import gcmc, ramp
+
+    assert not conforms({"nvt": {"runs": "eight"}}, ramp.KIND.headline)
+    assert not conforms({"p0.1": {"status": "valid", "n_mean": 3.0}}, gcmc.KIND.headline)  # density_mean missing

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -257,6 +258,14 @@ def plan(params: GcmcParams, run) -> Study:
     return Study(structure_jobs(structs, potential, sp, params), potential, structs, provenance={"mc_guard": guard})
 
 
+class PointHeadline(TypedDict):
+    """One reservoir point's line of the headline (manifest["headline"][run])."""
+
+    status: str
+    n_mean: float | None  # mean number of atoms of the species over the averaged part
+    density_mean: float | None
+
+
 class Gcmc(Protocol):
     name = "gcmc"
     help = "grand-canonical Monte Carlo + MD (fix gcmc), isotherms"
@@ -268,7 +277,7 @@ class Gcmc(Protocol):
     params = GcmcParams
     reduced_by = "lj"
     outputs = (ISOTHERM, TRACES, PLOT)
-    headline = dict[str, dict]  # run -> {status, n_mean, density_mean}; an isotherm ranks nothing
+    headline = dict[str, PointHeadline]  # an isotherm ranks nothing
 
     plan = staticmethod(plan)
     analyze = staticmethod(analyze)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property
+from typing import TypedDict
 
 from mdrive.errors import InputError
 from mdrive.params import param
@@ -130,6 +131,17 @@ def plan(params: QuenchParams, run) -> Study:
                   "reference_source": crystal.source if crystal else None})
 
 
+class StructureHeadline(TypedDict, total=False):
+    """One start structure's line of the headline: [mean, std] over its valid replicas."""
+
+    replicas_valid: int
+    density_g_cm3: list  # g/cm³
+    cn4_fraction: list
+    sp3_fraction: list
+    excess_energy_per_atom: list  # eV/atom above the reference crystal
+    tg_k: list  # K
+
+
 class MeltQuench(Protocol):
     name = "meltquench"
     help = "melt-quench / anneal schedules and the structure they leave"
@@ -140,9 +152,8 @@ class MeltQuench(Protocol):
         "--density).")
     params = QuenchParams  # its presets (PRESETS) set the schedule and the start, not field defaults
     outputs = OUTPUTS
-    # per start structure {replicas_valid, quantity: [mean, std]}, plus reference_crystal_energy_per_atom
-    # and runs (count per verdict)
-    headline = dict[str, object]
+    # per start structure its line, plus reference_crystal_energy_per_atom (eV/atom) and runs (count per verdict)
+    headline = dict[str, StructureHeadline | dict[str, int] | float | None]
     metrics = (Metric("mq_density", "MQ density (g/cm³)"), Metric("mq_cn4", "MQ 4-fold"),
                Metric("mq_excess_energy", "MQ E − crystal (eV/atom)"))
 
