@@ -132,3 +132,22 @@ def test_the_headline_check_can_fail():
 
     assert not conforms({"nvt": {"runs": "eight"}}, ramp.KIND.headline)
     assert not conforms({"p0.1": {"status": "valid", "n_mean": 3.0}}, gcmc.KIND.headline)  # density_mean missing
+
+
+def test_a_scaling_study_gives_compare_its_one_rank_speed(tmp_path):
+    """A scaling folder is a kind like the others: compare reads its one-rank point as a speed point."""
+    out = tmp_path / "strong"
+    r = mdrive("scaling", "plan", "--kind", "strong", "--potential", "eam:Cu_u3.eam", "--atoms", "1000", "--ranks", "1",
+               "--steps", "200", "--warmup", "10", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert mdrive("scaling", "run", out).returncode == 0
+    assert mdrive("scaling", "collect", out).returncode == 0
+    rate = pd.read_csv(out / "scaling.csv").iloc[0]
+    assert rate["status"] == "done"
+    r = mdrive("compare", tmp_path / "board.md", out, "--format", "md")
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in (tmp_path / "board.md").read_text().splitlines() if x.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    row = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert float(row[head.index("steps/s @1000")]) == pytest.approx(rate["timesteps_per_s"], rel=1e-3)
+    assert mdrive("status", out).stdout.strip() == "strong-r0001: done"
