@@ -71,6 +71,10 @@ def register(kind: StudyKind) -> None:
     """A kind from outside mdrive (a module of your own): its folders join compare, report and status."""
     if not isinstance(kind, StudyKind):
         raise TypeError(f"{kind!r} is not a StudyKind")
+    taken = {m.column: k.name for k in every() if k.name != kind.name for m in k.metrics}
+    clash = next((m.column for m in kind.metrics if m.column in taken), None)
+    if clash:
+        raise ValueError(f"{kind.name}: leaderboard column '{clash}' is {taken[clash]}'s; name it apart")
     _registered[kind.name] = kind
 
 
