@@ -17,21 +17,15 @@ os.environ["OMP_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import mace  # noqa: E402,F401
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ase import units  # noqa: E402
 from ase.build import bulk  # noqa: E402
 from ase.md.verlet import VelocityVerlet  # noqa: E402
 from helpers import mace_spec, tiny_mace  # noqa: E402
 from mace.calculators import MACECalculator  # noqa: E402
-from mpi4py import MPI  # noqa: E402
+from md_rates import STEPS, lammps_md, model_only  # noqa: E402
 
-from mdrive import decks, potentials  # noqa: E402
-from mdrive.logs import read_log  # noqa: E402
-from mdrive.run import StopControl, run_deck  # noqa: E402
-from mdrive.structures import Structure  # noqa: E402
-
-STEPS = 20
+from mdrive import potentials  # noqa: E402
 
 
 def structure():
@@ -39,18 +33,6 @@ def structure():
     atoms.symbols[::2] = "Ni"
     atoms.rattle(0.02, seed=1)
     return atoms
-
-
-def model_only(calc, atoms, steps: int = STEPS) -> float:
-    atoms = atoms.copy()
-    atoms.calc = calc
-    atoms.get_potential_energy()  # warm-up
-    rng = np.random.default_rng(0)
-    t = time.perf_counter()
-    for _ in range(steps):
-        atoms.positions += rng.normal(0, 1e-3, atoms.positions.shape)
-        atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
-    return steps / (time.perf_counter() - t)
 
 
 def ase_md(calc, atoms) -> float:
@@ -78,17 +60,6 @@ def plugin(model, atoms) -> float:
                    check=True, capture_output=True)
     export = model.with_name(model.name + "-lammps.pt")
     return lammps_md(potentials.load(f"mace:{export}?no_domain_decomposition", "plugin"), atoms)
-
-
-def lammps_md(pot, atoms) -> float:
-    s = Structure("b", atoms, "bench")
-    with tempfile.TemporaryDirectory() as tmp:
-        variables = {"seed": 1, "t_start": 300, "t_stop": 300, "steps": STEPS, "dt": 0.002, "tdamp": 0.1,
-                     "thermo_every": 10}
-        decks.compose(Path(tmp), "ramp-nvt.in", variables, pot, s)
-        assert run_deck(Path(tmp), MPI.COMM_SELF, StopControl(), callbacks=pot.callbacks(s.elements)) is None
-        run = read_log(Path(tmp) / "log.lammps").runs[-1]
-        return run.performance["timesteps/s"]
 
 
 def main() -> dict:

@@ -1,6 +1,7 @@
 """Shared helpers: run mdrive (optionally under mpirun -np 2) and make small structures. Real LAMMPS only."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -130,3 +131,17 @@ pair_style lj/cut 2.5
 pair_coeff 1 1 1.0 1.0 2.5
 fix 1 all nve
 """
+
+
+def single_point_process(spec, structure, backend="auto", run=0, prefix=(), env=None):
+    """tests/single_point.py in its own process: one single point of a potential in LAMMPS, and N NVE steps."""
+    cmd = [*prefix, sys.executable, str(ROOT / "tests" / "single_point.py"), spec, str(structure),
+           "--backend", backend, "--run", str(run)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, cwd=ROOT, timeout=600)
+
+
+def single_point(spec, structure, backend="auto", run=0, env=None) -> dict:
+    out = single_point_process(spec, structure, backend, run, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))

@@ -18,7 +18,7 @@ pytest.importorskip("sevenn", reason="needs the foundation extra (pip install .[
 pytest.importorskip("chgnet", reason="needs the foundation extra (pip install .[foundation]); make test installs it")
 
 from ase.build import bulk  # noqa: E402
-from helpers import ENV, ROOT, mdrive, mdrive_at_once, write_structures  # noqa: E402
+from helpers import ENV, ROOT, mdrive, mdrive_at_once, single_point, single_point_process, write_structures  # noqa: E402
 
 SEVENNET = "sevennet:7net-0"
 EV_PER_A3_IN_BAR = 1.602176634e6
@@ -39,19 +39,6 @@ def cell(tmp_path_factory):
     atoms.rattle(0.05, seed=1)
     atoms.set_cell(atoms.cell * [1.0, 1.02, 0.97], scale_atoms=True)
     return write_structures(tmp_path_factory.mktemp("cell") / "cell.extxyz", [atoms])
-
-
-def single_point_process(spec, structure, backend="auto", run=0, prefix=(), env=None):
-    cmd = [*prefix, sys.executable, str(ROOT / "tests" / "single_point.py"), spec, str(structure),
-           "--backend", backend, "--run", str(run)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, cwd=ROOT, timeout=600)
-
-
-def single_point(spec, structure, backend="auto", run=0, env=None) -> dict:
-    out = single_point_process(spec, structure, backend, run, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
-    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
-    return json.loads(line.removeprefix("RESULT "))
 
 
 @contextlib.contextmanager

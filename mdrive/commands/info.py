@@ -41,7 +41,7 @@ def report() -> dict:
     return info
 
 
-MODEL_PACKAGES = ("mace-torch", "sevenn", "chgnet", "e3nn", "torch")  # what the bridge and plugins run
+MODEL_PACKAGES = ("mace-torch", "sevenn", "chgnet", "python-ace", "e3nn", "torch")  # what the bridge and plugins run
 
 
 def gpu_count() -> int:
@@ -84,7 +84,8 @@ def run(args, argv) -> int:
         print(f"  {r['adapter']:<24} {r['pair_style']:<20} {state}")
     bridge = info["ase_bridge"]
     print(f"ASE bridge   {'yes' if bridge['fix_external'] else 'no (fix external missing)'} "
-          f"(--potential ase:MODULE:FACTORY; {', '.join(f'{k} {v or chr(45)}' for k, v in bridge['models'].items())})")
+          f"(--potential ase:MODULE:FACTORY, chgnet:, pace: without ML-PACE, mace:/sevennet: with --backend ase; "
+          f"{', '.join(f'{k} {v or chr(45)}' for k, v in bridge['models'].items())})")
     for name, path in info["plugins"].items():
         print(f"{name + ' plugin':<12} {path}")
     return 0

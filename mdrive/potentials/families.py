@@ -104,7 +104,8 @@ FAMILIES = {
                                                   gpu_without_kokkos=True),)),
     "allegro": Family(mlip.allegro, (Route("allegro", "allegro", build=NEQUIP_BUILD, gpu=_allegro_gpu),)),
     "pace": Family(mlip.pace, (Route("pace", "pace", build=PACE_BUILD),
-                               Route("pace/extrapolation", "pace/extrapolation", build=PACE_BUILD))),
+                               Route("pace/extrapolation", "pace/extrapolation", build=PACE_BUILD)),
+                   takes_backend=True),  # without ML-PACE: python-ace through the ASE bridge
     "sevennet": Family(pretrained.sevennet, (
         Route("sevennet", "e3gnn", build="mdrive's plugin of sevenn's serial pair_e3gnn: python -m mdrive plugins "
               "build e3gnn", plugin="e3gnn", gpu=_serial_gpu, gpu_without_kokkos=True, label="sevennet (e3gnn)"),

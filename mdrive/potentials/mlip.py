@@ -106,15 +106,22 @@ def allegro(spec: str, arg: str) -> Potential:
                      kokkos=Kokkos(), torch=True)
 
 
-def pace(spec: str, arg: str) -> Potential:
+def pace(spec: str, arg: str, backend: str = "auto") -> Potential:
     """pace:FILE[.yace|.yaml|.ace]; pace:FILE.yaml,FILE.asi adds the extrapolation grade (pace/extrapolation);
-    `?recursive` selects that evaluator (CPU only; the default `product` also runs on GPUs)."""
+    `?recursive` selects that evaluator (CPU only; the default `product` also runs on GPUs). backend `auto`
+    takes pair_style pace when the build has it (ML-PACE), else python-ace's calculator through the ASE
+    bridge; `native` and `ase` force one."""
     arg, _, option = arg.partition("?")
     if option not in ("", "recursive", "product"):
         raise InputError(f"potential {spec}: unknown option '{option}'; pace takes ?product or ?recursive")
+    if backend not in BACKENDS or backend == "plugin":
+        raise InputError(f"potential {spec}: --backend {backend}: pace runs natively (pair_style pace) or through "
+                         f"the ASE bridge (python-ace); use auto, native or ase")
     names = arg.split(",")
     paths = tuple(find_file(n) for n in names)
-    elements = _yace_elements(paths[0])
+    elements = _ace_elements(paths[0])
+    if backend == "ase" or (backend == "auto" and not _build_has("pace")):
+        return _pace_bridge(spec, paths, elements)
     if len(paths) == 2:
         return Potential(spec, "pace/extrapolation", ("pace/extrapolation",),
                          _star("pace/extrapolation", f"{paths[0]} {paths[1]}"), elements, paths,
@@ -141,10 +148,30 @@ def _nequip_file(spec: str, arg: str) -> Path:
     return path
 
 
-def _yace_elements(path: Path) -> tuple[str, ...] | None:
-    # .yace/.yaml files list "elements: [Cu, ...]" near the top; other formats: leave coverage open
-    m = re.search(r"^elements:\s*\[([^\]]*)\]", path.read_text(errors="replace")[:4096], re.M)
-    return tuple(e.strip().strip("'\"") for e in m.group(1).split(",")) if m else None
+def _pace_bridge(spec: str, paths: tuple[Path, ...], elements) -> Potential:
+    """python-ace's PyACECalculator through the ASE bridge, for a build without ML-PACE."""
+    if len(paths) == 2:
+        raise InputError(f"potential {spec}: the extrapolation grade (an .asi active set) needs pair_style "
+                         f"pace/extrapolation (LAMMPS with ML-PACE); through the ASE bridge give the potential "
+                         f"file alone")
+    try:
+        import pyace  # noqa: F401  (refused here, in one line, not inside the first run)
+    except ImportError:
+        raise InputError(f"potential {spec}: this LAMMPS has no pair_style pace and python-ace is not installed: "
+                         f"pip install 'mdrive[ace]' (or build LAMMPS with ML-PACE)") from None
+    from mdrive.potentials.bridge import Calculator, bridged
+
+    return bridged(spec, Calculator("pyace", "PyACECalculator", {"basis_set": str(paths[0])}), family="pace-ase",
+                   files=paths, elements=elements)
+
+
+def _ace_elements(path: Path) -> tuple[str, ...] | None:
+    """The elements a PACE file covers: .yace/.yaml list `elements: [Cu, ...]`, .ace `elements: Cu Ni`."""
+    m = re.search(r"^elements:\s*(.*)$", path.read_text(errors="replace")[:4096], re.M)
+    if not m:
+        return None
+    found = tuple(e.strip().strip("'\"") for e in re.split(r"[\s,]+", m.group(1).strip("[] ")) if e.strip())
+    return found or None
 
 
 def _json_elements(path: Path) -> tuple[str, ...] | None:
