@@ -77,7 +77,7 @@ def test_a_ramp_and_an_ev_scan_run_with_pace(tmp_path):
 
 
 @pytest.mark.parametrize("argv,needle", [
-    (["--potential", "pace:Cu-PBE-core-rep.ace,Cu-PBE-core-rep.ace"], "the extrapolation grade"),
+    (["--potential", "pace:Cu-PBE-core-rep.ace,Cu-PBE-core-rep.ace"], "an active set (.asi) goes with the B-basis"),
     (["--potential", SPEC, "--backend", "plugin"], "pace runs natively (pair_style pace) or through the ASE bridge"),
     (["--potential", SPEC, "--backend", "native"], "pair style 'pace'"),
 ])
@@ -86,3 +86,106 @@ def test_pace_routes_this_build_cannot_take_are_refused(tmp_path, argv, needle):
     r = mdrive("ramp", src, *argv, "--out", tmp_path / "o")
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "o").exists()
+
+
+# --- the extrapolation grade: a B-basis ACE and its active set, both made here with python-ace's own tools --------
+
+
+@pytest.fixture(scope="module")
+def active_set(tmp_path_factory):
+    """A small linear B-basis ACE for Cu fitted (python-ace's LinearACEFit) to 40 frames of 500 K Langevin MD with
+    the shipped potential, and the active set of those frames (compute_active_set): (potential.yaml, active.asi)."""
+    from ase import units
+    from ase.md.langevin import Langevin
+    from pyace import PyACECalculator, create_multispecies_basis_config
+    from pyace.activelearning import (
+        compute_A_active_inverse,
+        compute_active_set,
+        compute_B_projections,
+        save_active_inverse_set,
+    )
+    from pyace.linearacefit import LinearACEDataset, LinearACEFit
+
+    from mdrive.runtime import potentials_dir
+
+    folder = tmp_path_factory.mktemp("ace-active-set")
+    atoms = bulk("Cu", "fcc", 3.61, cubic=True).repeat(2)
+    atoms.rattle(0.05, seed=1)
+    atoms.calc = PyACECalculator(str(potentials_dir() / "Cu-PBE-core-rep.ace"))
+    dyn = Langevin(atoms, 2 * units.fs, temperature_K=500, friction=0.02, rng=np.random.default_rng(1), fixcm=False)
+    frames = []
+    for _ in range(40):
+        dyn.run(5)
+        frame = atoms.copy()
+        frames.append((frame, atoms.get_potential_energy(), atoms.get_forces().copy()))
+    config = {"deltaSplineBins": 0.001, "elements": ["Cu"],
+              "embeddings": {"ALL": {"npot": "FinnisSinclairShiftedScaled", "fs_parameters": [1, 1], "ndensity": 1}},
+              "bonds": {"ALL": {"radbase": "ChebExpCos", "radparameters": [5.25], "rcut": 5.0, "dcut": 0.01,
+                                "NameOfCutoffFunction": "cos"}},
+              "functions": {"ALL": {"nradmax_by_orders": [6, 3, 2], "lmax_by_orders": [0, 2, 1]}}}
+    data = pd.DataFrame({"ase_atoms": [f[0] for f in frames], "energy": [f[1] for f in frames],
+                         "forces": [f[2] for f in frames]})
+    data["energy_corrected"] = data["energy"]
+    fit = LinearACEFit(train_dataset=LinearACEDataset(create_multispecies_basis_config(config), data))
+    fit.fit()
+    assert fit.compute_errors()["f_comp_rmse"] < 0.02  # eV/Å: the fit follows the shipped potential
+    potential, asi = folder / "cu-linear.yaml", folder / "cu-linear.asi"
+    fit.get_bbasis().save(str(potential))
+    from pyace import ACEBBasisSet
+
+    projections = compute_B_projections(ACEBBasisSet(str(potential)), [f[0] for f in frames])
+    save_active_inverse_set(str(asi), compute_A_active_inverse(compute_active_set(projections, tol=1.001)),
+                            elements_name=["Cu"])
+    return potential, asi
+
+
+def test_every_thermo_row_carries_the_grade_python_ace_computes(active_set, tmp_path):
+    """A 300 K ramp stays where the potential was fitted (γ near 1); the grade in the log is python-ace's own."""
+    import json
+
+    import ase.io
+    from pyace import PyACECalculator
+
+    from mdrive.logs import read_log
+
+    potential, asi = active_set
+    atoms = bulk("Cu", "fcc", 3.61, cubic=True).repeat(2)
+    atoms.rattle(0.05, seed=2)
+    src = write_structures(tmp_path / "cu32.extxyz", [atoms])
+    r = mdrive("ramp", src, "--potential", f"pace:{potential},{asi}", "--ensemble", "nvt", "--t-stop", "300",
+               "--duration", "0.1", "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    log = read_log(tmp_path / "o" / "runs" / "cu32-nvt" / "log.lammps")
+    first = log.runs[0].thermo  # validity.in's run 0: the structure as read
+    assert "v_mdrive_gamma" in log.runs[-1].thermo and log.runs[-1].thermo["v_mdrive_gamma"].notna().all()
+    calc = PyACECalculator(str(potential))
+    calc.set_active_set(str(asi))
+    start = ase.io.read(src)
+    start.calc = calc
+    start.get_potential_energy()
+    assert first["v_mdrive_gamma"].iloc[0] == pytest.approx(calc.results["gamma"].max(), rel=1e-6)
+    found = json.loads((tmp_path / "o" / "runs" / "cu32-nvt" / "metrics.json").read_text())
+    assert found["status"] == "valid" and found["gamma_exceeded_step"] is None and 0.5 < found["gamma_max"] < 5
+
+
+def test_the_ramp_records_the_step_the_grade_first_passes_its_limit(active_set, tmp_path):
+    """Heated to 3000 K the 300 K-fitted potential leaves its training domain: the ramp records the first step
+    with γ above --gamma-limit, as the log has it, whatever the validity verdict."""
+    import json
+
+    from mdrive.logs import read_log
+
+    potential, asi = active_set
+    atoms = bulk("Cu", "fcc", 3.61, cubic=True).repeat(2)
+    src = write_structures(tmp_path / "cu32.extxyz", [atoms])
+    r = mdrive("ramp", src, "--potential", f"pace:{potential},{asi}", "--ensemble", "nvt", "--t-start", "300",
+               "--t-stop", "3000", "--duration", "0.4", "--gamma-limit", "3", "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    found = json.loads((tmp_path / "o" / "runs" / "cu32-nvt" / "metrics.json").read_text())
+    thermo = read_log(tmp_path / "o" / "runs" / "cu32-nvt" / "log.lammps").runs[-1].thermo
+    over = thermo[thermo["v_mdrive_gamma"] > 3]
+    assert len(over) and found["gamma_exceeded_step"] == int(over["Step"].iloc[0]) > 0
+    assert found["gamma_max"] == pytest.approx(thermo["v_mdrive_gamma"].max())
+    if found["status"] == "valid":
+        assert "extrapolation grade" in found["flag"]
+    assert "left the potential's training domain" in r.stdout

@@ -93,6 +93,10 @@ class Bridge:
         self.calculator, self.lmp = calculator, lmp
         self.symbols = np.array(elements)
         self.failure: str | None = None
+        # python-ace with an active set computes each atom's extrapolation grade: its largest is the fix's f_ID[1]
+        self.grades = bool(getattr(calculator, "is_active_set_configured", False))
+        if self.grades:
+            lmp.fix_external_set_vector_length(FIX, 1)
 
     def __call__(self, _caller, step, nlocal, _tag, x, f):
         if self.failure is not None:  # the run is ending: never call a failed model again
@@ -111,6 +115,8 @@ class Bridge:
         f[:nlocal] = forces
         self.lmp.fix_external_set_energy_global(FIX, float(energy))
         self.lmp.fix_external_set_virial_global(FIX, virial)
+        if self.grades:
+            self.lmp.fix_external_set_vector(FIX, 1, float(np.max(self.calculator.results["gamma"])))
 
     def _evaluate(self, nlocal, x):
         lmp = self.lmp

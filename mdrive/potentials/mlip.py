@@ -6,6 +6,7 @@ that has them. The rules encoded here are the ones the style sources enforce (do
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from mdrive.errors import InputError
@@ -149,20 +150,38 @@ def _nequip_file(spec: str, arg: str) -> Path:
 
 
 def _pace_bridge(spec: str, paths: tuple[Path, ...], elements) -> Potential:
-    """python-ace's PyACECalculator through the ASE bridge, for a build without ML-PACE."""
-    if len(paths) == 2:
-        raise InputError(f"potential {spec}: the extrapolation grade (an .asi active set) needs pair_style "
-                         f"pace/extrapolation (LAMMPS with ML-PACE); through the ASE bridge give the potential "
-                         f"file alone")
+    """python-ace's PyACECalculator through the ASE bridge, for a build without ML-PACE; with an active set
+    (.asi) each thermo row carries the largest per-atom extrapolation grade, v_mdrive_gamma."""
+    if len(paths) == 2 and paths[0].suffix != ".yaml":
+        raise InputError(f"potential {spec}: an active set (.asi) goes with the B-basis potential it was built "
+                         f"for (.yaml), e.g. pace:p.yaml,p.asi")
     try:
         import pyace  # noqa: F401  (refused here, in one line, not inside the first run)
     except ImportError:
         raise InputError(f"potential {spec}: this LAMMPS has no pair_style pace and python-ace is not installed: "
                          f"pip install 'mdrive[ace]' (or build LAMMPS with ML-PACE)") from None
-    from mdrive.potentials.bridge import Calculator, bridged
+    from mdrive.potentials.bridge import FIX, Calculator, bridged
 
-    return bridged(spec, Calculator("pyace", "PyACECalculator", {"basis_set": str(paths[0])}), family="pace-ase",
-                   files=paths, elements=elements)
+    kwargs = {"basis_set": str(paths[0]), **({"active_set": str(paths[1])} if len(paths) == 2 else {})}
+    potential = bridged(spec, Calculator("mdrive.potentials.mlip", "pace_calculator", kwargs), family="pace-ase",
+                        files=paths, elements=elements)
+    if len(paths) == 1:
+        return potential
+    lines = potential.coeff_lines
+    grade = [f"variable        mdrive_gamma equal f_{FIX}[1]",
+             "variable        mdrive_thermo_extra index v_mdrive_gamma"]  # a column of validity.in's thermo
+    return replace(potential, coeff_lines=lambda els: [*lines(els), *grade])
+
+
+def pace_calculator(basis_set: str, active_set: str | None = None):
+    """python-ace's calculator; with an active set it computes the extrapolation grade γ of every atom, and never
+    stops or writes files of its own when γ is large (mdrive records it instead)."""
+    from pyace import PyACECalculator
+
+    calculator = PyACECalculator(basis_set, gamma_upper_bound=float("inf"))
+    if active_set:
+        calculator.set_active_set(active_set)
+    return calculator
 
 
 def _ace_elements(path: Path) -> tuple[str, ...] | None:

@@ -23,6 +23,9 @@ from mdrive.structures import Structure, formula
 from mdrive.study_kinds import Metric
 
 TRUST_T, TRUST_P = 0.5, 0.5  # a valid run ending this far (relative) from the ramp's target is flagged
+# γ <= 1: interpolation; python-ace's calculator calls γ > 5 large extrapolation (its gamma_upper_bound) and LAMMPS's
+# pace/extrapolation example halts there: beyond it the potential's numbers are not to be trusted
+GAMMA_LIMIT, GRADE = 5.0, "v_mdrive_gamma"  # GRADE: the thermo column of a potential that reports the grade
 MAX_PRESSURE_GPA = 1e4  # ±10 TPa: beyond any physical target, so surely a unit mistake
 ENSEMBLES = ("nvt", "npt")
 PRESETS = {
@@ -57,6 +60,10 @@ class RampParams:
                         choices=("iso", "aniso", "tri"))
     thermo_every: int = param(10, "steps between thermo rows and validity checks (Arena's frame interval)", min=1)
     seed: int = param(12345, "velocity seed, recorded", min=1, max=SEED_MAX)
+    gamma_limit: float = param(GAMMA_LIMIT, "extrapolation grade above which a run has left its potential's "
+                               "training domain (pace with an active set, pace:p.yaml,p.asi): the step is recorded "
+                               "and a valid run flagged, an early warning beside the validity verdict", above=1.0,
+                               max=1e12)
     skip_bad: bool = param(False, "record structures rejected up front (unreadable, overlapping, elements the "
                            "potential lacks) as failed runs and run the others, instead of stopping")
 
@@ -95,7 +102,7 @@ def jobs(structures: list[Structure], potential: Potential, params: RampParams) 
             info = {"protocol": "ramp", "structure": s.name, "source": s.source, "ensemble": ens,
                     "n_atoms": len(s.atoms), "formula": formula(s.atoms), "seed": params.seed,
                     "steps_target": variables["steps"], "timestep_fs": params.dt_ps(s) * 1000,
-                    "variables": variables, "variable_units": deck_units}
+                    "variables": variables, "variable_units": deck_units, "gamma_limit": params.gamma_limit}
             cost = len(s.atoms) * variables["steps"] * (3.0 if ens == "npt" else 1.0)  # NPT: ~3x per step
             compose = decks.composer(f"ramp-{ens}.in", variables, potential=potential, structure=s)
             out.append(Job(f"{s.name}-{ens}", compose, info, cost,
@@ -140,6 +147,7 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
         result["temp_at_end"], result["press_at_end"] = float(last["Temp"]), float(last["Press"])
     result["steps_per_s"] = _steps_per_s(ramp)
     result["dangerous_builds"] = ramp.dangerous_builds
+    result.update(extrapolation(thermo, info))
     if bad is not None:
         result["status"], result["cause"] = "invalid", cause
     elif error:
@@ -158,6 +166,17 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     return _finish(result)
 
 
+def extrapolation(thermo: pd.DataFrame, info: dict) -> dict:
+    """With a potential that reports its extrapolation grade: its largest value over the ramp and the first
+    step it passed the limit (None if it never did); nothing otherwise."""
+    if GRADE not in thermo or thermo.empty:
+        return {}
+    gamma = pd.to_numeric(thermo[GRADE], errors="coerce").to_numpy(float)
+    over = np.flatnonzero(gamma > info.get("gamma_limit", GAMMA_LIMIT))
+    return {"gamma_max": float(np.nanmax(gamma)) if np.isfinite(gamma).any() else None,
+            "gamma_exceeded_step": int(thermo["Step"].iloc[over[0]]) if len(over) else None}
+
+
 def trust_flag(result: dict, info: dict) -> str | None:
     """Why a valid run's verdict deserves a second look: forces computed on a stale neighbour list
     (dangerous builds), or a temperature or pressure far from the ramp's target at its end."""
@@ -166,6 +185,9 @@ def trust_flag(result: dict, info: dict) -> str | None:
     flags = []
     if result.get("dangerous_builds"):
         flags.append(f"{result['dangerous_builds']} dangerous neighbor builds")
+    if result.get("gamma_exceeded_step") is not None:
+        flags.append(f"extrapolation grade {result['gamma_max']:.3g} > {info.get('gamma_limit', GAMMA_LIMIT):g} from "
+                     f"step {result['gamma_exceeded_step']}")
     variables = info.get("variables", {})
     t_target = variables.get("t_stop")
     if t_target and result["temp_at_end"] is not None and abs(result["temp_at_end"] - t_target) > TRUST_T * t_target:
@@ -212,8 +234,7 @@ def summary_table(rows: list[dict]) -> pd.DataFrame:
     return table[SUMMARY_COLUMNS].reset_index(drop=True)
 
 
-class EnsembleHeadline(TypedDict):
-    """One ensemble's line of the headline (manifest["headline"][ensemble])."""
+class _EnsembleCounts(TypedDict):
 
     runs: int
     scored: int  # runs not censored
@@ -224,6 +245,12 @@ class EnsembleHeadline(TypedDict):
     completed_percent: float  # % of the scored runs' scheduled timesteps completed valid
     arena_auc: float  # area under the survival curve, MLIP Arena's score (0..1)
     flagged: int  # valid runs whose verdict deserves a second look
+
+
+class EnsembleHeadline(_EnsembleCounts, total=False):
+    """One ensemble's line of the headline (manifest["headline"][ensemble])."""
+
+    extrapolating: int  # runs whose extrapolation grade passed --gamma-limit (where the potential reports one)
 
 
 def headline(table: pd.DataFrame) -> dict[str, EnsembleHeadline]:
@@ -276,6 +303,10 @@ def headline_text(head: dict) -> str:
         if h.get("flagged"):
             lines.append(f"mdrive: warning: {ens.upper()}: {h['flagged']} valid runs flagged (dangerous neighbor "
                          f"builds, or T/P far from the ramp target); see the 'flag' column of summary.csv")
+        if h.get("extrapolating"):
+            lines.append(f"mdrive: warning: {ens.upper()}: {h['extrapolating']} runs left the potential's training "
+                         f"domain (extrapolation grade above --gamma-limit); the step is in runs/*/metrics.json "
+                         f"(gamma_exceeded_step)")
     return "\n".join(lines) if lines else "no runs"
 
 
@@ -295,6 +326,10 @@ def write_results(out: Path, rows: list[dict], params: RampParams) -> tuple[str,
         with atomic_path(out / SURVIVAL_PLOT) as tmp:
             plots.survival(survival, ramps, tmp)
     head = headline(table)
+    for row in rows:  # where the potential reports its extrapolation grade (summary.csv keeps its columns)
+        if row.get("gamma_exceeded_step") is not None and row.get("ensemble") in head:
+            h = head[row["ensemble"]]
+            h["extrapolating"] = h.get("extrapolating", 0) + 1
     return headline_text(head), head
 
 
