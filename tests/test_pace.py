@@ -80,6 +80,8 @@ def test_a_ramp_and_an_ev_scan_run_with_pace(tmp_path):
     (["--potential", "pace:Cu-PBE-core-rep.ace,Cu-PBE-core-rep.ace"], "an active set (.asi) goes with the B-basis"),
     (["--potential", SPEC, "--backend", "plugin"], "pace runs natively (pair_style pace) or through the ASE bridge"),
     (["--potential", SPEC, "--backend", "native"], "pair style 'pace'"),
+    (["--potential", SPEC + "?recursive"], "drop ?recursive"),
+    (["--potential", "pace:a.yaml,b.asi,c.asi"], "at most an active set"),
 ])
 def test_pace_routes_this_build_cannot_take_are_refused(tmp_path, argv, needle):
     src = write_structures(tmp_path / "cu.extxyz", [bulk("Cu", "fcc", 3.61, cubic=True)])

@@ -119,9 +119,14 @@ def pace(spec: str, arg: str, backend: str = "auto") -> Potential:
         raise InputError(f"potential {spec}: --backend {backend}: pace runs natively (pair_style pace) or through "
                          f"the ASE bridge (python-ace); use auto, native or ase")
     names = arg.split(",")
+    if len(names) > 2:
+        raise InputError(f"potential {spec}: pace takes a potential file and at most an active set (p.yaml,p.asi)")
     paths = tuple(find_file(n) for n in names)
     elements = _ace_elements(paths[0])
     if backend == "ase" or (backend == "auto" and not _build_has("pace")):
+        if option == "recursive":
+            raise InputError(f"potential {spec}: ?recursive selects an evaluator of pair_style pace, which this "
+                             f"LAMMPS lacks; python-ace evaluates it through the ASE bridge: drop ?recursive")
         return _pace_bridge(spec, paths, elements)
     if len(paths) == 2:
         return Potential(spec, "pace/extrapolation", ("pace/extrapolation",),
