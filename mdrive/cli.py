@@ -37,10 +37,11 @@ def build_parser(only: str | None = None) -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     from mdrive.commands import protocol_command
 
-    protocols = [*PROTOCOLS, *study_kinds.registered_protocols()]  # and those registered from outside mdrive
-    names = [*COMMANDS, *protocols[len(PROTOCOLS):]]
+    registered = study_kinds.registered_protocols()  # protocols from outside mdrive get their command too
+    names = [*COMMANDS, *registered]
     for name in names if only not in names else (only,):
-        add = protocol_command(name) if name in protocols else importlib.import_module(f"mdrive.commands.{name}").add
+        generated = name in PROTOCOLS or name in registered
+        add = protocol_command(name) if generated else importlib.import_module(f"mdrive.commands.{name}").add
         add(sub)
     return parser
 

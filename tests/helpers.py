@@ -133,6 +133,16 @@ fix 1 all nve
 """
 
 
+def copper_set(folder: Path, repeats=(3, 4)) -> Path:
+    """A folder of rattled fcc Cu cells, one file each (cu32.extxyz, cu108.extxyz, ... for repeats 2, 3, ...)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, repeat in enumerate(repeats):
+        atoms = copper(repeat)
+        atoms.rattle(0.02, seed=k)
+        write_structures(folder / f"cu{len(atoms)}.extxyz", [atoms])
+    return folder
+
+
 def single_point_process(spec, structure, backend="auto", run=0, prefix=(), env=None):
     """tests/single_point.py in its own process: one single point of a potential in LAMMPS, and N NVE steps."""
     cmd = [*prefix, sys.executable, str(ROOT / "tests" / "single_point.py"), spec, str(structure),

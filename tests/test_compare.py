@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import copper, mdrive, write_structures
+from helpers import copper_set, mdrive
 
 POTENTIALS = {"eam": "eam:Cu_u3.eam", "alloy": "eam/alloy:CuNi.eam.alloy", "snap": "snap:Cu_Zuo_JPCA2020.quadratic"}
 
@@ -19,12 +19,7 @@ def runs(tmp_path_factory):
     """Ramps (NVT + NPT) of every potential on two cell sizes, EV scans of two of them, and one ramp to a
     different end pressure."""
     d = tmp_path_factory.mktemp("compare")
-    src = d / "set"
-    src.mkdir()
-    for k, repeat in enumerate((3, 4)):
-        atoms = copper(repeat)
-        atoms.rattle(0.02, seed=k)
-        write_structures(src / f"cu{len(atoms)}.extxyz", [atoms])
+    src = copper_set(d / "set")
     folders = {}
     for name, spec in POTENTIALS.items():
         folders[f"ramp-{name}"] = d / f"ramp-{name}"

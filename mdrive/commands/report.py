@@ -17,11 +17,10 @@ def run(args, argv) -> int:
     from mdrive.manifest import read_manifest
 
     manifest = read_manifest(args.folder)
-    kind = study_kinds.of_folder(args.folder, manifest)
-    if not isinstance(kind, protocol.Protocol):
-        raise InputError(f"report rebuilds a protocol's folder from its runs' logs; {args.folder} is a {kind.name} "
+    p = study_kinds.of_folder(args.folder, manifest)
+    if not isinstance(p, protocol.Protocol):
+        raise InputError(f"report rebuilds a protocol's folder from its runs' logs; {args.folder} is a {p.name} "
                          f"study (its own command collects it)")
-    p = kind
     if not isinstance(manifest.get("config"), dict):
         raise InputError(f"report: {args.folder} was written by an older mdrive (its manifest holds no config); "
                          f"run the study again")

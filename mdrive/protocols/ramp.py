@@ -195,7 +195,7 @@ def trust_flag(result: dict, info: dict) -> str | None:
     p_target = variables.get("p_stop")
     p_end = result["press_at_end"]
     if p_target and p_end is not None and abs(p_end - p_target) > TRUST_P * abs(p_target):
-        flags.append(f"P {units.from_lammps(result['press_at_end'], 'pressure'):.0f} GPa at the end, target "
+        flags.append(f"P {units.from_lammps(p_end, 'pressure'):.0f} GPa at the end, target "
                      f"{units.from_lammps(p_target, 'pressure'):g} GPa")
     return "; ".join(flags) or None
 
@@ -235,6 +235,7 @@ def summary_table(rows: list[dict]) -> pd.DataFrame:
 
 
 class _EnsembleCounts(TypedDict):
+    """The keys every ensemble's line has."""
 
     runs: int
     scored: int  # runs not censored
@@ -371,12 +372,12 @@ class Ramp(Protocol):
     summarize = staticmethod(write_results)
 
     def scores(self, headline: Mapping, parameters: Mapping) -> dict:
-        out = {}
+        found = {}
         for ens, h in headline.items():
             if isinstance(h, dict):
-                out.update({f"{ens}_percent": h.get("completed_percent"), f"{ens}_auc": h.get("arena_auc"),
+                found.update({f"{ens}_percent": h.get("completed_percent"), f"{ens}_auc": h.get("arena_auc"),
                             f"{ens}_scored": h.get("scored"), f"{ens}_censored": h.get("censored")})
-        return out
+        return found
 
     def speed_points(self, folder: Path, manifest: Mapping) -> pd.DataFrame | None:
         """The rate each one-rank run reported (runs of several ranks each are not one-rank speed)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from helpers import copper, mdrive, write_structures  # noqa: E402
+from helpers import copper_set, mdrive  # noqa: E402
 
 STUDIES = {
     "ramp-eam": ("ramp", "{set}", "--potential", "eam:Cu_u3.eam", "--duration", "0.1"),
@@ -31,13 +31,7 @@ DROP = ("*.png", "worker.log", "worker.json", "exit.json", "data.lammps")  # rep
 def main() -> None:
     work = HERE / "work"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    src = work / "set"
-    src.mkdir()
-    for k, repeat in enumerate((2, 3)):
-        atoms = copper(repeat)
-        atoms.rattle(0.02, seed=k)
-        write_structures(src / f"cu{len(atoms)}.extxyz", [atoms])
+    src = copper_set(work / "set", (2, 3))
     for name, args in STUDIES.items():
         out = HERE / name
         shutil.rmtree(out, ignore_errors=True)
