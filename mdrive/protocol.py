@@ -31,9 +31,9 @@ class RunOptions:
     potential: str | None = param(None, "FAMILY:FILE (snap:W_2940_2017_2, eam/alloy:CuNi.eam.alloy, "
                                   "mace:m.model-lammps.pt, sevennet:7net-0, chgnet:0.3.0, ...), lj, zbl, or a YAML "
                                   "file", str, metavar="SPEC")
-    backend: str = param("auto", "how a mace: or sevennet: model runs: its pair style (native, or mdrive's plugin of "
-                         "it) or the ASE bridge; auto: the pair style when the build or a built plugin has it, "
-                         "else the bridge",
+    backend: str = param("auto", "how an MLIP (mace:, sevennet:, nequip:, allegro:, pace:) runs: its pair style "
+                         "(native, or mdrive's plugin of it) or the ASE bridge; auto: the pair style when the "
+                         "build or a built plugin has it, else the bridge",
                          choices=BACKENDS)
     ranks_per_run: int = param(1, "MPI ranks per LAMMPS run; the world is split into groups of K ranks", min=1,
                                metavar="K")

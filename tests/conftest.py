@@ -45,3 +45,11 @@ def pytest_report_collectionfinish(config, start_path, items):
     if seed is not None and config.pluginmanager.has_plugin("randomly"):
         return f"random test order: replay it with -p randomly --randomly-seed={seed}"
     return None
+
+
+@pytest.fixture(scope="session")
+def nequip_plugin():
+    """mdrive's pair_style nequip and allegro plugin, built once per test session into the session's cache."""
+    from mdrive import plugins
+
+    return plugins.library("nequip") or plugins.build("nequip")

@@ -1,6 +1,6 @@
 """Run in its own process by the tests: one single point of an mdrive potential inside LAMMPS (its own include
 lines, plugin and bridge callbacks, as a run uses them) on STRUCTURE (extxyz), and, with --run N, N steps of
-NVE after it. Prints JSON: energy, forces (in the file's atom order), the pressure tensor in bar, and the
+NVE after it; under mpirun on all ranks. Prints JSON: energy, forces (in the file's atom order), the pressure tensor in bar, and the
 thermo rows of the NVE steps."""
 import argparse
 import json
@@ -9,6 +9,7 @@ import tempfile
 
 import ase.io
 import numpy as np
+from mpi4py import MPI
 
 from mdrive import potentials
 from mdrive.runtime import load_torch_first, new_lammps
@@ -28,7 +29,7 @@ atoms = ase.io.read(args.structure)
 elements = sorted(set(atoms.get_chemical_symbols()))
 os.chdir(tempfile.mkdtemp(prefix="mdrive-single-point-"))
 write_data(atoms, "s.data", elements)
-lmp = new_lammps(log="log.lammps")
+lmp = new_lammps(MPI.COMM_WORLD, log="log.lammps")
 for line in ["units metal", "atom_style atomic", "atom_modify map yes", "read_data s.data",
              *potential.lines(elements), "thermo_style custom step pe ke etotal temp pxx pyy pzz pxy pxz pyz",
              "thermo_modify format float %.10g"]:
@@ -39,8 +40,8 @@ lmp.command("run 0")
 keys = ("pxx", "pyy", "pzz", "pxy", "pxz", "pyz")
 out = {"family": potential.family, "energy": lmp.get_thermo("pe"),
        "pressure": [lmp.get_thermo(k) for k in keys]}
-ids = lmp.numpy.extract_atom("id")[:len(atoms)]
-out["forces"] = np.asarray(lmp.numpy.extract_atom("f")[:len(atoms)])[np.argsort(ids)].tolist()
+out["forces"] = np.asarray(lmp.gather_atoms("f", 1, 3)).reshape(-1, 3).tolist()  # by atom id: the file's order
+first_rank = lmp.extract_setting("world_rank") == 0  # under mpirun, one answer
 if args.run:  # one `run`: a fix external callback (the ASE bridge) is set up by the run's own pre-run set-up
     lmp.command("velocity all create 600 4928 mom yes rot yes dist gaussian")
     lmp.command(f"timestep {args.dt}")
@@ -52,6 +53,9 @@ if args.run:  # one `run`: a fix external callback (the ASE bridge) is set up by
     lmp.close()  # the log is complete
     from mdrive.logs import read_log
 
+    assert first_rank, "NVE steps run on one rank"
+
     thermo = read_log("log.lammps").runs[-1].thermo
     out["thermo"] = thermo[["Step", "PotEng", "KinEng", "TotEng"]].iloc[1:].to_numpy(float).tolist()  # steps 1..N
-print("RESULT " + json.dumps(out))
+if first_rank:
+    print("RESULT " + json.dumps(out))

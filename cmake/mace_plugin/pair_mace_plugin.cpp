@@ -19,6 +19,7 @@
 #include "neighbor.h"
 #include "pair.h"
 #include "lammps_plugin.h"
+#include "periodic_image.h"
 
 using namespace LAMMPS_NS;
 
@@ -123,7 +124,6 @@ class PairMACEPlugin : public Pair {
 
     std::vector<int64_t> senders, receivers;
     std::vector<double> shifts, images;    // images: integer lattice offsets, shift = image @ cell
-    const double *hi = domain->h_inv;
     for (int ii = 0; ii < nlists; ++ii) {
       const int i = list->ilist[ii];
       if (i >= nnodes) continue;
@@ -134,15 +134,13 @@ class PairMACEPlugin : public Pair {
         if (dx * dx + dy * dy + dz * dz >= cut2) continue;
         double shift[3] = {0.0, 0.0, 0.0}, image[3] = {0.0, 0.0, 0.0};
         if (folded && j >= nlocal) {
-          int owner = atom->map(atom->tag[j]);
-          while (owner >= nlocal) owner = atom->sametag[owner];    // map() may name a ghost copy
-          if (owner < 0) error->one(FLERR, "pair_style mace no_domain_decomposition: atom without owner");
-          // vector = pos[receiver] - pos[sender] + shift must equal x[i] - x[j] for the image j
-          for (int d = 0; d < 3; ++d) shift[d] = x[owner][d] - x[j][d];
-          // the model strains the cell for the virial and rebuilds shifts from integer images
-          image[0] = std::round(hi[0] * shift[0] + hi[5] * shift[1] + hi[4] * shift[2]);
-          image[1] = std::round(hi[1] * shift[1] + hi[3] * shift[2]);
-          image[2] = std::round(hi[2] * shift[2]);
+          const int owner = mdrive_plugin::fold_ghost(atom, domain, error, j, image);
+          // vector = pos[receiver] - pos[sender] + shift must equal x[i] - x[j] for the image j; the model
+          // strains the cell for the virial and rebuilds shifts from the integer images (sender to receiver)
+          for (int d = 0; d < 3; ++d) {
+            shift[d] = x[owner][d] - x[j][d];
+            image[d] = -image[d];
+          }
           j = owner;
         }
         senders.push_back(j);
@@ -179,9 +177,9 @@ class PairMACEPlugin : public Pair {
     data.insert("edge_index", edge_index);
     data.insert("shifts", shift_tensor);
     data.insert("unit_shifts", torch::from_blob(images.data(), {nedges, 3}, dbl).clone());
-    // rows a, b, c of the (LAMMPS upper-triangular, transposed) box
-    const double *h = domain->h;
-    auto cell = torch::tensor({h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]}, dbl).reshape({3, 3});
+    double rows[9];
+    mdrive_plugin::cell_rows(domain->h, rows);
+    auto cell = torch::from_blob(rows, {3, 3}, dbl).clone();
     data.insert("cell", folded ? cell : torch::zeros({3, 3}, dbl));
     data.insert("batch", torch::zeros({nnodes}, lng));
     data.insert("ptr", torch::tensor({(int64_t) 0, (int64_t) nnodes}, lng));

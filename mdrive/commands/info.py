@@ -41,7 +41,8 @@ def report() -> dict:
     return info
 
 
-MODEL_PACKAGES = ("mace-torch", "sevenn", "chgnet", "python-ace", "e3nn", "torch")  # what the bridge and plugins run
+# what the bridge and plugins run
+MODEL_PACKAGES = ("mace-torch", "sevenn", "chgnet", "python-ace", "nequip", "nequip-allegro", "e3nn", "torch")
 
 
 def gpu_count() -> int:

@@ -1,12 +1,14 @@
-"""`mdrive plugins build|status [NAME ...]`: mdrive's own LAMMPS plugins (pair_style mace, pair_style e3gnn)."""
+"""`mdrive plugins build|status [NAME ...]`: mdrive's own LAMMPS plugins (pair_style mace, nequip and allegro,
+e3gnn)."""
 from __future__ import annotations
 
 
 def add(sub) -> None:
     from mdrive.plugins import PLUGINS
 
-    p = sub.add_parser("plugins", help="build mdrive's LAMMPS plugins (pair_style mace; SevenNet's pair_style "
-                                       "e3gnn from the installed sevenn) for the installed lammps and torch")
+    p = sub.add_parser("plugins", help="build mdrive's LAMMPS plugins (pair_style mace; pair_style nequip and "
+                                       "allegro; SevenNet's pair_style e3gnn from the installed sevenn) for the "
+                                       "installed lammps and torch")
     p.add_argument("action", choices=["build", "status"])
     p.add_argument("names", nargs="*", metavar="NAME",
                    help=f"which plugins ({', '.join(PLUGINS)}; default: every one whose packages are installed)")

@@ -174,4 +174,10 @@ def _elements(calculator) -> tuple[str, ...] | None:
     from ase.data import chemical_symbols
 
     zs = getattr(getattr(calculator, "z_table", None), "zs", None)
-    return tuple(chemical_symbols[int(z)] for z in zs) if zs is not None else None
+    if zs is not None:  # MACE
+        return tuple(chemical_symbols[int(z)] for z in zs)
+    for transform in getattr(calculator, "transforms", ()):  # nequip: its type names, when they are elements
+        names = getattr(transform, "model_type_names", None)
+        if names and all(n in chemical_symbols for n in names):
+            return tuple(names)
+    return None

@@ -100,9 +100,11 @@ FAMILIES = {
         Route("symmetrix", "symmetrix/mace", build="LAMMPS >= 10 Sep 2025 with symmetrix and Kokkos: "
               + CMAKE.format("symmetrix"), label="mace (symmetrix)"),
     ), takes_backend=True),
+    # without the build's pair styles: mdrive's plugin of them, or nequip's calculator through the ASE bridge
     "nequip": Family(mlip.nequip, (Route("nequip", "nequip", build=NEQUIP_BUILD, gpu=_nequip_gpu,
-                                                  gpu_without_kokkos=True),)),
-    "allegro": Family(mlip.allegro, (Route("allegro", "allegro", build=NEQUIP_BUILD, gpu=_allegro_gpu),)),
+                                         gpu_without_kokkos=True, plugin="nequip"),), takes_backend=True),
+    "allegro": Family(mlip.allegro, (Route("allegro", "allegro", build=NEQUIP_BUILD, gpu=_allegro_gpu,
+                                           plugin="nequip"),), takes_backend=True),
     "pace": Family(mlip.pace, (Route("pace", "pace", build=PACE_BUILD),
                                Route("pace/extrapolation", "pace/extrapolation", build=PACE_BUILD)),
                    takes_backend=True),  # without ML-PACE: python-ace through the ASE bridge

@@ -1,4 +1,5 @@
-"""Adapters for the MLIP styles of source builds: MACE (three routes), NequIP, Allegro, ACE (pace).
+"""Adapters for the MLIP styles: MACE (three routes), NequIP, Allegro, ACE (pace); each also runs on the PyPI
+wheel through mdrive's plugin of its pair style or through the ASE bridge.
 
 None of these styles is in the PyPI wheel; `Potential.check_build` refuses them there with the build
 that has them. The rules encoded here are the ones the style sources enforce (docs/lammps-notes §5).
@@ -6,7 +7,7 @@ that has them. The rules encoded here are the ones the style sources enforce (do
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mdrive.errors import InputError
@@ -95,16 +96,113 @@ def _build_has(style: str) -> bool:
     return build().has_pair(style)
 
 
-def nequip(spec: str, arg: str) -> Potential:
-    path = _nequip_file(spec, arg)
-    return Potential(spec, "nequip", ("nequip",), _star("nequip", path), None, (path,), newton="off",
-                     multi_rank=False, kokkos=None, torch=True)
+def nequip(spec: str, arg: str, backend: str = "auto") -> Potential:
+    """nequip:FILE: message passing, so one rank and newton off (pair_nequip's rules); see _nequip_framework."""
+    return _nequip_framework(spec, arg, backend, "nequip")
 
 
-def allegro(spec: str, arg: str) -> Potential:
-    path = _nequip_file(spec, arg)
-    return Potential(spec, "allegro", ("allegro",), _star("allegro", path), None, (path,), newton="on",
-                     kokkos=Kokkos(), torch=True)
+def allegro(spec: str, arg: str, backend: str = "auto") -> Potential:
+    """allegro:FILE: strictly local, so any number of ranks, newton on; see _nequip_framework."""
+    return _nequip_framework(spec, arg, backend, "allegro")
+
+
+def _nequip_framework(spec: str, arg: str, backend: str, style: str) -> Potential:
+    """A NequIP-framework model. FILE.nequip.pt2 compiled for the pair style (nequip-compile --mode aotinductor
+    --target pair_nequip|pair_allegro) runs in `pair_style nequip|allegro`: the build's own (native) or mdrive's
+    plugin; FILE.nequip.pth (TorchScript, torch < 2.10) natively only. A checkpoint or package (.ckpt,
+    .nequip.zip), or a .nequip.pt2 compiled with --target ase, runs nequip's NequIPCalculator through the
+    ASE bridge. backend `auto` takes the build's style, else the plugin, for a compiled file."""
+    if backend not in BACKENDS:
+        raise InputError(f"--backend must be one of {', '.join(BACKENDS)} (got {backend})")
+    path = find_file(arg)
+    compiled = nequip_compiled(spec, path) if path.name.endswith(".nequip.pt2") else None
+    for_pair = path.name.endswith(".nequip.pth") or (compiled is not None and compiled.target != "ase")
+    if for_pair:
+        from mdrive.runtime import load_torch_first
+
+        load_torch_first()  # the pair styles run libtorch inside LAMMPS: torch before LAMMPS (_build_has)
+    if backend == "auto":
+        backend = "ase" if not for_pair else "native" if _build_has(style) else "plugin"
+    if backend == "ase":
+        return _nequip_bridge(spec, path, compiled, for_pair, style)
+    fix = f"nequip-compile {path.name} out.nequip.pt2 --mode aotinductor --device cpu --target pair_{style}"
+    if not for_pair:
+        raise InputError(f"potential {spec}: pair_style {style} reads a model compiled for it: {fix}")
+    if compiled is not None and compiled.target != f"pair_{style}":
+        raise InputError(f"potential {spec}: {path.name} was compiled with --target {compiled.target}; "
+                         f"{style}: needs --target pair_{style}, e.g. {fix}")
+    plugin = _nequip_plugin(spec, path, compiled, fix) if backend == "plugin" else None
+    local = style == "allegro"
+    return Potential(spec, style, (style,), _star(style, path), compiled.types if compiled else None, (path,),
+                     newton="on" if local else "off", multi_rank=local, plugin=plugin, torch=True,
+                     kokkos=Kokkos() if local and plugin is None else None,
+                     about={"nequip_model": dict(compiled.about)} if compiled else {})
+
+
+def _nequip_plugin(spec: str, path: Path, compiled, fix: str) -> Path:
+    """mdrive's plugin build of pair_style nequip/allegro, for an AOTInductor model compiled for this CPU."""
+    from mdrive.plugins import library
+
+    if compiled is None:
+        raise InputError(f"potential {spec}: mdrive's plugin runs AOTInductor models (.nequip.pt2), not "
+                         f"TorchScript: {fix}")
+    if compiled.device != "cpu":
+        raise InputError(f"potential {spec}: {path.name} was compiled for {compiled.device}; mdrive's plugin "
+                         f"runs CPU models: {fix}")
+    plugin = library("nequip")
+    if plugin is None:
+        raise InputError(f"potential {spec}: mdrive's pair_style nequip/allegro plugin is not built for this "
+                         f"lammps and torch; run `python -m mdrive plugins build nequip` (about half a minute)")
+    return plugin
+
+
+def _nequip_bridge(spec: str, path: Path, compiled, for_pair: bool, style: str) -> Potential:
+    if for_pair:
+        raise InputError(f"potential {spec}: the ASE bridge runs nequip's NequIPCalculator, which reads the "
+                         f"checkpoint (.ckpt), the package (.nequip.zip) or a model compiled with --target ase, "
+                         f"not {path.name}")
+    from mdrive.potentials.bridge import Calculator, bridged
+
+    return bridged(spec, Calculator("mdrive.potentials.mlip", "nequip_calculator", {"model": str(path)}),
+                   family=f"{style}-ase", files=(path,), elements=compiled.types if compiled else None)
+
+
+def nequip_calculator(model: str):
+    """nequip's ASE calculator for a compiled model (--target ase) or a checkpoint or package, on the CPU."""
+    from nequip.integrations.ase import NequIPCalculator
+
+    if model.endswith(".nequip.pt2"):
+        return NequIPCalculator.from_compiled_model(model, device="cpu")
+    return NequIPCalculator._from_saved_model(model, device="cpu")  # nequip's loader of .ckpt and .nequip.zip
+
+
+@dataclass(frozen=True)
+class NequIPCompiled:
+    """What a .nequip.pt2 declares in its AOTInductor metadata (read from the zip; torch never loads it here)."""
+
+    target: str  # pair_nequip, pair_allegro or ase, from its declared inputs and outputs
+    types: tuple[str, ...]
+    device: str
+    about: tuple[tuple[str, str], ...]  # the metadata for the manifest
+
+
+def nequip_compiled(spec: str, path: Path) -> NequIPCompiled:
+    """The metadata of a .nequip.pt2; an unreadable or foreign file is refused in one line."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            name = next(n for n in z.namelist() if n.endswith(".wrapper_metadata.json"))
+            meta = json.loads(z.read(name)[:1 << 20])
+        inputs, outputs = meta["nequip_aoti_inputs"].split(), meta["nequip_aoti_outputs"].split()
+        types = tuple(str(meta["type_names"]).split())
+    except (OSError, zipfile.BadZipFile, StopIteration, ValueError, KeyError, TypeError, AttributeError):
+        raise InputError(f"potential {spec}: {path} is not a model compiled by nequip-compile --mode aotinductor "
+                         f"(no readable nequip metadata in it)") from None
+    target = "ase" if "total_energy" in outputs else "pair_nequip" if "cell" in inputs else "pair_allegro"
+    about = tuple((k, str(v)) for k, v in meta.items() if not k.startswith("AOTI_") or k == "AOTI_DEVICE_KEY")
+    return NequIPCompiled(target, types, str(meta.get("AOTI_DEVICE_KEY", "cpu")), about)
 
 
 def pace(spec: str, arg: str, backend: str = "auto") -> Potential:
@@ -141,17 +239,6 @@ def pace(spec: str, arg: str, backend: str = "auto") -> Potential:
 
 def _star(style: str, files) -> callable:
     return lambda els: [f"pair_style {style}", f"pair_coeff * * {files} {' '.join(els)}"]
-
-
-def _nequip_file(spec: str, arg: str) -> Path:
-    path = find_file(arg)
-    if not path.name.endswith((".nequip.pt2", ".nequip.pth")):
-        raise InputError(f"potential {spec}: pair_nequip_allegro takes *.nequip.pt2 (AOTInductor) or "
-                         f"*.nequip.pth (TorchScript) files; compile the model with nequip-compile")
-    from mdrive.runtime import load_torch_first
-
-    load_torch_first()  # these pair styles run libtorch inside LAMMPS too
-    return path
 
 
 def _pace_bridge(spec: str, paths: tuple[Path, ...], elements) -> Potential:
