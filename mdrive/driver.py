@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from mdrive import gpu, isolation, out_folder, preflight, study_record, submit
+from mdrive import decks, gpu, isolation, out_folder, preflight, study_record, submit
 from mdrive.decks import templates_dir
 from mdrive.ensemble import Ensemble
 from mdrive.errors import InputError
@@ -154,6 +154,7 @@ def _prepare(prepare: Callable[[], Plan]) -> Prepared:
     options = plan.options
     check_ranks(options.ranks_per_run, plan.potentials,
                 submit.given(options, "ranks") if options.submit else WORLD.size)
+    decks.check_build(build(), sorted({t for j in plan.jobs for t in j.templates}))
     if WORLD.rank == 0:
         element_sets = [list(e) for e in dict.fromkeys(tuple(s.elements) for s in plan.study.structures)]
         for potential in plan.potentials:

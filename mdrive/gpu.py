@@ -7,7 +7,6 @@ is not CUDA-aware: several ranks per run also get `gpu/aware off`.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,6 @@ GPU_BACKENDS = ("CUDA", "HIP", "SYCL")
 # fixes without a Kokkos variant: each invocation syncs all atoms between device and host
 NO_KOKKOS = ("halt", "external", "gcmc", "widom", "atom/swap", "box/relax", "sgcmc", "temp/csvr",
              "temp/berendsen", "pair", "ave/time", "ave/atom", "ave/chunk")
-_FIX = re.compile(r"(?:^\s*|\")fix\s+\S+\s+\S+\s+([\w/]+)", re.M)  # a command, or one inside an `if`
 
 
 @dataclass
@@ -84,15 +82,6 @@ def check_build(build, gpus: int) -> None:
 
 def deck_fixes(templates: list[Path]) -> set[str]:
     """Fix styles a set of deck templates use (their includes too, when they sit beside them)."""
-    seen, styles = set(), set()
-    todo = list(templates)
-    while todo:
-        path = todo.pop()
-        if path in seen or not path.is_file():
-            continue
-        seen.add(path)
-        text = path.read_text()
-        styles |= set(_FIX.findall(text))
-        todo += [path.parent / n for n in re.findall(r"^\s*include\s+([^\s$]+)", text, re.M)]
-        todo += [path.parent / n for n in re.findall(r'include ([\w.-]+\.in)"', text)]
-    return styles
+    from mdrive.decks import deck_styles
+
+    return {style for kind, style in deck_styles(templates) if kind == "fix"}

