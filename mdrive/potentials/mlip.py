@@ -227,8 +227,7 @@ def pace(spec: str, arg: str, backend: str = "auto") -> Potential:
                              f"LAMMPS lacks; python-ace evaluates it through the ASE bridge: drop ?recursive")
         return _pace_bridge(spec, paths, elements)
     if len(paths) == 2:
-        return Potential(spec, "pace/extrapolation", ("pace/extrapolation",),
-                         _star("pace/extrapolation", f"{paths[0]} {paths[1]}"), elements, paths,
+        return Potential(spec, "pace/extrapolation", ("pace/extrapolation",), _pace_graded(paths), elements, paths,
                          newton="on", kokkos=Kokkos())
     algorithm = option or "product"
     refuse = "pace/kk on the GPU needs 'product', not 'recursive' (LAMMPS stops with \"Must use 'product' " \
@@ -263,6 +262,16 @@ def _pace_bridge(spec: str, paths: tuple[Path, ...], elements) -> Potential:
     grade = [f"variable        mdrive_gamma equal f_{FIX}[1]",
              "variable        mdrive_thermo_extra index v_mdrive_gamma"]  # a column of validity.in's thermo
     return replace(potential, coeff_lines=lambda els: [*lines(els), *grade])
+
+
+def _pace_graded(paths: tuple[Path, ...]) -> callable:
+    """pair_style pace/extrapolation with the largest per-atom γ as v_mdrive_gamma, a thermo column (as through
+    the bridge): `fix pair` asks the style for its per-atom gamma every step (LAMMPS's documented recipe)."""
+    lines = _star("pace/extrapolation", f"{paths[0]} {paths[1]}")
+    return lambda els: [*lines(els), "fix             mdrive_gamma all pair 1 pace/extrapolation gamma 1",
+                        "compute         mdrive_gamma_max all reduce max f_mdrive_gamma",
+                        "variable        mdrive_gamma equal c_mdrive_gamma_max",
+                        "variable        mdrive_thermo_extra index v_mdrive_gamma"]
 
 
 def pace_calculator(basis_set: str, active_set: str | None = None):
