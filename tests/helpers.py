@@ -143,6 +143,20 @@ def copper_set(folder: Path, repeats=(3, 4)) -> Path:
     return folder
 
 
+def nequip_stub(path: Path, target: str = "pair_nequip") -> Path:
+    """A file with only the metadata nequip-compile writes into a .nequip.pt2 (no model): for the rules mdrive reads
+    from it (target, type names, device), never for running. Real compiled models: tests/nequip_models.py."""
+    import zipfile
+
+    inputs = "pos edge_index atom_types" + ("" if target == "pair_allegro" else " cell edge_cell_shift")
+    outputs = "atomic_energy total_energy forces stress" if target == "ase" else "atomic_energy forces virial"
+    meta = {"r_max": "4.0", "type_names": "Cu", "nequip_aoti_inputs": inputs, "nequip_aoti_outputs": outputs,
+            "AOTI_DEVICE_KEY": "cpu"}
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("m/data/aotinductor/model/x.wrapper_metadata.json", json.dumps(meta))
+    return path
+
+
 def single_point_process(spec, structure, backend="auto", run=0, prefix=(), env=None):
     """tests/single_point.py in its own process: one single point of a potential in LAMMPS, and N NVE steps."""
     cmd = [*prefix, sys.executable, str(ROOT / "tests" / "single_point.py"), spec, str(structure),

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, copper, mdrive, write_structures
+from helpers import ROOT, copper, mdrive, nequip_stub, write_structures
 
 from mdrive import gpu
 from mdrive.decks import compose
@@ -35,6 +35,8 @@ def models(tmp_path):
              "nequip": "m.nequip.pt2", "allegro": "a.nequip.pt2", "pace": "cu.yace"}
     for key, name in names.items():
         (tmp_path / name).write_text("elements: [Cu]\n" if key == "pace" else "x")
+    nequip_stub(tmp_path / names["nequip"], "pair_nequip")  # mdrive reads a compiled model's declared target
+    nequip_stub(tmp_path / names["allegro"], "pair_allegro")
     return {k: str(tmp_path / n) for k, n in names.items()}
 
 
@@ -56,7 +58,7 @@ def test_two_gpus_per_run_turn_gpu_aware_mpi_off_and_warn_per_style(models):
     assert plan.args == ["-k", "on", "g", "2", "-sf", "kk", "-pk", "kokkos", *HALF, "gpu/aware", "off"]
     assert "CUDA device 0" in plan.warnings[0]
     assert "mace #1294" in gpu.plan(load(f"mace:{models['mliap']}", "native"), 2, 2, 20260301).warnings[0]
-    assert "#45" in gpu.plan(load(f"allegro:{models['allegro']}"), 2, 2, 20260301).warnings[0]
+    assert "#45" in gpu.plan(load(f"allegro:{models['allegro']}", "native"), 2, 2, 20260301).warnings[0]
     assert gpu.plan(load("eam:Cu_u3.eam"), 2, 2, 20260301, gpu_aware=True).args[-4:] == HALF
 
 
@@ -146,10 +148,14 @@ def test_presets_configure_a_dummy_project(tmp_path, accelerator):
 
 def test_info_points_missing_styles_to_their_preset():
     from mdrive.commands.info import report
+    from mdrive.potentials.families import build_hint
 
     routes = {r["adapter"]: r for r in report()["routes"]}
-    for adapter, preset in [("pace", "mdrive-pace.cmake"), ("nequip", "mdrive-nequip-allegro.cmake"),
-                            ("mace (symmetrix)", "mdrive-symmetrix.cmake")]:
-        assert preset in routes[adapter]["why_not"]
+    for adapter, style, preset in [("pace", "pace", "mdrive-pace.cmake"),
+                                   ("nequip", "nequip", "mdrive-nequip-allegro.cmake"),
+                                   ("mace (symmetrix)", "symmetrix/mace", "mdrive-symmetrix.cmake")]:
+        assert preset in build_hint(style)
+        why = routes[adapter]["why_not"]  # nequip runs on the wheel once mdrive's plugin of it is built
+        assert routes[adapter]["runs"] if why is None else preset in why
         assert (ROOT / "cmake" / "presets" / preset).is_file()
     assert Path(ROOT / "cmake" / "README.md").read_text().count("cmake -C $P/mdrive-base.cmake") >= 5

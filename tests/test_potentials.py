@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.build import bulk
+from helpers import nequip_stub
 from mpi4py import MPI
 
 from mdrive import decks, potentials
@@ -98,12 +99,14 @@ def test_mlip_styles_refused_on_the_wheel_with_the_build_that_has_them(tmp_path)
     assert mace.newton == "on"  # and every deck maps atoms (atom_modify map yes), as pair_mace needs
     with pytest.raises(InputError, match=r"pair style 'mace' .* ACEsuit LAMMPS fork .* mdrive info"):
         mace.check_build(build())
-    nequip_file = tmp_path / "m.nequip.pt2"
-    nequip_file.write_bytes(b"x")
-    nequip = potentials.load(f"nequip:{nequip_file}")
+    nequip = potentials.load(f"nequip:{nequip_stub(tmp_path / 'm.nequip.pt2')}", "native")
     assert nequip.newton == "off" and not nequip.multi_rank
+    with pytest.raises(InputError, match=r"pair style 'nequip' .* pair_nequip_allegro"):
+        nequip.check_build(build())
     assert potentials.load(f"mace:{model}?no_domain_decomposition", "native").multi_rank is False
-    with pytest.raises(InputError, match="nequip-compile"):
+    with pytest.raises(InputError, match="nequip-compile"):  # pair_style nequip reads compiled models only
+        potentials.load(f"nequip:{model}", "native")
+    with pytest.raises(InputError, match="nequip_calculator failed to start"):  # auto: not compiled, so a checkpoint
         potentials.load(f"nequip:{model}")
 
 

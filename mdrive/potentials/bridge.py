@@ -58,8 +58,7 @@ def bridged(spec: str, named: Calculator, family: str = "ase", files: tuple = ()
     manifest, `elements` (when the calculator does not tell) are what it covers."""
     module, factory, kwargs = named.module, named.factory, named.kwargs
     calculator = _calculator(module, factory, json.dumps(kwargs, sort_keys=True))
-    cutoff = float(getattr(calculator, "r_max", 0) or getattr(calculator, "cutoff", 0) or kwargs.get("cutoff", 0)
-                   or 5.0)
+    cutoff = _cutoff(calculator, kwargs)
 
     def lines(els):
         # LAMMPS needs a pair style for its neighbour lists; the calculator finds its own neighbours
@@ -168,6 +167,15 @@ def options(query: str, spec: str, known: tuple[str, ...] | None = None) -> dict
         except ValueError:
             out[key] = value
     return out
+
+
+def _cutoff(calculator, kwargs: dict) -> float:
+    """The model's cutoff for `pair_style zero` (LAMMPS's ghosts and neighbour lists; the calculator finds its own
+    neighbours): a MACE or nequip model's r_max where the calculator tells, else 5 Å."""
+    told = getattr(calculator, "r_max", 0) or getattr(calculator, "cutoff", 0) or kwargs.get("cutoff", 0)
+    for transform in getattr(calculator, "transforms", ()):  # nequip's neighbour-list transform
+        told = told or getattr(transform, "r_max", 0)
+    return float(told or 5.0)
 
 
 def _elements(calculator) -> tuple[str, ...] | None:
