@@ -89,8 +89,11 @@ class Bridge:
     reports it (run.run_deck), and the results layer drops the rows written from this step on."""
 
     def __init__(self, calculator, elements: list[str], lmp):
+        from ase.data import atomic_numbers
+
         self.calculator, self.lmp = calculator, lmp
-        self.symbols = np.array(elements)
+        self.numbers = np.array([atomic_numbers[e] for e in elements])  # of types 1..n
+        self.atoms: Atoms | None = None  # one Atoms, updated in place: building one a step cost 3 % of a fast model
         self.failure: str | None = None
         # python-ace with an active set computes each atom's extrapolation grade: its largest is the fix's f_ID[1]
         self.grades = bool(getattr(calculator, "is_active_set_configured", False))
@@ -119,11 +122,17 @@ class Bridge:
 
     def _evaluate(self, nlocal, x):
         lmp = self.lmp
-        types = lmp.numpy.extract_atom("type")[:nlocal]
+        numbers = self.numbers[lmp.numpy.extract_atom("type")[:nlocal] - 1]
         lo, hi, xy, yz, xz, _periodic, _changed = lmp.extract_box()
         cell = [[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]]
-        atoms = Atoms(self.symbols[types - 1], positions=np.asarray(x[:nlocal]) - lo, cell=cell, pbc=True)
-        atoms.calc = self.calculator
+        positions = np.asarray(x[:nlocal]) - lo
+        atoms = self.atoms
+        if atoms is None or len(atoms) != nlocal:
+            atoms = self.atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=True)
+            atoms.calc = self.calculator
+        else:  # the calculator sees every change: it compares against its own copy of the last atoms
+            atoms.numbers, atoms.positions = numbers, positions
+            atoms.set_cell(cell)
         energy = atoms.get_potential_energy()
         forces = np.asarray(atoms.get_forces(), dtype=float)
         s = np.asarray(atoms.get_stress(voigt=True), dtype=float) * atoms.get_volume()  # ASE: xx yy zz yz xz xy, eV
