@@ -19,6 +19,7 @@
 #include "neighbor.h"
 #include "pair.h"
 #include "lammps_plugin.h"
+#include "one_coeff_pair.h"
 #include "periodic_image.h"
 
 using namespace LAMMPS_NS;
@@ -39,23 +40,9 @@ int atomic_number(const char *symbol) {
 }
 }    // namespace
 
-class PairMACEPlugin : public Pair {
+class PairMACEPlugin : public mdrive_plugin::OneCoeffPair {
  public:
-  explicit PairMACEPlugin(LAMMPS *lmp) : Pair(lmp)
-  {
-    single_enable = 0;
-    restartinfo = 0;
-    one_coeff = 1;
-    manybody_flag = 1;
-  }
-
-  ~PairMACEPlugin() override
-  {
-    if (allocated) {
-      memory->destroy(setflag);
-      memory->destroy(cutsq);
-    }
-  }
+  explicit PairMACEPlugin(LAMMPS *lmp) : OneCoeffPair(lmp) {}
 
   void settings(int narg, char **arg) override
   {
@@ -70,7 +57,6 @@ class PairMACEPlugin : public Pair {
   {
     const int ntypes = atom->ntypes;
     if (narg != 3 + ntypes) error->all(FLERR, "pair_coeff * * model.pt El1 ... ElN: one element per atom type");
-    if (!allocated) allocate();
     // the profiling executor re-specialises the graph whenever the edge count changes (every few steps
     // in MD) and ran the first calls at half speed here; the plain interpreter runs as fast as eager
     torch::jit::setGraphExecutorOptimize(false);
@@ -91,8 +77,7 @@ class PairMACEPlugin : public Pair {
         if (zs[k].item<int64_t>() == z) element_of_type[t] = k;
       if (element_of_type[t] < 0) error->all(FLERR, std::string("Element ") + arg[2 + t] + " is not in the MACE model");
     }
-    for (int i = 1; i <= ntypes; ++i)
-      for (int j = i; j <= ntypes; ++j) setflag[i][j] = 1;
+    allocate_all_pairs(ntypes);
   }
 
   void init_style() override
@@ -185,7 +170,12 @@ class PairMACEPlugin : public Pair {
     data.insert("ptr", torch::tensor({(int64_t) 0, (int64_t) nnodes}, lng));
 
     const bool model_virial = folded && vflag_global;
-    auto out = model.forward({data, mask, model_virial}).toGenericDict();
+    c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+    try {    // a C++ exception must not cross LAMMPS: it becomes this run's error, with the model's message
+      out = model.forward({data, mask, model_virial}).toGenericDict();
+    } catch (const std::exception &e) {
+      error->one(FLERR, std::string("the MACE model failed: ") + e.what());
+    }
     auto forces = out.at("forces").toTensor().contiguous();
     auto fa = forces.accessor<double, 2>();
     for (int k = 0; k < nnodes; ++k)
@@ -208,16 +198,6 @@ class PairMACEPlugin : public Pair {
   }
 
  protected:
-  void allocate()
-  {
-    allocated = 1;
-    const int n = atom->ntypes + 1;
-    memory->create(setflag, n, n, "pair:setflag");
-    memory->create(cutsq, n, n, "pair:cutsq");
-    for (int i = 0; i < n; ++i)
-      for (int j = 0; j < n; ++j) setflag[i][j] = 0;
-  }
-
   torch::jit::script::Module model;
   double r_max = 0.0;
   int64_t interactions = 1;

@@ -28,6 +28,7 @@
 #include "neighbor.h"
 #include "pair.h"
 #include "lammps_plugin.h"
+#include "one_coeff_pair.h"
 #include "periodic_image.h"
 
 using namespace LAMMPS_NS;
@@ -42,23 +43,11 @@ std::vector<std::string> words(const std::string &text)
 }
 }    // namespace
 
-class PairNequIPPlugin : public Pair {
+class PairNequIPPlugin : public mdrive_plugin::OneCoeffPair {
  public:
-  PairNequIPPlugin(LAMMPS *lmp, bool local) : Pair(lmp), local(local)
+  PairNequIPPlugin(LAMMPS *lmp, bool local) : OneCoeffPair(lmp), local(local)
   {
-    single_enable = 0;
-    restartinfo = 0;
-    one_coeff = 1;
-    manybody_flag = 1;
     no_virial_fdotr_compute = local ? 0 : 1;
-  }
-
-  ~PairNequIPPlugin() override
-  {
-    if (allocated) {
-      memory->destroy(setflag);
-      memory->destroy(cutsq);
-    }
   }
 
   void settings(int narg, char **) override
@@ -70,7 +59,6 @@ class PairNequIPPlugin : public Pair {
   {
     const int ntypes = atom->ntypes;
     if (narg != 3 + ntypes) error->all(FLERR, "pair_coeff * * model.nequip.pt2 El1 ... ElN: one name per atom type");
-    if (!allocated) allocate();
     try {
       model = std::make_unique<torch::inductor::AOTIModelPackageLoader>(arg[2]);
     } catch (const std::exception &e) {
@@ -93,8 +81,7 @@ class PairNequIPPlugin : public Pair {
         if (names[k] == arg[2 + t]) type_of[t] = (int64_t) k;
       if (type_of[t] < 0) error->all(FLERR, "Type name {} is not in the model's types ({})", arg[2 + t], meta["type_names"]);
     }
-    for (int i = 1; i <= ntypes; ++i)
-      for (int j = i; j <= ntypes; ++j) setflag[i][j] = 1;
+    allocate_all_pairs(ntypes);
   }
 
   void init_style() override
@@ -123,7 +110,8 @@ class PairNequIPPlugin : public Pair {
     given["pos"] = torch::from_blob(atom->x[0], {nnodes, 3}, dbl).clone();
     given["edge_index"] = torch::from_blob(g.edges.data(), {2, g.nedges}, lng).clone();
     auto types = torch::empty({nnodes}, lng);
-    for (int k = 0; k < nnodes; ++k) types[k] = type_of[atom->type[k]];
+    auto model_type = types.accessor<int64_t, 1>();    // not types[k] = ...: a tensor op per atom
+    for (int k = 0; k < nnodes; ++k) model_type[k] = type_of[atom->type[k]];
     given["atom_types"] = types;
     double cell[9];
     mdrive_plugin::cell_rows(domain->h, cell);
@@ -135,7 +123,12 @@ class PairNequIPPlugin : public Pair {
       if (!given.count(name)) error->all(FLERR, "the compiled model asks for input {}, which pair_style {} does not give", name, style_name());
       in.push_back(given[name]);
     }
-    auto out = model->run(in);
+    std::vector<torch::Tensor> out;
+    try {    // a C++ exception must not cross LAMMPS: it becomes this run's error, with the model's message
+      out = model->run(in);
+    } catch (const std::exception &e) {
+      error->one(FLERR, "the compiled model failed: {}", e.what());
+    }
     std::map<std::string, torch::Tensor> got;
     for (size_t k = 0; k < outputs.size() && k < out.size(); ++k) got[outputs[k]] = out[k].contiguous();
 
@@ -193,15 +186,6 @@ class PairNequIPPlugin : public Pair {
 
   const char *style_name() const { return local ? "allegro" : "nequip"; }
 
-  void allocate()
-  {
-    allocated = 1;
-    const int n = atom->ntypes + 1;
-    memory->create(setflag, n, n, "pair:setflag");
-    memory->create(cutsq, n, n, "pair:cutsq");
-    for (int i = 0; i < n; ++i)
-      for (int j = 0; j < n; ++j) setflag[i][j] = 0;
-  }
 
   const bool local;
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> model;

