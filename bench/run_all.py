@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 STORE = HERE / "results"
 ORDER = ["logparse", "ramp_demo", "isolation", "evscan_deck", "mace_bridge", "one_interface", "results_contract",
-         "pace_bridge", "nequip_routes", "driver_overhead",
+         "pace_bridge", "nequip_routes", "mc_trials", "driver_overhead",
          "arena_md", "foundation_md", "foundation_md_ase", "foundation_chgnet", "foundation_md_npt", "foundation_npt", "foundation_protocols"]
 # one benchmark module run with other arguments, each variant's numbers kept under its own name
 VARIANTS = {"foundation_md_ase": ("foundation_md", {"mode": "ase"}),
@@ -165,6 +165,26 @@ def nequip_routes(r: dict) -> list[str]:
         f"Target >= 0.98 per core: {met(worst >= 0.98)} (worst {worst}). The plugin runs the same AOTInductor code as "
         "the calculator's compiled model but builds the graph from LAMMPS's neighbour list in C++, so it is faster than "
         "the calculator alone; the bridge adds the `fix external` round trip to the eager model.", ""]
+
+
+def mc_trials(r: dict) -> list[str]:
+    rows = [(name, v["wall_1"], v["wall_41"], v["trial_ms"], v["md_step_ms"], v["trial_per_step"])
+            for name, v in r["routes"].items()]
+    return [
+        "## Monte Carlo: the cost of one trial, 1 thread", "", measured(r), "",
+        f"`mdrive gcmc` on {r['atoms']} Cu atoms at 1000 K, translation trials every {r['every']} of {r['steps']} steps, "
+        "run with 1 and with 41 trials per invocation: (wall(41) - wall(1)) / (40 · invocations) is one trial, the rest "
+        "of wall(1) the MD step (`bench/mc_trials.py`; run wall times in s, medians of 3 in ABBA order):", "",
+        "| engine | wall, 1 trial (each) | wall, 41 trials (each) | ms per trial | ms per MD step | trial / MD step |",
+        "|---|---|---|---|---|---|",
+        *[f"| {n} | {', '.join(map(str, a))} | {', '.join(map(str, b))} | {t} | {m} | {f} |" for n, a, b, t, m, f in rows],
+        "",
+        f"mdrive's exact engine costs **{r['exact_over_fix']}×** fix gcmc full_energy per trial on the same EAM system: "
+        "both are one full energy and force evaluation with its set-up (neighbour lists, communication), the engine's "
+        "extra being a few LAMMPS commands from Python. A trial is about one MD step of the model alone. With a model "
+        "computed in Python (the bridge), where fix gcmc cannot score trials at all, a trial costs "
+        f"{r['routes']['emt exact (bridge)']['trial_per_step']} MD steps of the same model (the `run 0` set-up around "
+        "the bridge's round trip; not broken down further).", ""]
 
 
 def driver_overhead(r: dict) -> list[str]:

@@ -7,6 +7,7 @@ signal or the wall-time budget stops a run cleanly, on the same step on every ra
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import signal
@@ -18,11 +19,14 @@ from mpi4py import MPI
 
 from mdrive import decks
 from mdrive.jobs import LOG
+from mdrive.run_setup import Setup
 from mdrive.runtime import new_lammps
 
 HOOKS = "mdrive-hooks.in"
 
 LOOP = "loop.in"  # the looping part of a deck, fed to LAMMPS as a file
+# what may carry a run on once its deck has set it up: name -> module with drive(lmp, run_dir, comm, stop, failed)
+DRIVERS = {"mc": "mdrive.mc_engine"}
 
 
 class StopControl:
@@ -80,10 +84,11 @@ def _alive(pid: int) -> bool:
 
 
 def run_deck(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = None,
-            lammps_args: list[str] | tuple = (), before_close=None) -> str | None:
+             setup: Setup | None = None, before_close=None) -> str | None:
     """Run `run_dir/in.lammps` on `comm`; None if LAMMPS finished, else the error text.
 
-    `lammps_args` are extra LAMMPS command-line arguments (a GPU run's Kokkos flags). `before_close(error)`
+    `setup.lammps_args` are extra LAMMPS command-line arguments (a GPU run's Kokkos flags); `setup.driver` (a
+    name in DRIVERS) carries the run on in Python after the deck (mdrive.mc_engine's MC). `before_close(error)`
     records the outcome before LAMMPS is closed: after a failed allocation, closing it can segfault.
     `callbacks` maps fix ids of `fix external` (e.g. a potential computed in Python) to factories
     `factory(lmp) -> callback`, attached like the stop hook right after the command that defines the fix.
@@ -91,9 +96,10 @@ def run_deck(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = No
     Python signal handlers run inside the callback (it is Python code on the main thread), so a
     SIGTERM is seen within one thermo interval even while LAMMPS is busy in C++.
     """
+    setup = setup or Setup()
     deck = (run_dir / decks.DECK).read_text()
     hooks = decks.template_path(HOOKS)
-    lmp = new_lammps(comm, log=run_dir / LOG, variables={"mdrive_hooks": str(hooks)}, extra=lammps_args)
+    lmp = new_lammps(comm, log=run_dir / LOG, variables={"mdrive_hooks": str(hooks)}, extra=setup.lammps_args)
     pending = dict(callbacks or {})
 
     def stop_hook(_caller, _step, _nlocal, _tag, _x, _f):
@@ -114,11 +120,12 @@ def run_deck(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = No
                     attached += _attach(lmp, pending)
                 if _failure(attached):
                     break
-            if loop and not _failure(attached):  # LAMMPS runs label/jump loops only from a file: the deck's loop
+            if (loop or setup.driver) and not _failure(attached):
                 attached += _attach(lmp, pending)
-                if comm.rank == 0:  # LAMMPS reads input files on its rank 0 only
-                    (run_dir / LOOP).write_text(loop)
-                lmp.file(LOOP)
+                _loop(lmp, run_dir, comm, loop)
+            if setup.driver and not _failure(attached):
+                driver = importlib.import_module(DRIVERS[setup.driver])
+                driver.drive(lmp, run_dir, comm, stop, lambda: _failure(attached))
         error = _failure(attached)
     except Exception as err:  # LAMMPS errors arrive as plain Exception; anything else is recorded too
         error = _failure(attached) or str(err).strip() or type(err).__name__
@@ -129,6 +136,14 @@ def run_deck(run_dir: Path, comm, stop: StopControl, callbacks: dict | None = No
     with contextlib.suppress(Exception):
         lmp.close()
     return error
+
+
+def _loop(lmp, run_dir: Path, comm, loop: str) -> None:
+    """LAMMPS runs label/jump loops only from a file: the deck's loop, fed as one."""
+    if loop:
+        if comm.rank == 0:  # LAMMPS reads input files on its rank 0 only
+            (run_dir / LOOP).write_text(loop)
+        lmp.file(LOOP)
 
 
 def _split_loop(deck: str) -> tuple[str, str]:

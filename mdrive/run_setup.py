@@ -24,6 +24,7 @@ class Setup:
     deadline: float | None = None  # seconds since the epoch
     supervisor: tuple | None = None  # (host, pid) of the rank that started the run
     stop_file: str = ".stop"  # in the run folder: the supervisor's stop request
+    driver: str | None = None  # what carries the run on after its deck (run.DRIVERS), e.g. "mc"
 
     def write(self, run_dir: Path) -> None:
         from mdrive.manifest import write_json

@@ -47,8 +47,7 @@ def main(run_dir: Path) -> int:
             write_json(run_dir / EXIT, {"error": error})
 
     try:
-        run_deck(run_dir, comm, stop, callbacks=_callbacks(setup.bridge), lammps_args=setup.lammps_args,
-                 before_close=record)
+        run_deck(run_dir, comm, stop, callbacks=_callbacks(setup.bridge), setup=setup, before_close=record)
     except OneRankError as one:  # only this rank saw the error: record it, then end the others with us
         write_json(run_dir / EXIT, {"error": str(one)})
         sys.stderr.flush()

@@ -96,22 +96,30 @@ def _exclusion_blind_potential(folder, atoms):
     return spec
 
 
-def test_guard_refuses_a_potential_blind_to_exclusions_unless_unsafe(tmp_path):
+def test_guard_sends_a_potential_blind_to_exclusions_to_the_exact_engine(tmp_path):
+    """fix gcmc would score its trial deletions wrong: auto takes the exact engine, --engine fix is refused unless
+    --unsafe, and widom (insertions only) keeps fix widom."""
     atoms = bulk("Cu", "fcc", a=3.615, cubic=True).repeat(2)
     src = write_structures(tmp_path / "cu.extxyz", [atoms])
     spec = _exclusion_blind_potential(tmp_path, atoms)
     args = ["gcmc", src, "--potential", spec, "--species", "Cu", "--mu", "-3.0", "--temperature", "500",
             "--steps", "200", "--exchanges", "2", "--moves", "2"]
-    r = mdrive(*args, "--out", tmp_path / "refused")
+    r = mdrive(*args, "--engine", "fix", "--out", tmp_path / "refused")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "exclusion of a trial-deleted atom is ignored" in r.stderr and "lammps#5081" in r.stderr
     assert not (tmp_path / "refused").exists()
     widom = mdrive("widom", src, "--potential", spec, "--species", "Cu", "--temperature", "500", "--steps", "400",
                    "--equilibrate", "0", "--insertions", "5", "--blocks", "2", "--out", tmp_path / "w")
     assert widom.returncode == 0, widom.stderr  # widom only inserts: the exclusion path does not matter
-    seen = json.loads((tmp_path / "w" / "manifest.json").read_text())["mc_guard"]
-    assert seen["roundtrip_ok"] and not seen["exclusion_ok"] and not seen["refused"]
-    r = mdrive(*args, "--unsafe", "--out", tmp_path / "unsafe")
+    seen = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    assert seen["mc_guard"]["roundtrip_ok"] and not seen["mc_guard"]["exclusion_ok"] and not seen["mc_guard"]["refused"]
+    assert seen["mc_engine"]["engine"] == "fix"
+    r = mdrive(*args, "--out", tmp_path / "auto")
+    assert r.returncode == 0, r.stderr
+    auto = json.loads((tmp_path / "auto" / "manifest.json").read_text())
+    assert auto["mc_engine"] == {"engine": "exact", "why": "the MC guard failed for fix gcmc's trial deletions"}
+    assert not auto["mc_guard"]["refused"] and (tmp_path / "auto" / "runs" / "cu-mu-3" / "mc-trace.csv").is_file()
+    r = mdrive(*args, "--engine", "fix", "--unsafe", "--out", tmp_path / "unsafe")
     assert r.returncode == 0, r.stderr
     guard = json.loads((tmp_path / "unsafe" / "manifest.json").read_text())["mc_guard"]
     assert guard["refused"] and guard["overridden_by_unsafe"] and not guard["exclusion_ok"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ase.io
 import numpy as np
 import pytest
 
@@ -234,12 +235,42 @@ def test_deployed_model_runs_natively_and_is_refused_by_the_bridge(e3gnn, cell, 
     assert r.returncode == 2 and "reads checkpoints" in r.stderr
 
 
-def test_gcmc_guard_verdicts_are_recorded_per_model(e3gnn, cell, tmp_path):
-    """The MC guard rail decides for each model: SevenNet's pair style scores insertions right but not fix gcmc's
-    trial deletions (the exclusion path), so gcmc is refused; CHGNet runs in Python, where fix gcmc cannot
-    score trials at all."""
-    gcmc = ["gcmc", cell, "--species", "Cu", "--temperature", "600K", "--mu", "-3.0"]
-    r, c = mdrive_at_once([*gcmc, "--potential", SEVENNET, "--out", tmp_path / "s"],
-                          [*gcmc, "--potential", "chgnet:0.3.0", "--out", tmp_path / "c"])
-    assert r.returncode == 2 and "MC guard" in r.stderr and "trial deletion" in r.stderr, r.stderr
-    assert c.returncode == 2 and "ASE bridge" in c.stderr, c.stderr
+def test_exact_mc_engine_scores_each_model_as_its_calculator_does(e3gnn, tmp_path):
+    """Neither model can use fix gcmc: SevenNet's pair style scores fix gcmc's trial deletions (the exclusion path)
+    wrong, and CHGNet runs in Python. Both run mdrive's exact engine; every accepted move's energy change (deletions,
+    translations, swaps) equals the model's own ASE calculator on the configurations before and after it."""
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+    from sevenn.calculator import SevenNetCalculator
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+    atoms.symbols[::3] = "Ni"
+    del atoms[[0]]
+    atoms.rattle(0.05, seed=1)
+    src = write_structures(tmp_path / "cuni.extxyz", [atoms])
+    gcmc = ["gcmc", src, "--species", "Cu", "--swap", "Cu:Ni", "--temperature", "1000K", "--mu", "-7.0",
+            "--overlap", "1.8", "--steps", "20", "--every", "10", "--exchanges", "6", "--moves", "2", "--swaps", "2",
+            "--audit", "30"]
+    s, c, refused = mdrive_at_once(
+        [*gcmc, "--potential", SEVENNET, "--backend", "plugin", "--out", tmp_path / "s"],
+        [*gcmc, "--potential", "chgnet:0.3.0", "--out", tmp_path / "c"],
+        [*gcmc, "--potential", "chgnet:0.3.0", "--engine", "fix", "--out", tmp_path / "f"])
+    assert refused.returncode == 2 and "use --engine exact" in refused.stderr and not (tmp_path / "f").exists()
+    calculators = {"s": SevenNetCalculator("7net-0"), "c": CHGNetCalculator(model=CHGNet.load(model_name="0.3.0", use_device="cpu", verbose=False),
+                                                                            use_device="cpu")}
+    for r, out, why in ((s, "s", "guard failed"), (c, "c", "ASE bridge")):
+        assert r.returncode == 0, r.stderr
+        manifest = json.loads((tmp_path / out / "manifest.json").read_text())
+        assert manifest["mc_engine"]["engine"] == "exact" and why in manifest["mc_engine"]["why"]
+        frames = ase.io.read(tmp_path / out / "runs" / "cuni-mu-7" / "mc-audit.extxyz", ":")
+        moves = {f.info["move"] for f in frames}
+        assert {"delete", "swap"} <= moves, moves  # deletions run away at this μ; swaps are nearly free
+        errors = []
+        for before, after in zip(frames[::2], frames[1::2]):
+            energies = []
+            for frame in (before, after):
+                frame.calc = calculators[out]
+                energies.append(frame.get_potential_energy())
+            errors.append(abs((energies[1] - energies[0]) - (after.info["mc_energy"] - before.info["mc_energy"])))
+        tolerance = 1e-6 if out == "c" else 1e-4  # e3gnn in LAMMPS against SevenNet's own calculator: fp32 sums
+        assert max(errors) < tolerance, (out, errors)

@@ -8,14 +8,14 @@ pairwise; the Lennard-Jones fluid (--lj) runs in reduced units.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
-from mdrive import decks, metrics, units
+from mdrive import decks, mc_engine, metrics, units
 from mdrive.errors import InputError
 from mdrive.jobs import Job, read_run_log, run_tables
 from mdrive.manifest import write_text
@@ -28,9 +28,11 @@ from mdrive.protocols.mc import (
     Species,
     covered_species,
     elements_with,
+    engine_trace,
     full_energy,
 )
-from mdrive.protocols.mc import guard as mc_guard
+from mdrive.protocols.mc import engine as choose_engine
+from mdrive.run_setup import Setup
 from mdrive.structures import Structure, formula
 
 TRACE = "trace.csv"
@@ -53,6 +55,9 @@ class GcmcParams(MCParams):
     exchanges: int = param(10, "insert/delete attempts per invocation", min=0, max=1_000_000)
     moves: int = param(10, "MC translations per invocation", min=0, max=1_000_000)
     displace: float = param(0.5, "largest MC translation", dim="length", above=0, max=10.0)
+    overlap: float | None = param(None, "reject insertions and translations closer than this to any atom (fix "
+                                  "gcmc's overlap_cutoff): keeps trials out of a potential's unphysical core",
+                                  dim="length", above=0, max=10.0)
     swap: str | None = param(None, "also swap elements A and B (fix atom/swap)", str, metavar="A:B")
     swaps: int = param(10, "swap attempts per invocation", min=1, max=1_000_000)
     equilibrate: int | None = param(None, "MD steps at the start of each run left out of the averages (default: "
@@ -92,13 +97,23 @@ class GcmcParams(MCParams):
     def swap_pair(self) -> tuple[str, str] | None:
         return tuple(self.swap.split(":")) if self.swap else None
 
-    def variables(self, value: float, has_hydrogen: bool = False, full: bool = False) -> dict:
+    def variables(self, value: float, has_hydrogen: bool = False, full: bool = False, engine: str = "fix") -> dict:
         options = ("full_energy" if full else "") + (f" pressure {value:g}" if self.reservoir == "pressure" else "")
+        options += f" overlap_cutoff {self.overlap:g}" if self.overlap else ""
         return {"seed": self.seed, "temperature": self.temperature, **self.md(has_hydrogen), "steps": self.steps,
                 "every": self.every, "thermo_every": self.every,
                 "exchanges": self.exchanges, "moves": self.moves, "displace": self.displace,
                 "mu": value if self.reservoir == "mu" else 0.0, "gcmc_options": options.strip(),
-                "swap": "no", "swaps": self.swaps, "swap_a": 0, "swap_b": 0, "swap_columns": ""}
+                "swap": "no", "swaps": self.swaps, "swap_a": 0, "swap_b": 0, "swap_columns": "", "engine": engine}
+
+    def engine_config(self, value: float, elements: list[str], kind: int) -> mc_engine.Config:
+        """What mdrive's exact engine does in one run (mc-engine.json), in the deck's units."""
+        swap = tuple(elements.index(e) + 1 for e in self.swap_pair) if self.swap else None
+        return mc_engine.Config(
+            "gcmc", kind, elements, self.steps, self.every, self.temperature, self.seed,
+            mu=value if self.reservoir == "mu" else None, pressure=value if self.reservoir == "pressure" else None,
+            exchanges=self.exchanges, moves=self.moves, displace=self.displace, swap=swap, swaps=self.swaps,
+            audit=self.audit, overlap=self.overlap)
 
 
 def point_name(params: GcmcParams, value: float) -> str:
@@ -108,48 +123,63 @@ def point_name(params: GcmcParams, value: float) -> str:
 def lj_jobs(params: GcmcParams) -> list[Job]:
     fluid = LJFluid(params.density, params.cutoff, params.cells)
     fluid.check()
+    engine = "exact" if params.engine == "exact" else "fix"  # fix gcmc scores LJ trials exactly (pairwise)
     jobs = []
     for value in params.values:
-        variables = {**params.variables(value), **fluid.variables(), "type": 1}
+        variables = {**params.variables(value, engine=engine), **fluid.variables(), "type": 1}
         name = f"lj-T{params.temperature:g}-{point_name(params, value)}"
-        info = _info(name, params, value, {"n_atoms": 4 * fluid.cells ** 3, "elements": ["LJ"], "lj": True})
-        jobs.append(Job(name, decks.composer("gcmc-lj.in", variables), info,
-                        cost=params.steps * (1 + params.exchanges + params.moves), templates=("gcmc-lj.in",)))
+        info = _info(name, params, value, engine, {"n_atoms": 4 * fluid.cells ** 3, "elements": ["LJ"], "lj": True})
+        files, worker = _engine_parts(params, engine, value, ["LJ"], 1, None)
+        jobs.append(Job(name, decks.composer("gcmc-lj.in", variables, files=files), info,
+                        cost=params.steps * (1 + params.exchanges + params.moves), worker=worker,
+                        templates=("gcmc-lj.in",)))
     return jobs
 
 
-def structure_jobs(structures: list[Structure], potential, sp: Species, params: GcmcParams) -> list[Job]:
+def structure_jobs(structures: list[Structure], potential, sp: Species, params: GcmcParams,
+                   engine: str = "fix") -> list[Job]:
     jobs = []
     for s in structures:
         elements = elements_with(s, sp)
         for value in params.values:
-            variables = {**params.variables(value, s.has_hydrogen, full_energy(potential)),
+            variables = {**params.variables(value, s.has_hydrogen, full_energy(potential), engine),
                          "type": sp.type_id(elements),
                          "atom_style": "full" if sp.molecule is not None else "atomic",
                          "molecule": "yes" if sp.molecule is not None else "no"}
-            files = {}
+            files, worker = _engine_parts(params, engine, value, elements, sp.type_id(elements),
+                                          potential.worker_setup(elements))
             if sp.molecule is not None:
                 variables["gcmc_options"] += " mol mdrive_mol"
                 files[MOLECULE] = sp.template(elements)
-            if params.swap:
+            if params.swap and engine == "fix":
                 a, b = (elements.index(e) + 1 for e in params.swap_pair)
                 variables.update(swap="yes", swap_a=a, swap_b=b,
                                  swap_columns="f_mdrive_swap[1] f_mdrive_swap[2]")
             name = f"{s.name}-{point_name(params, value)}"
-            info = _info(name, params, value, {"n_atoms": len(s.atoms), "formula": formula(s.atoms),
-                                               "structure": s.name, "elements": elements, "lj": False,
-                                               "atom_style": variables["atom_style"]})
+            info = _info(name, params, value, engine, {"n_atoms": len(s.atoms), "formula": formula(s.atoms),
+                                                       "structure": s.name, "elements": elements, "lj": False,
+                                                       "atom_style": variables["atom_style"]})
             compose = decks.composer("gcmc.in", variables, potential=potential, structure=s, files=files,
                                      elements=elements)
             jobs.append(Job(name, compose, info,
                             cost=len(s.atoms) * params.steps * (1 + (params.exchanges + params.moves) / params.every),
-                            worker=potential.worker_setup(elements), templates=("gcmc.in",)))
+                            worker=worker, templates=("gcmc.in",)))
     return jobs
 
 
-def _info(name: str, params: GcmcParams, value: float, extra: dict) -> dict:
+def _engine_parts(params: GcmcParams, engine: str, value: float, elements: list[str], kind: int, worker):
+    """The run's generated files and process set-up: the exact engine's configuration and driver, or none."""
+    worker = worker or Setup()
+    if engine != "exact":
+        return {}, worker
+    config = params.engine_config(value, elements, kind)
+    return {mc_engine.CONFIG: config.text()}, replace(worker, driver="mc")
+
+
+def _info(name: str, params: GcmcParams, value: float, engine: str, extra: dict) -> dict:
     return {"protocol": "gcmc", "run": name, "reservoir": params.reservoir, "value": value, "unit": params.unit,
-            "temperature": params.temperature, "equilibrate": params.equilibrate, **extra}
+            "temperature": params.temperature, "equilibrate": params.equilibrate, "engine": engine,
+            "steps": params.steps, **extra}
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -160,13 +190,18 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     result.update(status="error", cause=None, samples=0)
     log, error = read_run_log(run_dir, error)
     thermo = log.runs[-1].thermo if log and log.runs else pd.DataFrame()
-    if f"{GCMC}[1]" in thermo:
+    trace = engine_trace(run_dir) if info.get("engine") == "exact" else None
+    if trace is None and f"{GCMC}[1]" in thermo:
         trace = _trace(thermo, info)
+    if trace is not None and len(trace):
         write_text(run_dir / TRACE, trace.to_csv(index=False))
         result.update(_summary(trace, info.get("equilibrate")))
+    finished = trace is not None and len(trace) and (
+        int(trace["step"].iloc[-1]) >= info["steps"] if info.get("engine") == "exact" else
+        log.runs[-1].ended == "completed")
     if error:
         result["status"], result["cause"] = metrics.classify_error(error)
-    elif result["samples"] and log.runs[-1].ended == "completed":
+    elif result["samples"] and finished:
         result["status"] = "valid"
     else:
         result["status"], result["cause"] = "censored", "stopped before the run finished"
@@ -246,7 +281,9 @@ def plan(params: GcmcParams, run) -> Study:
     if params.lj:
         if params.swap:
             raise InputError("--lj builds a one-component Lennard-Jones fluid: give no --swap")
-        return Study(lj_jobs(params))
+        engine = {"engine": "exact" if params.engine == "exact" else "fix",
+                  "why": "asked for (--engine)" if params.engine != "auto" else "pairwise: fix gcmc scores it exactly"}
+        return Study(lj_jobs(params), provenance={"mc_engine": engine})
     potential = run.load_potential("eam:Cu_u3.eam")
     sp = covered_species(params.species, potential)
     structs, _ = read_structures(run, potential, elements_of=lambda s: elements_with(s, sp))
@@ -254,8 +291,9 @@ def plan(params: GcmcParams, run) -> Study:
         if params.swap and not set(params.swap_pair) <= set(elements_with(s, sp)):
             raise InputError(f"--swap {params.swap}: structure {s.name} has {' '.join(s.elements)}")
     need_two_atoms(structs, "the MD between MC moves")
-    guard = mc_guard(structs[0], potential, sp, deletions=True, unsafe=params.unsafe, seed=params.seed)
-    return Study(structure_jobs(structs, potential, sp, params), potential, structs, provenance={"mc_guard": guard})
+    chosen = choose_engine(structs[0], potential, sp, params, deletions=True)
+    jobs = structure_jobs(structs, potential, sp, params, chosen["mc_engine"]["engine"])
+    return Study(jobs, potential, structs, provenance=chosen)
 
 
 class PointHeadline(TypedDict):

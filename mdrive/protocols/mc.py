@@ -33,6 +33,11 @@ class MCParams:
                      "bare or with sigma, tau, epsilon")
     species: str | None = param(None, "element symbol, or a molecule file (xyz, ...) to insert", str)
     unsafe: bool = param(False, "run even when the MC guard rail fails (recorded)")
+    engine: str = param("auto", "MC engine: fix (fix gcmc/widom), exact (mdrive's trials on the real N±1 "
+                        "configuration, any potential), auto (fix where the guard passes, else exact)",
+                        choices=("auto", "fix", "exact"))
+    audit: int = param(0, "exact engine: write the first N accepted moves (configurations before and after, "
+                       "energies) to mc-audit.extxyz in the run folder", min=0, max=10_000)
     steps: int = param(20000, "MD steps sampled", min=1, max=2_000_000_000)
     every: int = param(10, "MD steps between MC invocations", min=1, aliases=("--md-steps-between",))
     timestep: float | None = param(None, "MD timestep (default 1 fs, 0.5 fs with H; 0.005 tau with --lj)",
@@ -187,15 +192,46 @@ def running_mu(mu_rows: np.ndarray, kt_value: float, points: int = 50) -> pd.Dat
     return pd.DataFrame({"samples": at, "mu_ex": shift - kt_value * np.log(cumulative[at - 1])})
 
 
-def guard(structure, potential, sp: Species, deletions: bool, unsafe: bool, seed: int) -> dict:
-    """Run the MC guard rail (mdrive.mc_guard) on rank 0, share its verdict; refuse unless `unsafe`."""
+def engine(structure, potential, sp: Species, params: MCParams, deletions: bool) -> dict:
+    """Which MC engine runs, and why: the manifest's record of it and of the guard rail (mdrive.mc_guard).
+
+    auto takes fix gcmc/widom (fast: LAMMPS scores trials inside the fix) where the guard passes, else mdrive's
+    exact-trial engine (mdrive.mc_engine): a model computed in Python, or one whose trial deletions fix gcmc
+    scores wrong. A failed round trip (insert then delete does not give the energy back) leaves no engine
+    right, and is refused unless --unsafe; so is fix gcmc/widom after a failed guard."""
+    bridge = potential.bridge is not None
+    if params.engine == "fix" and bridge:  # said before the guard's energy evaluations
+        raise InputError(f"fix gcmc/widom cannot score trials of a model computed in Python through the ASE bridge "
+                         f"({potential.spec}): use --engine exact (or auto)")
+    if sp.molecule is not None and (bridge or params.engine == "exact"):
+        raise InputError(f"--species {sp.name}: mdrive's exact MC engine inserts single atoms; molecules need fix "
+                         f"gcmc (--engine fix){', which this potential cannot use' if bridge else ''}")
+    record = _guard(structure, potential, sp, deletions, params.seed)
+    failure = record.pop("failure")
+    if params.engine == "auto":
+        chosen = "exact" if bridge or failure and record["roundtrip_ok"] else "fix"
+    else:
+        chosen = params.engine
+    if chosen == "exact" and sp.molecule is not None:
+        raise InputError(f"--species {sp.name}: with {potential.spec}, fix gcmc's trial deletions are wrong (the MC "
+                         f"guard) and mdrive's exact engine inserts single atoms: molecules cannot be exchanged")
+    refused = bool(failure) and (chosen == "fix" or not record["roundtrip_ok"])
+    if refused and not params.unsafe:
+        raise InputError(failure)
+    why = ("asked for (--engine)" if params.engine != "auto" else
+           "the model is computed in Python (ASE bridge): fix gcmc/widom cannot score it" if bridge else
+           "the MC guard failed for fix gcmc's trial deletions" if chosen == "exact" else "the MC guard passed")
+    record.update(refused=refused, overridden_by_unsafe=refused)
+    return {"mc_guard": record, "mc_engine": {"engine": "exact" if chosen == "exact" else "fix", "why": why}}
+
+
+def _guard(structure, potential, sp: Species, deletions: bool, seed: int) -> dict:
+    """The guard rail's outcome on rank 0, shared with every rank, with `failure` (why fix gcmc/widom would be
+    wrong, or None)."""
     from mpi4py import MPI
 
     from mdrive import mc_guard
 
-    if potential.bridge is not None:
-        raise InputError(f"MC needs a LAMMPS pair style: fix gcmc/widom cannot score trials through the ASE "
-                         f"bridge ({potential.spec}); use the native or plugin route")
     world = MPI.COMM_WORLD
     outcome, failure = None, None
     if world.rank == 0:
@@ -205,6 +241,22 @@ def guard(structure, potential, sp: Species, deletions: bool, unsafe: bool, seed
         except Exception as err:  # reported as bad input on every rank, never a hang
             failure = f"MC guard could not run with {potential.spec}: {type(err).__name__}: {err}"
     outcome, failure = world.bcast((outcome, failure), root=0)
-    if failure and (not unsafe or outcome is None):  # no outcome: the guard itself failed, never overridable
+    if outcome is None:  # the guard itself failed: never overridable
         raise InputError(failure)
-    return {**outcome, "refused": bool(failure), "overridden_by_unsafe": bool(failure and unsafe)}
+    return {**outcome, "failure": failure}
+
+
+def engine_trace(run_dir: Path) -> pd.DataFrame | None:
+    """The exact engine's trace (a row per MC invocation), the rows of whole numbers only: a row cut by a crash
+    or edited by hand is dropped, not read as a sample."""
+    from mdrive import mc_engine
+
+    path = run_dir / mc_engine.TRACE
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return None
+    table = table.apply(pd.to_numeric, errors="coerce")
+    return table.dropna().reset_index(drop=True) if "step" in table else None

@@ -7,14 +7,14 @@ reduced units (inputs/widom-lj.in), checked against the JZG equation of state (d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
-from mdrive import decks, lj_eos, metrics
+from mdrive import decks, lj_eos, mc_engine, metrics
 from mdrive.errors import InputError
 from mdrive.jobs import Job, read_run_log, run_tables
 from mdrive.manifest import write_text
@@ -26,12 +26,13 @@ from mdrive.protocols.mc import (
     Species,
     covered_species,
     elements_with,
+    engine_trace,
     full_energy,
     kt,
     running_mu,
     widom_mu,
 )
-from mdrive.protocols.mc import guard as mc_guard
+from mdrive.protocols.mc import engine as choose_engine
 from mdrive.structures import Structure, formula
 from mdrive.study_kinds import Metric
 
@@ -77,10 +78,14 @@ class WidomParams(MCParams):
                              f"give one of each per state point (or one to share)")
         return list(zip(temperatures, densities))
 
-    def variables(self, temperature: float, has_hydrogen: bool = False) -> dict:
+    def variables(self, temperature: float, has_hydrogen: bool = False, engine: str = "fix") -> dict:
         return {"seed": self.seed, "temperature": temperature, **self.md(has_hydrogen),
                 "equilibrate": self.equilibrate, "steps": self.steps, "every": self.every,
-                "thermo_every": self.every, "insertions": self.insertions}
+                "thermo_every": self.every, "insertions": self.insertions, "engine": engine}
+
+    def engine_config(self, temperature: float, elements: list[str], kind: int) -> mc_engine.Config:
+        return mc_engine.Config("widom", kind, elements, self.steps, self.every, temperature, self.seed,
+                                insertions=self.insertions, equilibrate=self.equilibrate, audit=self.audit)
 
 
 def lj_jobs(params: WidomParams) -> list[Job]:
@@ -88,7 +93,7 @@ def lj_jobs(params: WidomParams) -> list[Job]:
     for t, rho in params.points():
         f = LJFluid(rho, params.cutoff, params.cells)
         f.check()
-        variables = {**params.variables(t), **f.variables(), "type": 1, "widom_options": ""}
+        variables = {**params.variables(t), **f.variables(), "type": 1, "widom_options": "", "engine": "fix"}
         n = 4 * f.cells ** 3
         info = {"protocol": "widom", "kind": "lj", "run": f"lj-T{t:g}-rho{rho:g}", "temperature": t,
                 "density": rho, "cutoff": f.cutoff, "n_atoms": n, "kt": t, "blocks": params.blocks}
@@ -97,33 +102,44 @@ def lj_jobs(params: WidomParams) -> list[Job]:
     return jobs
 
 
-def structure_jobs(structures: list[Structure], potential, sp: Species, params: WidomParams) -> list[Job]:
+def structure_jobs(structures: list[Structure], potential, sp: Species, params: WidomParams,
+                   engine: str = "fix") -> list[Job]:
     jobs = []
     t = params.temperature[0]
     for s in structures:
         elements = elements_with(s, sp)
-        variables = {**params.variables(t, s.has_hydrogen), "type": sp.type_id(elements),
+        variables = {**params.variables(t, s.has_hydrogen, engine), "type": sp.type_id(elements),
                      "widom_options": "full_energy" if full_energy(potential) else ""}
         info = {"protocol": "widom", "kind": "structure", "run": s.name, "structure": s.name, "species": sp.name,
-                "temperature": t, "n_atoms": len(s.atoms), "formula": formula(s.atoms),
-                "density": None, "kt": kt(t, False), "blocks": params.blocks}
-        compose = decks.composer("widom.in", variables, potential=potential, structure=s, elements=elements)
+                "temperature": t, "n_atoms": len(s.atoms), "formula": formula(s.atoms), "engine": engine,
+                "density": None, "kt": kt(t, False), "blocks": params.blocks,
+                "equilibrate": params.equilibrate, "steps": params.steps}
+        files, worker = {}, potential.worker_setup(elements)
+        if engine == "exact":
+            files[mc_engine.CONFIG] = params.engine_config(t, elements, sp.type_id(elements)).text()
+            worker = replace(worker, driver="mc")
+        compose = decks.composer("widom.in", variables, potential=potential, structure=s, elements=elements,
+                                 files=files)
         jobs.append(Job(s.name, compose, info,
                         cost=len(s.atoms) * (params.steps + params.insertions * params.steps / params.every),
-                        worker=potential.worker_setup(elements), templates=("widom.in",)))
+                        worker=worker, templates=("widom.in",)))
     return jobs
 
 
 def plan(params: WidomParams, run) -> Study:
     params.lj_or_structures(run)
     if params.lj:
+        if params.engine == "exact":
+            raise InputError("widom --lj runs fix widom (LJ is pairwise: its trials are exact there); give no "
+                             "--engine exact")
         return Study(lj_jobs(params))
     potential = run.load_potential("eam:Cu_u3.eam")
     sp = covered_species(params.species, potential)
     structs, _ = read_structures(run, potential, elements_of=lambda s: elements_with(s, sp))
     need_two_atoms(structs, "widom's NVT sampling")
-    guard = mc_guard(structs[0], potential, sp, deletions=False, unsafe=params.unsafe, seed=params.seed)
-    return Study(structure_jobs(structs, potential, sp, params), potential, structs, provenance={"mc_guard": guard})
+    chosen = choose_engine(structs[0], potential, sp, params, deletions=False)
+    jobs = structure_jobs(structs, potential, sp, params, chosen["mc_engine"]["engine"])
+    return Study(jobs, potential, structs, provenance=chosen)
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -134,8 +150,11 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     result.update(status="error", cause=None, mu_ex=None, mu_ex_err=None, samples=0)
     log, error = read_run_log(run_dir, error)
     sampling = log.runs[-1].thermo if log and log.runs else pd.DataFrame()
+    if info.get("engine") == "exact":
+        sampling = _engine_rows(run_dir)
     if MU_COLUMN in sampling:
-        rows = sampling.iloc[1:]  # the first row is printed before the first invocation (zeros)
+        # fix widom prints a row before its first invocation (zeros); the engine a row per invocation only
+        rows = sampling if info.get("engine") == "exact" else sampling.iloc[1:]
         result["samples"] = int(len(rows))
         result["mu_ex"], result["mu_ex_err"] = widom_mu(rows[MU_COLUMN].to_numpy(), info["kt"], info["blocks"])
         write_text(run_dir / CONVERGENCE, running_mu(rows[MU_COLUMN].to_numpy(), info["kt"]).to_csv(index=False))
@@ -143,9 +162,9 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
         result["pressure"] = float(rows["Press"].mean())
     if error:
         result["status"], result["cause"] = metrics.classify_error(error)
-    elif result["mu_ex"] is not None and np.isfinite(result["mu_ex"]) and log.runs[-1].ended == "completed":
+    elif result["mu_ex"] is not None and np.isfinite(result["mu_ex"]) and _finished(log, sampling, info):
         result["status"] = "valid"
-    elif log and log.runs and log.runs[-1].ended == "completed":
+    elif _finished(log, sampling, info):
         finite = int(np.isfinite(sampling[MU_COLUMN].iloc[1:]).sum()) if MU_COLUMN in sampling else 0
         result["status"], result["cause"] = "censored", (
             f"sampling finished, but only {finite} of {result['samples']} invocations had an insertion that did not "
@@ -156,6 +175,21 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     if info["kind"] == "lj" and result.get("pressure") is not None:
         result.update(lj_reference(result, info))
     return result
+
+
+def _engine_rows(run_dir: Path) -> pd.DataFrame:
+    """The exact engine's rows in fix widom's column names (whole rows only: see gcmc.engine_trace)."""
+    rows = engine_trace(run_dir)
+    if rows is None:
+        return pd.DataFrame()
+    return rows.rename(columns={"mu_ex": MU_COLUMN, "temp": "Temp", "press": "Press", "step": "Step"})
+
+
+def _finished(log, sampling: pd.DataFrame, info: dict) -> bool:
+    if info.get("engine") == "exact":
+        return "Step" in sampling and len(sampling) > 0 and int(sampling["Step"].iloc[-1]) >= (
+            info["equilibrate"] + info["steps"])
+    return bool(log and log.runs and log.runs[-1].ended == "completed")
 
 
 def lj_reference(result: dict, info: dict) -> dict:

@@ -1,0 +1,112 @@
+"""mdrive's exact-trial MC engine (mdrive.mc_engine) against known answers, on real LAMMPS: the Lennard-Jones fluid's
+μVT density against the JZG equation of state, fix gcmc and fix widom on many-body EAM copper, a model that fails
+mid-run, and bad input."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase import Atoms
+from helpers import ENV, ROOT, mdrive, mdrive_at_once, write_structures
+
+from mdrive import lj_eos
+from mdrive.structures import random_packing
+
+LJ_CUTOFF = 3.0
+
+
+def _lj_fugacity(t: float, rho: float) -> float:
+    """The reservoir pressure (activity · kT) whose μVT fluid has density ρ: JZG's μ_ex less the tail the cut
+    potential leaves out, as the Widom tests check it."""
+    mu_ex = lj_eos.mu_excess(t, rho) - lj_eos.mu_tail(rho, LJ_CUTOFF)
+    return rho * t * math.exp(mu_ex / t)
+
+
+def test_exact_engine_lj_density_matches_the_equation_of_state(tmp_path):
+    """Two liquid-like state points at T* = 2: the engine's insertions, deletions and translations (each a `run 0`)
+    must give JZG's density at the fugacity JZG gives for it. A wrong ideal-gas factor (N+1, V, Λ) misses by far."""
+    points = ((2.0, 0.5), (2.0, 0.65))
+    runs = mdrive_at_once(*[
+        ["gcmc", "--lj", "--engine", "exact", "--temperature", t, "--pressure", f"{_lj_fugacity(t, rho):.6f}",
+         "--cells", "4", "--density", rho, "--cutoff", LJ_CUTOFF, "--steps", "6000", "--exchanges", "20",
+         "--moves", "20", "--every", "10", "--out", tmp_path / f"rho{rho}"] for t, rho in points])
+    for r, (_t, rho) in zip(runs, points):
+        assert r.returncode == 0, r.stderr
+        row = pd.read_csv(tmp_path / f"rho{rho}" / "isotherm.csv").iloc[0]
+        assert row["status"] == "valid" and row["acc_insert"] > 0.01 and row["acc_delete"] > 0.01
+        error = row["n_err"] / (4 * 4 ** 3 / rho)  # density error: N error over the fixed volume
+        assert abs(row["density_mean"] - rho) < max(3 * error, 0.03 * rho), (rho, row["density_mean"], error)
+        manifest = json.loads((tmp_path / f"rho{rho}" / "manifest.json").read_text())
+        assert manifest["mc_engine"] == {"engine": "exact", "why": "asked for (--engine)"}
+
+
+@pytest.fixture(scope="module")
+def liquid_copper(tmp_path_factory):
+    """120 Cu atoms packed at 5.76 g/cm³ (a 13 Å cube): EAM liquid copper at 6000 K, where atoms come and go quickly at
+    fixed μ (about 150 at μ = -8 eV). The crystal at fixed μ is no test on two cores: it evaporates, or fills with
+    vacancies, over thousands of steps."""
+    atoms = random_packing("Cu", 120, 5.76, 2.0, np.random.default_rng(1))
+    return write_structures(tmp_path_factory.mktemp("liquid") / "liq.extxyz", [atoms])
+
+
+def test_exact_engine_and_fix_gcmc_agree_on_eam_copper(liquid_copper, tmp_path):
+    """Many-body EAM, where fix gcmc scores every trial by a full energy (full_energy): both engines sample the same
+    μVT ensemble, so <N> agrees within the error bars; fix widom and the engine's test insertions give one μ_ex."""
+    gcmc = ["gcmc", liquid_copper, "--potential", "eam:Cu_u3.eam", "--species", "Cu", "--overlap", "1.5",
+            "--temperature", "6000", "--mu", "-8.0", "--steps", "3000", "--equilibrate", "1000", "--exchanges", "20",
+            "--moves", "10", "--every", "10"]
+    widom = ["widom", liquid_copper, "--potential", "eam:Cu_u3.eam", "--species", "Cu", "--temperature", "6000",
+             "--steps", "2000", "--equilibrate", "200", "--insertions", "20", "--every", "10", "--blocks", "5"]
+    runs = mdrive_at_once(*[[*gcmc, "--engine", e, "--out", tmp_path / f"g{e}"] for e in ("fix", "exact")],
+                          *[[*widom, "--engine", e, "--out", tmp_path / f"w{e}"] for e in ("fix", "exact")])
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    fix, exact = (pd.read_csv(tmp_path / f"g{e}" / "isotherm.csv").iloc[0] for e in ("fix", "exact"))
+    assert fix["status"] == exact["status"] == "valid"
+    assert min(fix["acc_insert"], exact["acc_insert"], fix["acc_delete"], exact["acc_delete"]) > 0.005
+    combined = math.hypot(fix["n_err"], exact["n_err"])
+    assert abs(fix["n_mean"] - exact["n_mean"]) < 3 * combined + 1.0, (fix["n_mean"], exact["n_mean"], combined)
+    assert min(fix["n_mean"], exact["n_mean"]) > 120 + 10 * combined  # μ filled the box: not two runs left alone
+    wfix, wexact = (pd.read_csv(tmp_path / f"w{e}" / "widom.csv").iloc[0] for e in ("fix", "exact"))
+    assert wfix["status"] == wexact["status"] == "valid"
+    assert abs(wfix["mu_ex"] - wexact["mu_ex"]) < 3 * math.hypot(wfix["mu_ex_err"], wexact["mu_ex_err"]) + 0.05
+    trace = pd.read_csv(tmp_path / "gexact" / "runs" / "liq-mu-8" / "mc-trace.csv")
+    assert list(trace["step"]) == list(range(10, 3001, 10))  # a row per invocation, none lost
+    assert (trace["atoms"] == trace["n_Cu"]).all() and trace["insert_tries"].is_monotonic_increasing
+
+
+def test_a_model_that_raises_mid_mc_ends_its_run_as_an_error_and_keeps_its_rows(tmp_path):
+    """A bridge model that raises during the MC: the run is an error naming the model, never valid, and the rows
+    written before it stay."""
+    atoms = Atoms("Cu4", positions=[[0, 0, 0], [1.8, 1.8, 0], [1.8, 0, 1.8], [0, 1.8, 1.8]], cell=[3.6] * 3, pbc=True)
+    src = write_structures(tmp_path / "cu.extxyz", [atoms.repeat(2)])
+    r = mdrive("gcmc", src, "--potential", "ase:planted_models:Raises?calls=120", "--species", "Cu",
+               "--temperature", "800", "--mu", "-4.0", "--steps", "400", "--every", "10", "--exchanges", "4",
+               "--moves", "4", "--out", tmp_path / "o", env={**ENV, "PYTHONPATH": str(ROOT / "tests")})
+    assert "cu-mu-4: error" in r.stdout, r.stdout + r.stderr
+    row = pd.read_csv(tmp_path / "o" / "isotherm.csv").iloc[0]
+    assert row["status"] == "error" and "raised" in row["cause"], row.to_dict()
+    trace = pd.read_csv(tmp_path / "o" / "runs" / "cu-mu-4" / "mc-trace.csv")
+    assert 0 < len(trace) < 40
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    (["--engine", "exact", "--species", "MOLECULE"], "inserts single atoms"),
+    (["--engine", "sometimes"], "--engine"),
+    (["--audit", "-1"], "--audit"),
+    (["--overlap", "0"], "--overlap"),
+], ids=["molecule-exact", "unknown-engine", "negative-audit", "zero-overlap"])
+def test_bad_engine_input_is_one_line_exit_2_nothing_written(tmp_path, extra, says):
+    atoms = Atoms("Ar2", positions=[[0, 0, 0], [4, 4, 4]], cell=[9.0] * 3, pbc=True)
+    src = write_structures(tmp_path / "ar.extxyz", [atoms])
+    molecule = tmp_path / "n2.xyz"
+    molecule.write_text("2\n\nN 0 0 0\nN 0 0 1.1\n")
+    extra = [str(molecule) if e == "MOLECULE" else e for e in extra]
+    species = [] if "--species" in extra else ["--species", "Ar"]
+    r = mdrive("gcmc", src, "--potential", "lj:0.0104,3.4,8.5", *species, "--temperature", "100", "--mu", "-0.3",
+               *extra, "--out", tmp_path / "o")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and says in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()
