@@ -110,3 +110,16 @@ def test_bad_engine_input_is_one_line_exit_2_nothing_written(tmp_path, extra, sa
                *extra, "--out", tmp_path / "o")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and says in r.stderr, r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_exact_runs_spread_over_mpi_groups_one_rank_each(tmp_path):
+    """Two reservoir points on two groups of one rank: both valid, the higher fugacity the denser. More ranks per
+    run are refused up front (on 2 ranks the first invocation's acceptances differed from 1 rank's)."""
+    lj = ["gcmc", "--lj", "--engine", "exact", "--temperature", "2.0", "--cells", "4", "--density", "0.5",
+          "--cutoff", LJ_CUTOFF, "--steps", "300", "--every", "10", "--exchanges", "20", "--moves", "20"]
+    r = mdrive(*lj, "--pressure", "0.3,2.7", "--out", tmp_path / "two", np=2)
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(tmp_path / "two" / "isotherm.csv").set_index("value")
+    assert (table["status"] == "valid").all() and table.loc[2.7, "density_mean"] > table.loc[0.3, "density_mean"] + 0.05
+    r = mdrive(*lj, "--pressure", "0.9", "--ranks-per-run", "2", "--out", tmp_path / "one", np=2)
+    assert r.returncode == 2 and "--ranks-per-run 1" in r.stderr and not (tmp_path / "one").exists()
