@@ -156,10 +156,15 @@ class Engine:
             r2[skip - 1] = np.inf
         return bool(r2.min() < self.config.overlap ** 2)
 
-    def _pick(self, types: np.ndarray, kind: int) -> int | None:
-        """A random atom id of type `kind`, or None when there is none."""
-        ids = np.flatnonzero(types == kind) + 1
-        return int(ids[self.rng.integers(len(ids))]) if len(ids) else None
+    def _pick(self, types: np.ndarray, x: np.ndarray, kind: int) -> int | None:
+        """A random atom id of type `kind`, or None when there is none. Drawn from the atoms in order of position,
+        not of id: `delete_atoms ... compress yes` renumbers atoms by rank, so the same id names a different atom
+        on 1 and on 2 ranks, while the positions agree; the same seed then makes the same moves on any ranks."""
+        ids = np.flatnonzero(types == kind)
+        if not len(ids):
+            return None
+        ordered = ids[np.lexsort(x[ids].T[::-1])]  # by x, then y, then z
+        return int(ordered[self.rng.integers(len(ordered))]) + 1
 
     # --- the system changed by LAMMPS commands --------------------------------------------------------
 
@@ -205,7 +210,7 @@ class Engine:
     def delete(self) -> None:
         self.tries["delete"] += 1
         types, x, v = self.atoms()
-        atom = self._pick(types, self.config.type)
+        atom = self._pick(types, x, self.config.type)
         if atom is None:
             return
         n = int(np.sum(types == self.config.type))
@@ -222,7 +227,7 @@ class Engine:
     def translate(self) -> None:
         self.tries["translate"] += 1
         types, x, _v = self.atoms()
-        atom = self._pick(types, self.config.type)
+        atom = self._pick(types, x, self.config.type)
         if atom is None:
             return
         step = self.rng.uniform(-1, 1, 3)
@@ -237,8 +242,8 @@ class Engine:
     def swap(self) -> None:
         self.tries["swap"] += 1
         a, b = self.config.swap
-        types = self.types()
-        i, j = self._pick(types, a), self._pick(types, b)
+        types, x, _v = self.atoms()
+        i, j = self._pick(types, x, a), self._pick(types, x, b)
         if i is None or j is None:
             return
         before = self._snapshot()
