@@ -35,6 +35,8 @@ TRIALS_LOG = "mc-trials.log"  # the last invocation's trial evaluations (LAMMPS 
 LOG = "log.lammps"
 COUNTERS = ("translate", "insert", "delete", "swap")
 MODES = ("gcmc", "widom")
+CANDIDATES = ("uniform", "voronoi")
+UNIFORM_SHARE = 0.1  # voronoi: this share of insertions stays uniform, so every region can gain and lose atoms
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class Config:
     equilibrate: int = 0  # widom: MD steps before the first invocation
     audit: int = 0  # write the first `audit` accepted moves to AUDIT
     overlap: float | None = None  # fix gcmc's overlap_cutoff: no insertion or translation closer than this to an atom
+    candidates: str = "uniform"  # where insertions are tried: uniform, or voronoi (around the host's voids)
+    site_sigma: float = 0.3  # voronoi: spread of a candidate around its site
 
     def write(self, run_dir: Path) -> None:
         (run_dir / CONFIG).write_text(self.text())
@@ -75,6 +79,8 @@ class Config:
         config = cls(**given)
         if config.swap is not None:
             object.__setattr__(config, "swap", tuple(config.swap))
+        if config.candidates not in CANDIDATES or not config.site_sigma > 0:
+            raise ValueError(f"{CONFIG}: candidates must be one of {', '.join(CANDIDATES)}, with site_sigma > 0")
         if not 1 <= config.type <= len(config.elements) or (config.mu is None) == (config.pressure is None
                                                                                    and config.mode == "gcmc"):
             raise ValueError(f"{CONFIG}: the species type or the reservoir is not valid")
@@ -105,6 +111,7 @@ class Engine:
         self.accepted = dict.fromkeys(COUNTERS, 0)
         self.audited = 0
         self.e = float("nan")
+        self.proposal: Proposal | None = None  # where insertions go, for the host as it is now
 
     # --- the state of the system ------------------------------------------------------------------
 
@@ -193,15 +200,15 @@ class Engine:
         self.tries["insert"] += 1
         types, x, _v = self.atoms()
         n = int(np.sum(types == self.config.type))
-        lo, cell = self.cell()
-        site = lo + self.rng.random(3) @ cell
+        proposal = Proposal.of(self, types, x)
+        site = proposal.draw(self.rng)
         if self._overlaps(x, site):
             return
         before = self._snapshot()
         self._create(self.config.type, site, self.rng.normal(0.0, self.sigma_v, 3))
         e_new = self.energy()
-        volume = abs(np.linalg.det(cell))
-        ok = self.rng.random() < self.activity * volume * _boltzmann(self.beta * (e_new - self.e)) / (n + 1)
+        ok = self.rng.random() < self.activity * _boltzmann(self.beta * (e_new - self.e)) / (
+            (n + 1) * proposal.density(site))
         if ok:
             self._accept("insert", before, e_new)
         else:
@@ -214,11 +221,11 @@ class Engine:
         if atom is None:
             return
         n = int(np.sum(types == self.config.type))
+        density = Proposal.of(self, types, x).density(x[atom - 1])  # of the insertion that would undo it
         before = self._snapshot()
         self._delete(atom)
         e_new = self.energy()
-        volume = abs(np.linalg.det(self.cell()[1]))
-        ok = self.rng.random() < n * _boltzmann(self.beta * (e_new - self.e)) / (self.activity * volume)
+        ok = self.rng.random() < n * density * _boltzmann(self.beta * (e_new - self.e)) / self.activity
         if ok:
             self._accept("delete", before, e_new)
         else:
@@ -260,6 +267,8 @@ class Engine:
 
     def _accept(self, move: str, before, e_new: float) -> None:
         self.accepted[move] += 1
+        if move == "swap":
+            self.proposal = None  # a swap may change which atoms are the host
         if before is not None:
             self._audit(move, before, e_new)
         self.e = e_new
@@ -305,6 +314,74 @@ class Engine:
         atoms = Atoms(symbols, positions=x - lo, cell=cell, pbc=True)
         atoms.info.update(move=move, index=index, side=side, mc_energy=e)  # "energy" ASE would take as a result
         return atoms
+
+
+class Proposal:
+    """Where an insertion is tried, and the density of that choice over the cell, q(r), which the acceptance
+    divides by so that detailed balance holds for any choice: uniform (q = 1/V, fix gcmc's rule), or voronoi:
+    a random site among the Voronoi vertices of the host atoms (those not of the species) that lie at least
+    `EXCLUSION` from every host atom, plus a Gaussian of `site_sigma`, or uniform for UNIFORM_SHARE of the tries.
+    The host does not change in an insertion or a deletion, so both see the same q."""
+
+    EXCLUSION = 1.0  # Å (σ in LJ units): a site this close to a host atom is a steric overlap
+
+    def __init__(self, lo: np.ndarray, cell: np.ndarray, sites: np.ndarray | None, sigma: float):
+        self.lo, self.cell, self.sigma = lo, cell, sigma
+        self.inverse = np.linalg.inv(cell)
+        self.volume = abs(np.linalg.det(cell))
+        self.sites = sites if sites is not None and len(sites) else None
+
+    @classmethod
+    def of(cls, engine: Engine, types: np.ndarray, x: np.ndarray) -> Proposal:
+        """The engine's proposal for its current host, made once per host (MD and accepted swaps change it)."""
+        if engine.proposal is None:
+            lo, cell = engine.cell()
+            config = engine.config
+            sites = None
+            if config.candidates == "voronoi":
+                sites = void_sites(x[types != config.type], lo, cell, cls.EXCLUSION)
+            engine.proposal = cls(lo, cell, sites, config.site_sigma)
+        return engine.proposal
+
+    def draw(self, rng) -> np.ndarray:
+        if self.sites is None or rng.random() < UNIFORM_SHARE:
+            return self.lo + rng.random(3) @ self.cell
+        point = self.sites[rng.integers(len(self.sites))] + rng.normal(0.0, self.sigma, 3)
+        fractional = (point - self.lo) @ self.inverse
+        return self.lo + (fractional - np.floor(fractional)) @ self.cell  # back into the cell
+
+    def density(self, r: np.ndarray) -> float:
+        if self.sites is None:
+            return 1.0 / self.volume
+        d = (self.sites - r) @ self.inverse
+        d = (d - np.round(d)) @ self.cell  # the nearest image of each site (sigma far below half the cell)
+        norm = (2 * np.pi * self.sigma ** 2) ** 1.5
+        gauss = np.exp(-np.einsum("ij,ij->i", d, d) / (2 * self.sigma ** 2)).mean() / norm
+        return (1 - UNIFORM_SHARE) * gauss + UNIFORM_SHARE / self.volume
+
+
+def void_sites(host: np.ndarray, lo: np.ndarray, cell: np.ndarray, exclusion: float) -> np.ndarray | None:
+    """Voronoi vertices of the periodic host inside the cell, at least `exclusion` from every host atom (one per
+    place: vertices closer than 0.1 of the exclusion merged); None without at least 4 host atoms."""
+    if len(host) < 4:
+        return None
+    from scipy.spatial import Voronoi
+
+    inverse = np.linalg.inv(cell)
+    fractional = (host - lo) @ inverse
+    fractional -= np.floor(fractional)
+    shifts = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).reshape(3, -1).T
+    images = (fractional[None, :, :] + shifts[:, None, :]).reshape(-1, 3) @ cell
+    vertices = (Voronoi(images).vertices @ inverse)
+    vertices = vertices[np.all((vertices >= 0) & (vertices < 1), axis=1)]
+    d = vertices[:, None, :] - fractional[None, :, :]
+    d = (d - np.round(d)) @ cell
+    clear = np.min(np.einsum("ijk,ijk->ij", d, d), axis=1) >= exclusion ** 2
+    sites = vertices[clear] @ cell
+    if not len(sites):
+        return None
+    _, keep = np.unique(np.round(sites / (0.1 * exclusion)).astype(np.int64), axis=0, return_index=True)
+    return lo + sites[np.sort(keep)]
 
 
 def _num(value) -> str:
@@ -368,6 +445,7 @@ def _invocation(engine: Engine, gcmc: bool) -> dict:
     lmp.command(f"log {TRIALS_LOG}")  # LAMMPS prints a run header per trial: keep them out of the run's log
     try:
         engine.e = engine.current_energy()
+        engine.proposal = None  # the MD moved the host
         if not gcmc:
             mu, du = engine.widom_invocation()
             return {"mu_ex": mu, "du_mean": du}

@@ -98,7 +98,8 @@ def test_a_model_that_raises_mid_mc_ends_its_run_as_an_error_and_keeps_its_rows(
     (["--engine", "sometimes"], "--engine"),
     (["--audit", "-1"], "--audit"),
     (["--overlap", "0"], "--overlap"),
-], ids=["molecule-exact", "unknown-engine", "negative-audit", "zero-overlap"])
+    (["--engine", "fix", "--candidates", "voronoi"], "needs --engine exact"),
+], ids=["molecule-exact", "unknown-engine", "negative-audit", "zero-overlap", "voronoi-with-fix"])
 def test_bad_engine_input_is_one_line_exit_2_nothing_written(tmp_path, extra, says):
     atoms = Atoms("Ar2", positions=[[0, 0, 0], [4, 4, 4]], cell=[9.0] * 3, pbc=True)
     src = write_structures(tmp_path / "ar.extxyz", [atoms])
@@ -129,3 +130,45 @@ def test_exact_engine_makes_the_same_moves_on_two_ranks_and_spreads_over_groups(
     assert r.returncode == 0, r.stderr
     table = pd.read_csv(tmp_path / "groups" / "isotherm.csv").set_index("value")
     assert (table["status"] == "valid").all() and table.loc[2.7, "density_mean"] > table.loc[0.3, "density_mean"] + 0.05
+
+
+def test_voronoi_candidates_sample_the_same_ensemble_as_uniform_insertion(tmp_path):
+    """Ar adsorbing in a Ne crystal (LJ, 300 K): insertions drawn around the host's Voronoi vertices (its voids)
+    are accepted far more often, and, with the acceptance divided by that choice's density, give the <N> uniform
+    insertion gives. Without the division each site would gain V·q ≈ 200 times too much."""
+    spec = tmp_path / "lj.yaml"
+    spec.write_text('pair_style: lj/cut 9.0\npairs: {Ne-Ne: "0.1 4.0", Ne-Ar: "0.03 3.3", Ar-Ar: "0.01 3.4"}\n')
+    grid = np.array([[i, j, k] for i in range(3) for j in range(3) for k in range(3)]) * 4.5
+    src = write_structures(tmp_path / "host.extxyz", [Atoms("Ne27", positions=grid, cell=[13.5] * 3, pbc=True)])
+    base = ["gcmc", src, "--potential", spec, "--species", "Ar", "--temperature", "300", "--mu", "-0.36",
+            "--steps", "3000", "--equilibrate", "1000", "--every", "10", "--exchanges", "20", "--moves", "10"]
+    runs = mdrive_at_once(*[[*base, "--candidates", c, "--out", tmp_path / c] for c in ("uniform", "voronoi")])
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    uniform, voronoi = (pd.read_csv(tmp_path / c / "isotherm.csv").iloc[0] for c in ("uniform", "voronoi"))
+    assert voronoi["acc_insert"] > 3 * uniform["acc_insert"]
+    combined = math.hypot(uniform["n_err"], voronoi["n_err"])
+    assert abs(uniform["n_mean"] - voronoi["n_mean"]) < 3 * combined + 1.5, (uniform["n_mean"], voronoi["n_mean"])
+    assert min(uniform["n_mean"], voronoi["n_mean"]) > 27 + 3  # Ar did adsorb
+    manifest = json.loads((tmp_path / "voronoi" / "manifest.json").read_text())
+    assert manifest["mc_engine"]["why"] == "--candidates voronoi: fix gcmc inserts uniformly"
+
+
+def test_graphite_voids_lie_in_the_galleries():
+    """The candidate sites of graphite (AB, 36 C) are its interlayer voids: none in a carbon plane, none closer than
+    the steric exclusion to a carbon atom, every hexagon's gallery covered."""
+    from ase.lattice.hexagonal import Graphite
+
+    from mdrive.mc_engine import Proposal, void_sites
+
+    g = Graphite("C", latticeconstant={"a": 2.46, "c": 6.71}, size=(3, 3, 1))
+    sites = void_sites(g.positions, np.zeros(3), np.array(g.cell), Proposal.EXCLUSION)
+    layers = sorted(set(np.round(g.positions[:, 2], 2)))
+    assert layers == [0.0, 3.36]
+    height = sites[:, 2] % 3.355
+    assert np.all((height > 1.0) & (height < 3.355 - 1.0))  # between the planes, at least 1 Å off them
+    d = sites[:, None, :] - g.positions[None, :, :]
+    fractional = d @ np.linalg.inv(np.array(g.cell))
+    d = (fractional - np.round(fractional)) @ np.array(g.cell)
+    assert np.sqrt(np.einsum("ijk,ijk->ij", d, d)).min() >= Proposal.EXCLUSION
+    assert len(sites) >= 2 * 9  # at least one site above each of the 9 hexagons per gallery, two galleries

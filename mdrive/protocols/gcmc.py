@@ -58,6 +58,12 @@ class GcmcParams(MCParams):
     overlap: float | None = param(None, "reject insertions and translations closer than this to any atom (fix "
                                   "gcmc's overlap_cutoff): keeps trials out of a potential's unphysical core",
                                   dim="length", above=0, max=10.0)
+    candidates: str = param("uniform", "where insertions are tried: uniform in the cell (fix gcmc's), or voronoi: "
+                            "around the Voronoi vertices of the other atoms (a host's voids, e.g. graphite's "
+                            "galleries), the acceptance divided by that choice's density (exact engine)",
+                            choices=("uniform", "voronoi"))
+    site_sigma: float = param(0.3, "--candidates voronoi: spread of a candidate around its site", dim="length",
+                              above=0, max=2.0)
     swap: str | None = param(None, "also swap elements A and B (fix atom/swap)", str, metavar="A:B")
     swaps: int = param(10, "swap attempts per invocation", min=1, max=1_000_000)
     equilibrate: int | None = param(None, "MD steps at the start of each run left out of the averages (default: "
@@ -113,7 +119,7 @@ class GcmcParams(MCParams):
             "gcmc", kind, elements, self.steps, self.every, self.temperature, self.seed,
             mu=value if self.reservoir == "mu" else None, pressure=value if self.reservoir == "pressure" else None,
             exchanges=self.exchanges, moves=self.moves, displace=self.displace, swap=swap, swaps=self.swaps,
-            audit=self.audit, overlap=self.overlap)
+            audit=self.audit, overlap=self.overlap, candidates=self.candidates, site_sigma=self.site_sigma)
 
 
 def point_name(params: GcmcParams, value: float) -> str:

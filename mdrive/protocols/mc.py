@@ -203,13 +203,16 @@ def engine(structure, potential, sp: Species, params: MCParams, deletions: bool)
     if params.engine == "fix" and bridge:  # said before the guard's energy evaluations
         raise InputError(f"fix gcmc/widom cannot score trials of a model computed in Python through the ASE bridge "
                          f"({potential.spec}): use --engine exact (or auto)")
+    biased = getattr(params, "candidates", "uniform") != "uniform"
+    if params.engine == "fix" and biased:
+        raise InputError("fix gcmc inserts uniformly: --candidates voronoi needs --engine exact (or auto)")
     if sp.molecule is not None and (bridge or params.engine == "exact"):
         raise InputError(f"--species {sp.name}: mdrive's exact MC engine inserts single atoms; molecules need fix "
                          f"gcmc (--engine fix){', which this potential cannot use' if bridge else ''}")
     record = _guard(structure, potential, sp, deletions, params.seed)
     failure = record.pop("failure")
     if params.engine == "auto":
-        chosen = "exact" if bridge or failure and record["roundtrip_ok"] else "fix"
+        chosen = "exact" if bridge or biased or failure and record["roundtrip_ok"] else "fix"
     else:
         chosen = params.engine
     if chosen == "exact" and sp.molecule is not None:
@@ -220,6 +223,7 @@ def engine(structure, potential, sp: Species, params: MCParams, deletions: bool)
         raise InputError(failure)
     why = ("asked for (--engine)" if params.engine != "auto" else
            "the model is computed in Python (ASE bridge): fix gcmc/widom cannot score it" if bridge else
+           "--candidates voronoi: fix gcmc inserts uniformly" if biased else
            "the MC guard failed for fix gcmc's trial deletions" if chosen == "exact" else "the MC guard passed")
     record.update(refused=refused, overridden_by_unsafe=refused)
     return {"mc_guard": record, "mc_engine": {"engine": "exact" if chosen == "exact" else "fix", "why": why}}
