@@ -74,16 +74,16 @@ def check(structure: Structure, potential: Potential, species: str, trials: int 
     with tempfile.TemporaryDirectory(prefix="mdrive-guard-") as tmp:
         folder = Path(tmp)
         result.e_isolated = _isolated_energy(folder, potential, elements, species)
-        lmp = _instance(folder, "system", structure.atoms, potential, elements)
+        lmp = instance(folder, "system", structure.atoms, potential, elements)
         try:
             kind = elements.index(species) + 1
-            e_n = _energy(lmp)
+            e_n = energy(lmp)
             for _ in range(trials):
                 _insert(lmp, kind, _open_site(lmp, rng))
-                e_plus = _energy(lmp)
+                e_plus = energy(lmp)
                 _delete_last(lmp)
                 result.insertion_energies.append(e_plus - e_n)
-                result.roundtrip_errors.append(abs(_energy(lmp) - e_n))
+                result.roundtrip_errors.append(abs(energy(lmp) - e_n))
             for k in rng.choice(_ids(lmp), size=min(trials, len(structure.atoms)), replace=False):
                 e_excl, e_minus = _excluded(lmp, int(k)), _deleted(lmp, int(k))
                 result.exclusion_errors.append(e_excl - (e_minus + result.e_isolated))
@@ -104,7 +104,7 @@ SETUP = ["units metal", "atom_style atomic", "atom_modify map yes", "boundary p 
          f"read_data {decks.DATA}", f"include {decks.POTENTIAL}", "thermo_modify lost ignore"]
 
 
-def _instance(folder: Path, name: str, atoms: Atoms, potential: Potential, elements: list[str]):
+def instance(folder: Path, name: str, atoms: Atoms, potential: Potential, elements: list[str]):
     run = folder / name
     run.mkdir()
     write_data(atoms, run / decks.DATA, elements)
@@ -119,15 +119,15 @@ def _instance(folder: Path, name: str, atoms: Atoms, potential: Potential, eleme
 
 def _isolated_energy(folder: Path, potential: Potential, elements: list[str], species: str) -> float:
     """Energy of one atom alone: a 30 Å cubic cell, wider than twice any cutoff here."""
-    lmp = _instance(folder, "isolated", Atoms(species, positions=[[15, 15, 15]], cell=[30] * 3, pbc=True),
+    lmp = instance(folder, "isolated", Atoms(species, positions=[[15, 15, 15]], cell=[30] * 3, pbc=True),
                     potential, elements)
     try:
-        return _energy(lmp)
+        return energy(lmp)
     finally:
         lmp.close()
 
 
-def _energy(lmp) -> float:
+def energy(lmp) -> float:
     lmp.command("run 0 post no")
     return float(lmp.get_thermo("pe"))
 
@@ -171,7 +171,7 @@ def _excluded(lmp, k: int) -> float:
     lmp.command(f"group mdrive_trial id {k}")
     lmp.command("neigh_modify exclude group mdrive_trial all")
     try:
-        return _energy(lmp)
+        return energy(lmp)
     finally:
         lmp.command("neigh_modify exclude none")
         lmp.command("group mdrive_trial delete")
@@ -186,6 +186,6 @@ def _deleted(lmp, k: int) -> float:
     lmp.command(f"group mdrive_trial id {k}")
     lmp.command("delete_atoms group mdrive_trial compress no")
     lmp.command("group mdrive_trial delete")
-    energy = _energy(lmp)
+    e = energy(lmp)
     _insert(lmp, kind, pos)
-    return energy
+    return e

@@ -149,6 +149,20 @@ def isotherm(table: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def voltage_curve(curve: pd.DataFrame, plateaus: tuple, path: Path) -> None:
+    """V against x in LixC6 (bootstrap errors in x), with the measured staging plateaus as lines."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.errorbar(curve["x_mean"], curve["voltage"], xerr=pd.to_numeric(curve["x_err"], errors="coerce"), marker="o",
+                capsize=3, label="GCMC chains")
+    for k, v in enumerate(plateaus):
+        ax.axhline(v, color="grey", linestyle=":", label="measured plateaus" if k == 0 else None)
+    ax.set(xlabel="x in Li$_x$C$_6$", ylabel="V vs Li/Li$^+$ (V)", title="Li in graphite")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def widom_convergence(curves: pd.DataFrame, table: pd.DataFrame, path: Path) -> None:
     """μ_ex from the first n insertion rounds against n, every run: a flat end means a converged estimate;
     the final value's block error as a band."""

@@ -21,6 +21,7 @@ from mdrive.jobs import Job, read_run_log, run_tables
 from mdrive.manifest import write_text
 from mdrive.params import param
 from mdrive.protocol import Protocol, Study, need_two_atoms, read_structures
+from mdrive.protocols.li_graphite import VOLTAGE, VOLTAGE_PLOT
 from mdrive.protocols.mc import (
     MOLECULE,
     LJFluid,
@@ -41,7 +42,7 @@ GCMC = "f_mdrive_gcmc"
 MAX_RESERVOIR_GPA = 0.1  # fix gcmc treats the reservoir as an ideal gas: beyond 1000 bar it is not one
 ISOTHERM_COLUMNS = ["run", "status", "cause", "reservoir", "value", "unit", "temperature", "n_mean", "n_err",
                     "density_mean", "pe_mean", "acc_insert", "acc_delete", "acc_translate", "acc_swap", "samples",
-                    "n_drift", "flag"]
+                    "n_drift", "flag", "voltage", "x_mean", "x_err"]
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,19 @@ class GcmcParams(MCParams):
                                     "the first half of the run)", int, min=0, max=2_000_000_000)
     density: float = param(0.1, "--lj: starting reduced number density", dim="number_density", above=0,
                            reduced_only=True)
+    preset: str = param("none", "li-graphite: seed 001's Li intercalation in graphite (builds the cell; --voltage "
+                        "gives the chains; README)", choices=("none", "li-graphite"))
+    voltage: tuple[float, ...] = param((), "li-graphite: electrode potentials in V vs Li/Li+, one chain each",
+                                       many=True, min=-5.0, max=5.0, aliases=("--voltages",))
+    layers: int = param(2, "li-graphite: graphite layers (even); --cells sets the in-plane repeats", min=2, max=200)
 
     def check(self) -> None:
         super().check()
+        if self.preset != "none":
+            self._check_preset()
+            return
+        if self.voltage:
+            raise InputError("--voltage is for --preset li-graphite; give --mu or --pressure")
         if self.temperature is None:
             raise InputError("give --temperature (K; reduced with --lj), e.g. --temperature 300K")
         if bool(self.mu) == bool(self.pressure):
@@ -83,6 +94,15 @@ class GcmcParams(MCParams):
             raise InputError("--exchanges and --moves are both 0: nothing would be sampled")
         if self.swap and (len(self.swap.split(":")) != 2 or len(set(self.swap.split(":"))) != 2):
             raise InputError(f"--swap {self.swap}: write two different elements as A:B, e.g. --swap Cu:Ni")
+
+    def _check_preset(self) -> None:
+        if self.mu or self.pressure or self.lj:
+            raise InputError("--preset li-graphite sets the reservoir from --voltage (V vs Li/Li+): give no --mu, "
+                             "--pressure or --lj")
+        if not self.voltage:
+            raise InputError("--preset li-graphite needs --voltage V[,V...] (V vs Li/Li+), e.g. --voltage 0.3,0.1,0")
+        if self.species not in (None, "Li"):
+            raise InputError(f"--preset li-graphite inserts Li, not {self.species}")
 
     @property
     def reservoir(self) -> str:
@@ -110,7 +130,8 @@ class GcmcParams(MCParams):
                 "every": self.every, "thermo_every": self.every,
                 "exchanges": self.exchanges, "moves": self.moves, "displace": self.displace,
                 "mu": value if self.reservoir == "mu" else 0.0, "gcmc_options": options.strip(),
-                "swap": "no", "swaps": self.swaps, "swap_a": 0, "swap_b": 0, "swap_columns": "", "engine": engine}
+                "swap": "no", "swaps": self.swaps, "swap_a": 0, "swap_b": 0, "swap_columns": "", "engine": engine,
+                "md_style": "nvt", "md_options": ""}
 
     def engine_config(self, value: float, elements: list[str], kind: int) -> mc_engine.Config:
         """What mdrive's exact engine does in one run (mc-engine.json), in the deck's units."""
@@ -143,12 +164,13 @@ def lj_jobs(params: GcmcParams) -> list[Job]:
 
 
 def structure_jobs(structures: list[Structure], potential, sp: Species, params: GcmcParams,
-                   engine: str = "fix") -> list[Job]:
+                   engine: str = "fix", md: dict | None = None) -> list[Job]:
+    """One run per structure and reservoir value; `md` replaces the MD between invocations (md_style, md_options)."""
     jobs = []
     for s in structures:
         elements = elements_with(s, sp)
         for value in params.values:
-            variables = {**params.variables(value, s.has_hydrogen, full_energy(potential), engine),
+            variables = {**params.variables(value, s.has_hydrogen, full_energy(potential), engine), **(md or {}),
                          "type": sp.type_id(elements),
                          "atom_style": "full" if sp.molecule is not None else "atomic",
                          "molecule": "yes" if sp.molecule is not None else "no"}
@@ -202,6 +224,11 @@ def analyze(run_dir: Path, info: dict, error: str | None = None) -> dict:
     if trace is not None and len(trace):
         write_text(run_dir / TRACE, trace.to_csv(index=False))
         result.update(_summary(trace, info.get("equilibrate")))
+        if "voltage" in info:
+            from mdrive.protocols import li_graphite
+
+            result.update(voltage=info["voltage"],
+                          **li_graphite.loading(_averaged(trace, info.get("equilibrate")), info))
     finished = trace is not None and len(trace) and (
         int(trace["step"].iloc[-1]) >= info["steps"] if info.get("engine") == "exact" else
         log.runs[-1].ended == "completed")
@@ -230,13 +257,19 @@ def _trace(thermo: pd.DataFrame, info: dict) -> pd.DataFrame:
     return trace
 
 
+def _averaged(trace: pd.DataFrame, equilibrate: int | None) -> pd.DataFrame:
+    """The rows averages are taken over: after `equilibrate` MD steps, else the second half."""
+    if equilibrate is None:
+        return trace.iloc[len(trace) // 2:]
+    return trace[trace["step"] >= trace["step"].iloc[0] + equilibrate]
+
+
 def _summary(trace: pd.DataFrame, equilibrate: int | None = None, blocks: int = 5) -> dict:
     """Averages after `equilibrate` MD steps (default: over the second half of the run); error from blocks;
     the drift of N over the averaged part (a straight-line fit's change across it), flagged when it exceeds
     4 block errors and 1 %: the run has not reached equilibrium. Density: LAMMPS's thermo density, g/cm³
     in metal units, number density in LJ units (m = 1)."""
-    start = trace["step"].iloc[0] + equilibrate if equilibrate is not None else None
-    late = trace[trace["step"] >= start] if start is not None else trace.iloc[len(trace) // 2:]
+    late = _averaged(trace, equilibrate)
     n = late["atoms"].to_numpy(float)
     per_block = [b.mean() for b in np.array_split(n, blocks)] if len(n) >= blocks else [np.nan]
     error = float(np.std(per_block, ddof=1) / np.sqrt(len(per_block))) if len(per_block) > 1 else None
@@ -275,6 +308,11 @@ def write_results(out: Path, rows: list[dict], params: GcmcParams | None = None)
     lines = [f"{r['run']}: {r['status']}" + (f", <N> = {r['n_mean']:.2f} ± {r['n_err'] or 0:.2f}, density "
                                              f"{r['density_mean']:.4g}" if r["status"] == "valid" else "")
              for r in table.to_dict("records")]
+    if table["voltage"].notna().any():
+        from mdrive.protocols import li_graphite
+
+        said = li_graphite.write_curve(out, table)
+        lines += [said] if said else []
     drifting = table["flag"].notna().sum()
     if drifting:
         lines.append(f"mdrive: warning: {drifting} runs' <N> still drifts over the averaged part; see the 'flag' "
@@ -283,6 +321,10 @@ def write_results(out: Path, rows: list[dict], params: GcmcParams | None = None)
 
 
 def plan(params: GcmcParams, run) -> Study:
+    if params.preset == "li-graphite":
+        from mdrive.protocols import li_graphite
+
+        return li_graphite.plan(params, run)
     params.lj_or_structures(run)
     if params.lj:
         if params.swap:
@@ -320,7 +362,7 @@ class Gcmc(Protocol):
         "(--unsafe overrides, recorded in the manifest).")
     params = GcmcParams
     reduced_by = "lj"
-    outputs = (ISOTHERM, TRACES, PLOT)
+    outputs = (ISOTHERM, TRACES, PLOT, VOLTAGE, VOLTAGE_PLOT)
     headline = dict[str, PointHeadline]  # an isotherm ranks nothing
 
     plan = staticmethod(plan)

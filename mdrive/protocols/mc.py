@@ -46,7 +46,8 @@ class MCParams:
     seed: int = param(12345, "velocity and MC seed, recorded", min=1, max=SEED_MAX)
     cutoff: float = param(4.0, "--lj: cutoff, at least 2.5 sigma (tail corrections added)", dim="length", above=0,
                           reduced_only=True)
-    cells: int = param(6, "--lj: fcc cells per side (4·cells³ atoms)", min=1, max=100)
+    cells: int = param(6, "--lj: fcc cells per side (4·cells³ atoms); li-graphite: in-plane repeats", min=1,
+                       max=100)
 
     def check(self) -> None:
         if not self.lj:
