@@ -225,7 +225,11 @@ def li_graphite(r: dict) -> list[str]:
         ref = m["reference"]
         lines.append(f"- {n}: bcc Li relaxed to a = {ref['a_bcc']:.3f} Å, E = {ref['e_bcc']:.4f} eV/atom, spring "
                      f"{ref['spring']:.2f} eV/Å², μ_bcc = {ref['mu_bcc']:.4f} eV; {m['wall_s']:.0f} s for the chains")
-    return lines + [""]
+    return lines + ["", "These are 400-step chains on 36 C: most still take Li in at their end, so the errors (block "
+                    "bootstrap) are statistical only and the drift dominates them. They show that the study runs with "
+                    "both models and which way each errs, not converged curves. CHGNet binds Li far too strongly (x "
+                    "above 0.5 at 0.4 V, above LiC6 at 0 V); SevenNet-0 takes Li in at every voltage too, "
+                    "less of it. The paper's setting (720 C, 40 chains of 30 000 steps) needs GPUs (README).", ""]
 
 
 def driver_overhead(r: dict) -> list[str]:
