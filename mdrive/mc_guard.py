@@ -105,6 +105,7 @@ SETUP = ["units metal", "atom_style atomic", "atom_modify map yes", "boundary p 
 
 
 def instance(folder: Path, name: str, atoms: Atoms, potential: Potential, elements: list[str]):
+    """A one-rank LAMMPS instance of `atoms` with `potential` in `folder/name`, for energies by `energy`."""
     run = folder / name
     run.mkdir()
     write_data(atoms, run / decks.DATA, elements)
@@ -112,8 +113,10 @@ def instance(folder: Path, name: str, atoms: Atoms, potential: Potential, elemen
     lmp = new_lammps(log=run / "log.lammps")
     with contextlib.chdir(run):  # the potential include names its files relative to here
         lmp.commands_list(SETUP)
-    for fix, factory in potential.callbacks(elements).items():  # a model evaluated in Python (ASE bridge)
-        lmp.set_fix_external_callback(fix, factory(lmp))
+    lmp.mdrive_models = []  # a model evaluated in Python (ASE bridge): energy() asks whether it failed
+    for fix, factory in potential.callbacks(elements).items():
+        lmp.mdrive_models.append(factory(lmp))
+        lmp.set_fix_external_callback(fix, lmp.mdrive_models[-1])
     return lmp
 
 
@@ -128,8 +131,14 @@ def _isolated_energy(folder: Path, potential: Potential, elements: list[str], sp
 
 
 def energy(lmp) -> float:
+    """The potential energy of `instance`'s system now. A model that raised inside its callback leaves LAMMPS the
+    last energy it set (an exception cannot cross the callback): that is raised here, never returned as a number."""
     lmp.command("run 0 post no")
-    return float(lmp.get_thermo("pe"))
+    failed = [m.failure for m in getattr(lmp, "mdrive_models", []) if m.failure]
+    e = float(lmp.get_thermo("pe"))
+    if failed or not np.isfinite(e):
+        raise RuntimeError(failed[0] if failed else f"the energy is not finite ({e})")
+    return e
 
 
 def _ids(lmp) -> np.ndarray:

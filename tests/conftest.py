@@ -53,3 +53,15 @@ def nequip_plugin():
     from mdrive import plugins
 
     return plugins.library("nequip") or plugins.build("nequip")
+
+
+@pytest.fixture
+def float32_torch():
+    """torch's default dtype as a fresh process has it (float32): a MACE calculator built in this process by an
+    earlier test sets float64, and CHGNet then raises (its float32 weights against float64 inputs)."""
+    import torch
+
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    yield
+    torch.set_default_dtype(before)

@@ -15,7 +15,7 @@ pytest.importorskip("chgnet", reason="needs the foundation extra (pip install .[
 CHGNET = "chgnet:0.3.0"
 
 
-def test_li_reference_is_bcc_li_relaxed_with_the_model():
+def test_li_reference_is_bcc_li_relaxed_with_the_model(float32_torch):
     """E_bcc and a_bcc from LAMMPS's box relaxation equal CHGNet's own energy of that cell; μ_bcc is the classical
     Einstein crystal's, E + kT ln(Λ³/v), v = (2πkT/k)^{3/2}."""
     from chgnet.model import CHGNet

@@ -191,3 +191,16 @@ def test_resume_keeps_finished_exact_runs_and_reruns_a_lost_one_identically(tmp_
     assert r.returncode == 0, r.stderr
     assert kept.stat().st_mtime_ns == stamp and lost.read_text() == first
     assert (pd.read_csv(tmp_path / "o" / "isotherm.csv")["status"] == "valid").all()
+
+
+def test_the_guard_never_scores_a_model_that_raised(tmp_path):
+    """A model that raises inside its callback leaves LAMMPS the last energy it set; the guard (and the Li reference,
+    which use the same instances) must say so, not compare stale numbers: one line, exit 2, the model's message."""
+    atoms = Atoms("Cu4", positions=[[0, 0, 0], [1.8, 1.8, 0], [1.8, 0, 1.8], [0, 1.8, 1.8]], cell=[3.6] * 3, pbc=True)
+    src = write_structures(tmp_path / "cu.extxyz", [atoms.repeat(2)])
+    r = mdrive("gcmc", src, "--potential", "ase:planted_models:Raises?calls=5", "--species", "Cu",
+               "--temperature", "800", "--mu", "-4.0", "--out", tmp_path / "o",
+               env={**ENV, "PYTHONPATH": str(ROOT / "tests")})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "MC guard could not run" in r.stderr and "planted failure after 5 calls" in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()

@@ -42,7 +42,8 @@ GCMC = "f_mdrive_gcmc"
 MAX_RESERVOIR_GPA = 0.1  # fix gcmc treats the reservoir as an ideal gas: beyond 1000 bar it is not one
 ISOTHERM_COLUMNS = ["run", "status", "cause", "reservoir", "value", "unit", "temperature", "n_mean", "n_err",
                     "density_mean", "pe_mean", "acc_insert", "acc_delete", "acc_translate", "acc_swap", "samples",
-                    "n_drift", "flag", "voltage", "x_mean", "x_err"]
+                    "n_drift", "flag"]
+VOLTAGE_COLUMNS = ["voltage", "x_mean", "x_err"]  # --preset li-graphite's runs only: other folders keep their table
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,8 @@ def write_results(out: Path, rows: list[dict], params: GcmcParams | None = None)
     from mdrive import plots
     from mdrive.manifest import atomic_path
 
-    table = pd.DataFrame(rows).reindex(columns=ISOTHERM_COLUMNS)
+    chains = any(r.get("voltage") is not None for r in rows)
+    table = pd.DataFrame(rows).reindex(columns=ISOTHERM_COLUMNS + (VOLTAGE_COLUMNS if chains else []))
     table = table.sort_values(["reservoir", "value", "run"]).reset_index(drop=True)
     write_text(out / ISOTHERM, table.to_csv(index=False))
     traces = run_tables(out, TRACE)
@@ -308,7 +310,7 @@ def write_results(out: Path, rows: list[dict], params: GcmcParams | None = None)
     lines = [f"{r['run']}: {r['status']}" + (f", <N> = {r['n_mean']:.2f} ± {r['n_err'] or 0:.2f}, density "
                                              f"{r['density_mean']:.4g}" if r["status"] == "valid" else "")
              for r in table.to_dict("records")]
-    if table["voltage"].notna().any():
+    if chains:
         from mdrive.protocols import li_graphite
 
         said = li_graphite.write_curve(out, table)
