@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from mdrive import decks, gpu, isolation, out_folder, preflight, study_record, submit
+from mdrive import decks, gpu, isolation, launch, out_folder, preflight, study_record, submit
 from mdrive.decks import templates_dir
 from mdrive.ensemble import Ensemble
 from mdrive.errors import InputError
@@ -155,6 +155,8 @@ def _prepare(prepare: Callable[[], Plan]) -> Prepared:
     check_ranks(options.ranks_per_run, plan.potentials,
                 submit.given(options, "ranks") if options.submit else WORLD.size)
     decks.check_build(build(), sorted({t for j in plan.jobs for t in j.templates}))
+    if not options.submit:
+        check_launch(options.ranks_per_run)
     if WORLD.rank == 0:
         element_sets = [list(e) for e in dict.fromkeys(tuple(s.elements) for s in plan.study.structures)]
         for potential in plan.potentials:
@@ -164,6 +166,20 @@ def _prepare(prepare: Callable[[], Plan]) -> Prepared:
         out_folder.check(plan, ready.inputs)  # refused before anything is written
         ready.created = out_folder.claim(plan, ready.inputs)
     return ready
+
+
+def check_launch(ranks_per_run: int) -> None:
+    """Each group's first rank starts a probe of the group's ranks the way its runs will start (launch.py):
+    a launch that cannot get its ranks is refused now, in seconds, not after each run waited for it."""
+    if ranks_per_run == 1:
+        return
+    hosts = WORLD.allgather(MPI.Get_processor_name())
+    if WORLD.rank % ranks_per_run:
+        return
+    why = launch.check(hosts[WORLD.rank:WORLD.rank + ranks_per_run], isolation.worker_env())
+    if why:
+        raise InputError(f"runs of {ranks_per_run} ranks cannot start: {why}; nothing was run (README: "
+                         f"Clusters, runs of several ranks)")
 
 
 def _prepare_everywhere(prepare: Callable[[], Plan]) -> Prepared | int:

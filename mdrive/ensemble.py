@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from mdrive import isolation, out_folder
+from mdrive import isolation, launch, out_folder
 from mdrive.jobs import METRICS, OUTCOME, RUN_INFO, Job, is_final, read_metrics, verdict
 from mdrive.manifest import write_json
 from mdrive.protocol import RunOptions
@@ -95,7 +95,8 @@ class Ensemble:
             error, peak = outcome.error, outcome.peak_rss
         # what only the supervisor knows, kept beside the log so that `report` rebuilds the same verdict
         said = {"error": error, "stopped": self.stop.reason() if self.stop.requested() else None,
-                "wall_s": round(time.time() - started, 3), "peak_rss_bytes": peak, "ranks": len(hosts)}
+                "wall_s": round(time.time() - started, 3), "peak_rss_bytes": peak, "ranks": len(hosts),
+                "hosts": launch.host_counts(hosts)}
         write_json(run_dir / OUTCOME, said)
         write_json(run_dir / METRICS, verdict(self.analyze, run_dir, job.info, said))
         out_folder.record_run_files(run_dir)

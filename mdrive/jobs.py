@@ -64,7 +64,8 @@ def _launch_of(run_dir: Path, planned: int | None) -> str | None:
 
 # what a run folder's JSON files hold, key -> allowed types (read back as untrusted input: report, --resume)
 SHAPES = {OUTCOME: {"error": (str, type(None)), "stopped": (str, type(None)), "wall_s": (int, float, type(None)),
-                    "ranks": (int, type(None)), "peak_rss_bytes": (int, type(None))},
+                    "ranks": (int, type(None)), "peak_rss_bytes": (int, type(None)),
+                    "hosts": (str, type(None))},
           METRICS: {"status": (str,), "cause": (str, type(None))},
           RUN_INFO: {}}
 

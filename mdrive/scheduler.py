@@ -2,7 +2,9 @@
 
 One job is a command on `processes` MPI ranks under the allocation's launcher (mpirun or srun). PSI/J writes
 the batch script from its own templates; mdrive keeps a copy beside the job for the record. A job's state is
-asked of the scheduler through PSI/J's attach (it polls the queue; a job gone from the queue is done).
+asked of the scheduler through PSI/J's attach (it polls the queue; a job gone from the queue is done, its exit
+code read from PSI/J's files). PSI/J's files (scripts, exit codes) go to the study's own `work` folder, never to
+~/.psij: nothing outside --out is written.
 """
 from __future__ import annotations
 
@@ -42,8 +44,11 @@ def check(request: Request) -> None:
         raise InputError(f"scheduler '{request.scheduler}' is unknown; use one of {', '.join(SCHEDULERS)}")
     if request.launcher not in LAUNCHERS:
         raise InputError(f"--launcher {request.launcher} is unknown; use one of {', '.join(LAUNCHERS)}")
+    import tempfile
+
     try:
-        executor(request.scheduler)
+        with tempfile.TemporaryDirectory() as scratch:  # loads the executor, writing nothing that stays
+            executor(request.scheduler, Path(scratch))
     except ValueError as err:  # PSI/J could not load it, e.g. flux without Flux's Python bindings
         cause = f" ({err.__cause__})" if err.__cause__ else ""
         raise InputError(f"--submit {request.scheduler}: PSI/J cannot load its {request.scheduler} executor{cause}; "
@@ -95,40 +100,47 @@ def job(request: Request, command: Command, after: str | None = None):
         custom[key] = value.format(after)
     attributes = JobAttributes(duration=timedelta(minutes=request.minutes), queue_name=request.queue,
                                account=request.account, custom_attributes=custom or None)
-    spec = JobSpec(executable=command.executable, arguments=command.arguments, directory=command.directory,
+    directory = Path(command.directory).resolve()  # the batch script cds there: a relative one would not exist
+    spec = JobSpec(executable=command.executable, arguments=command.arguments, directory=directory,
                    environment=command.env, name=command.name, resources=resources, attributes=attributes,
-                   launcher=request.launcher, stdout_path=command.directory / "stdout.txt",
-                   stderr_path=command.directory / "stderr.txt")
+                   launcher=request.launcher, stdout_path=directory / "stdout.txt",
+                   stderr_path=directory / "stderr.txt")
     return Job(spec)
 
 
-def submit_job(request: Request, command: Command, after: str | None = None) -> str:
+def submit_job(request: Request, command: Command, work: Path, after: str | None = None) -> str:
     """Submit one job, its batch script kept beside it (job.SCHEDULER.sh: the record, and a way to resubmit
-    by hand); the scheduler's job id."""
+    by hand); the scheduler's job id. `work`: PSI/J's folder for this study."""
     from mdrive.manifest import write_text
 
+    Path(work).mkdir(parents=True, exist_ok=True)
     psij_job = job(request, command, after)
-    text = script(request, psij_job)
+    text = script(request, psij_job, work)
     if text is not None:
         write_text(command.directory / f"job.{request.scheduler}.sh", text)
-    return submit(request, psij_job)
+    return submit(request, psij_job, work)
 
 
-def executor(scheduler: str):
+def executor(scheduler: str, work: Path):
+    """PSI/J's executor, keeping its files in `work` (a study folder's; ~/.psij for a study submitted before
+    mdrive kept them there, so its jobs' exit codes are still found)."""
     from psij import JobExecutor
     from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutorConfig
 
     if scheduler == "flux":
         return JobExecutor.get_instance(scheduler)
-    config = BatchSchedulerExecutorConfig(queue_polling_interval=POLL_S, initial_queue_polling_delay=0)
+    legacy = not Path(work).is_dir() and (Path.home() / ".psij" / "work" / scheduler).is_dir()
+    where = None if legacy else Path(work).resolve()
+    config = BatchSchedulerExecutorConfig(queue_polling_interval=POLL_S, initial_queue_polling_delay=0,
+                                          work_directory=where, keep_files=True)  # .ec: read by every `status`
     return JobExecutor.get_instance(scheduler, config=config)
 
 
-def script(request: Request, psij_job) -> str | None:
+def script(request: Request, psij_job, work: Path) -> str | None:
     """The batch script PSI/J submits for this job (None for Flux, which takes no script)."""
     import io
 
-    run = executor(request.scheduler)
+    run = executor(request.scheduler, work)
     if not hasattr(run, "generate_submit_script"):
         return None
     text = io.StringIO()
@@ -136,26 +148,30 @@ def script(request: Request, psij_job) -> str | None:
     return text.getvalue()
 
 
-def submit(request: Request, psij_job) -> str:
+def submit(request: Request, psij_job, work: Path) -> str:
     """Submit; the scheduler's job id. A scheduler that refuses says why in one line."""
     from psij.exceptions import SubmitException
 
     try:
-        executor(request.scheduler).submit(psij_job)
+        executor(request.scheduler, work).submit(psij_job)
     except (SubmitException, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(f"{request.scheduler} refused the job: {first}") from None
     return str(psij_job.native_id)
 
 
-def states(scheduler: str, ids: list[str], timeout_s: float = 10.0) -> dict[str, str]:
+def states(scheduler: str, ids: list[str], work: Path, timeout_s: float = 10.0) -> dict[str, str]:
     """Each job's state as PSI/J reads it from the queue: QUEUED, ACTIVE, COMPLETED, FAILED or CANCELED
     (UNKNOWN when the queue did not answer in time). A queue that cannot be asked is said, in one line: PSI/J
     would take every job for FAILED."""
     from psij import Job, JobState
 
+    import logging
+
     waiting = pending_reasons(scheduler, ids)  # asks the queue once: refused here if it does not answer
-    run = executor(scheduler)
+    # an attached job has no spec, so PSI/J's look for a launcher failure in its output warns, empty, to stderr
+    logging.getLogger("psij.executors.batch.batch_scheduler_executor").setLevel(logging.ERROR)
+    run = executor(scheduler, work)
     jobs = {}
     for native_id in ids:
         jobs[native_id] = Job()
@@ -198,12 +214,12 @@ def pending_reasons(scheduler: str, ids: list[str]) -> dict[str, str]:
     return {job: reason for job, reason in rows if reason not in ("None", "")}
 
 
-def cancel(scheduler: str, ids: list[str]) -> None:
+def cancel(scheduler: str, ids: list[str], work: Path) -> None:
     """Cancel these jobs; one that already ended is left as it is."""
     from psij import Job
     from psij.exceptions import SubmitException
 
-    run = executor(scheduler)
+    run = executor(scheduler, work)
     for native_id in ids:
         j = Job()
         run.attach(j, native_id)

@@ -18,7 +18,7 @@ from mdrive.errors import InputError
 from mdrive.jobs import FINAL, is_final, read_metrics
 from mdrive.manifest import MANIFEST, now, read_manifest, write_json
 
-JOBS_FILE, JOBS_DIR = "jobs.json", "jobs"
+JOBS_FILE, JOBS_DIR, PSIJ_DIR = "jobs.json", "jobs", "jobs/psij"  # PSIJ_DIR: PSI/J's own files
 CHAIN_ENV, RANKS_ENV = "MDRIVE_CHAIN", "MDRIVE_JOB_RANKS"  # set in a job's environment by the submission
 
 
@@ -117,7 +117,7 @@ def _submit(out: Path, record: dict, after: str | None) -> str:
             "--time-limit", f"{record['time_limit_s']:g}s"]
     env = scheduler.environment({CHAIN_ENV: str(out), RANKS_ENV: str(req.processes)})
     command = scheduler.Command(sys.executable, args, job_dir, env, f"mdrive-{record['command']}-{number}")
-    native_id = scheduler.submit_job(req, command, after)
+    native_id = scheduler.submit_job(req, command, out / PSIJ_DIR, after)
     record["jobs"].append({"id": native_id, "submitted": now(), "folder": str(job_dir.relative_to(out)),
                            "after": after})
     _save(out, record)
@@ -190,7 +190,7 @@ def status(out: Path) -> list[str]:
     shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     lines = [f"{record['command']}: {final} of {len(names)} runs final ({shown})"]
     ids = [j["id"] for j in record["jobs"]]
-    states = scheduler.states(record["scheduler"], ids) if ids else {}
+    states = scheduler.states(record["scheduler"], ids, out / PSIJ_DIR) if ids else {}
     for number, job in enumerate(record["jobs"], 1):
         state, _, why = states.get(job["id"], "UNKNOWN").partition(" ")
         state = state.lower()
@@ -222,5 +222,5 @@ def cancel(out: Path) -> list[str]:
     ids = [j["id"] for j in record["jobs"] if "ended" not in j]
     record["cancelled"] = now()
     _save(out, record)  # first: a job ending now must not submit a follow-up
-    scheduler.cancel(record["scheduler"], ids)
+    scheduler.cancel(record["scheduler"], ids, out / PSIJ_DIR)
     return [f"cancelled {record['scheduler']} job {i}" for i in ids] or ["no job was still queued or running"]

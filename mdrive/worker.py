@@ -40,6 +40,7 @@ def main(run_dir: Path) -> int:
     from mdrive.run import OneRankError, StopControl, run_deck
 
     comm = MPI.COMM_WORLD
+    _say_hosts(comm, MPI.Get_processor_name())
     stop = StopControl(deadline=setup.deadline, stop_file=run_dir / setup.stop_file, supervisor=setup.supervisor)
     stop.install()
     def record(error):
@@ -53,6 +54,15 @@ def main(run_dir: Path) -> int:
         sys.stderr.flush()
         comm.Abort(3)
     return 0
+
+
+def _say_hosts(comm, host: str) -> None:
+    """Where this run's ranks really are, in worker.log under the launch line that asked for them."""
+    from mdrive.launch import host_counts
+
+    hosts = comm.gather(host)
+    if hosts is not None:
+        print(f"mdrive: {comm.size} rank(s) running on {host_counts(hosts)}", flush=True)
 
 
 def cap_memory(limit: int | None) -> None:

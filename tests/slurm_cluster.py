@@ -1,7 +1,13 @@
-"""A real one-node Slurm cluster in a folder, for the tests and by hand (Debian's slurmctld, slurmd, munge).
+"""A real Slurm cluster in a folder, for the tests and by hand (Debian's slurmctld, slurmd, munge).
 
-    python tests/slurm_cluster.py start DIR   # prints the `export SLURM_CONF=...` line to use it
-    python tests/slurm_cluster.py stop DIR    # stops what `start` started (by the PIDs it recorded)
+    python tests/slurm_cluster.py start DIR [NODES]   # prints the `export SLURM_CONF=...` line to use it
+    python tests/slurm_cluster.py stop DIR            # stops what `start` started (by what it recorded)
+
+One node: slurmd beside slurmctld, on localhost. Two or more: each slurmd is a "node" of its own, in a network
+namespace made for this cluster (a veth into a bridge with private 10.x.y.0/24 addresses), with its own hostname
+(a UTS namespace) and an /etc/hosts of its own (a private mount namespace with a bind mount), so MPI and hydra see
+separate hosts that reach each other over the bridge; slurmctld and the submitting commands stay in this one's
+namespace and reach it at the bridge's address. `stop` removes the namespaces and the bridge.
 
 munged, slurmctld and slurmd run in the foreground of their own sessions, their state, spool, logs and PIDs all
 in DIR; nothing system-wide is touched (own ports, own munge socket). Needs root (slurmd launches the jobs).
@@ -20,13 +26,13 @@ import sys
 import time
 from pathlib import Path
 
-DAEMONS = ("munged", "slurmctld", "slurmd")
 PACKAGES = "slurmctld slurmd slurm-client munge"
 
 
-def missing() -> str | None:
-    """Why a cluster cannot start here (None when it can)."""
-    absent = [d for d in ("munged", "slurmctld", "slurmd", "sbatch", "sinfo") if not shutil.which(d, path=_path())]
+def missing(nodes: int = 1) -> str | None:
+    """Why a cluster of `nodes` nodes cannot start here (None when it can)."""
+    tools = ("munged", "slurmctld", "slurmd", "sbatch", "sinfo") + (("ip", "unshare", "nsenter") if nodes > 1 else ())
+    absent = [d for d in tools if not shutil.which(d, path=_path())]
     if absent:
         return f"{', '.join(absent)} not installed (apt-get install {PACKAGES}; make test does it)"
     if os.geteuid() != 0:
@@ -54,7 +60,8 @@ def _memory_mb() -> int:
     return int(line.split()[1]) // 1024 * 9 // 10
 
 
-def write_config(folder: Path) -> Path:
+def write_config(folder: Path, network: dict | None = None) -> Path:
+    """slurm.conf (and munge's key) for one node on localhost, or for the nodes of `network` (see _network)."""
     ctld_port, slurmd_port = _free_ports(2)
     for sub in ("state", "spool", "munge"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -62,21 +69,31 @@ def write_config(folder: Path) -> Path:
     key = folder / "munge" / "munge.key"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o400)
+    if network is None:
+        daemon = ["SlurmctldHost=localhost", f"SlurmdSpoolDir={folder / 'spool'}",
+                  f"SlurmdPidFile={folder / 'slurmd.pid'}", f"SlurmdLogFile={folder / 'slurmd.log'}"]
+        nodes = {"localhost": "127.0.0.1"}
+    else:  # %n: each node's own spool, PID and log
+        daemon = ["SlurmctldHost=localhost", f"SlurmctldAddr={network['controller']}",
+                  f"SlurmdSpoolDir={folder / 'spool' / '%n'}", f"SlurmdPidFile={folder / 'slurmd-%n.pid'}",
+                  f"SlurmdLogFile={folder / 'slurmd-%n.log'}"]
+        nodes = network["nodes"]
+    cpus, memory = os.cpu_count(), _memory_mb() // len(nodes)
     conf = folder / "slurm.conf"
     conf.write_text("\n".join([
-        "ClusterName=mdrive-test", "SlurmctldHost=localhost", f"SlurmctldPort={ctld_port}",
+        "ClusterName=mdrive-test", *daemon, f"SlurmctldPort={ctld_port}",
         f"SlurmdPort={slurmd_port}", "SlurmUser=root", "AuthType=auth/munge", "CredType=cred/munge",
         f"AuthInfo=socket={folder / 'munge' / 'munge.socket'}",
         "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "JobAcctGatherType=jobacct_gather/none",
         "AccountingStorageType=accounting_storage/none", "SelectType=select/cons_tres",
         "SelectTypeParameters=CR_Core", "SchedulerParameters=batch_sched_delay=0", "MpiDefault=pmi2",
         "ReturnToService=2", "MinJobAge=300", "SlurmdParameters=config_overrides", "SchedulerType=sched/backfill",
-        f"StateSaveLocation={folder / 'state'}", f"SlurmdSpoolDir={folder / 'spool'}",
-        f"SlurmctldPidFile={folder / 'slurmctld.pid'}", f"SlurmdPidFile={folder / 'slurmd.pid'}",
-        f"SlurmctldLogFile={folder / 'slurmctld.log'}", f"SlurmdLogFile={folder / 'slurmd.log'}",
+        f"StateSaveLocation={folder / 'state'}", f"SlurmctldPidFile={folder / 'slurmctld.pid'}",
+        f"SlurmctldLogFile={folder / 'slurmctld.log'}",
         "SlurmctldDebug=info", "SlurmdDebug=info", "KillWait=5", "InactiveLimit=0",
-        f"NodeName=localhost NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory={_memory_mb()} State=UNKNOWN",
-        "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP", ""]))
+        *(f"NodeName={name} NodeAddr={addr} CPUs={cpus} RealMemory={memory} State=UNKNOWN"
+          for name, addr in nodes.items()),
+        f"PartitionName=debug Nodes={','.join(nodes)} Default=YES MaxTime=INFINITE State=UP", ""]))
     return conf
 
 
@@ -84,14 +101,57 @@ def environment(folder: Path) -> dict:
     return {**os.environ, "SLURM_CONF": str(Path(folder) / "slurm.conf"), "PATH": _path()}
 
 
-def start(folder: Path, timeout: float = 60.0) -> dict:
-    """Start the cluster in `folder` and wait until its node takes jobs; returns the environment to use it."""
+def _network(folder: Path, count: int) -> dict:
+    """Names and private addresses for a cluster of `count` nodes: unused here, and unique to this folder."""
+    used = subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
+    tag = os.urandom(2).hex()
+    subnet = next(f"10.{a}.{b}" for a, b in ((int(tag[:2], 16), int(tag[2:], 16) + k) for k in range(256))
+                  if b < 256 and f"10.{a}.{b}." not in used)
+    nodes = {f"n{k}": f"{subnet}.{10 + k}" for k in range(1, count + 1)}
+    (folder / "hosts").write_text("127.0.0.1 localhost\n" + "".join(f"{a} {n}\n" for n, a in nodes.items()))
+    return {"bridge": f"mdbr{tag}", "tag": tag, "controller": f"{subnet}.1", "nodes": nodes}
+
+
+def _network_up(network: dict) -> None:
+    """The bridge (in this namespace, holding the controller's address) and one namespace per node on it."""
+    bridge, tag = network["bridge"], network["tag"]
+    steps = [["link", "add", bridge, "type", "bridge"], ["addr", "add", f"{network['controller']}/24", "dev", bridge],
+             ["link", "set", bridge, "up"]]
+    for name, addr in network["nodes"].items():
+        ns, outer, inner = f"md{tag}-{name}", f"md{tag}{name}", f"md{tag}{name}p"
+        steps += [["netns", "add", ns], ["link", "add", outer, "type", "veth", "peer", "name", inner],
+                  ["link", "set", inner, "netns", ns], ["link", "set", outer, "master", bridge],
+                  ["link", "set", outer, "up"], ["-n", ns, "addr", "add", f"{addr}/24", "dev", inner],
+                  ["-n", ns, "link", "set", inner, "up"], ["-n", ns, "link", "set", "lo", "up"]]
+    for step in steps:
+        subprocess.run(["ip", *step], check=True, capture_output=True, text=True)
+
+
+def _network_down(network: dict) -> None:
+    tag = network["tag"]
+    for name in network["nodes"]:
+        subprocess.run(["ip", "netns", "del", f"md{tag}-{name}"], capture_output=True)
+        subprocess.run(["ip", "link", "del", f"md{tag}{name}"], capture_output=True)
+    subprocess.run(["ip", "link", "del", network["bridge"]], capture_output=True)
+
+
+def _on_node(folder: Path, network: dict, name: str, command: list[str]) -> list[str]:
+    """`command` run as node `name`: in its network namespace, with its hostname and the cluster's /etc/hosts."""
+    inner = f"mount --bind {folder / 'hosts'} /etc/hosts && hostname {name} && exec \"$@\""
+    # nsenter, not `ip netns exec`: that one remounts /sys, hiding the cgroup tree slurmd needs
+    return ["nsenter", f"--net=/run/netns/md{network['tag']}-{name}", "unshare", "--uts", "--mount",
+            "--propagation", "private", "sh", "-c", inner, "node", *command]
+
+
+def start(folder: Path, nodes: int = 1, timeout: float = 60.0) -> dict:
+    """Start a cluster of `nodes` nodes in `folder` and wait until they take jobs; the environment to use it."""
     folder = Path(folder).resolve()
-    why = missing()
+    why = missing(nodes)
     if why:
         raise RuntimeError(f"cannot start Slurm: {why}")
     folder.mkdir(parents=True, exist_ok=True)
-    write_config(folder)
+    network = _network(folder, nodes) if nodes > 1 else None
+    write_config(folder, network)
     env = environment(folder)
     munge = folder / "munge"
     commands = {
@@ -99,28 +159,35 @@ def start(folder: Path, timeout: float = 60.0) -> dict:
                    f"--socket={munge / 'munge.socket'}", f"--pid-file={munge / 'munged.pid'}",
                    f"--log-file={folder / 'munged.log'}", f"--seed-file={munge / 'munge.seed'}"],
         "slurmctld": ["slurmctld", "-D", "-i"],  # -i: no state from an earlier cluster in this folder
-        "slurmd": ["slurmd", "-D", "-N", "localhost"],
     }
-    pids = {}
+    if network is None:
+        commands["slurmd"] = ["slurmd", "-D", "-N", "localhost"]
+    else:
+        commands.update({f"slurmd-{name}": _on_node(folder, network, name, ["slurmd", "-D", "-N", name])
+                         for name in network["nodes"]})
+    record = {"pids": {}, "network": network}
     try:
-        for name in DAEMONS:
+        if network is not None:
+            (folder / "pids.json").write_text(json.dumps(record))  # the network first: `stop` removes it
+            _network_up(network)
+        for name, command in commands.items():
             with open(folder / f"{name}.stdout", "w") as out:
-                proc = subprocess.Popen(commands[name], env=env, stdout=out, stderr=subprocess.STDOUT,
+                proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                         start_new_session=True, cwd=folder)
-            pids[name] = proc.pid
-            (folder / "pids.json").write_text(json.dumps(pids))
+            record["pids"][name] = proc.pid
+            (folder / "pids.json").write_text(json.dumps(record))
             if name == "munged":
                 _wait(lambda: (munge / "munge.socket").exists(), timeout, "munged's socket", folder)
-        _wait(lambda: _node_state(env) == "idle", timeout, "the node to be idle", folder)
+        _wait(lambda: _node_state(env) == ["idle"] * nodes, timeout, "every node idle", folder)
     except BaseException:
         stop(folder)
         raise
     return env
 
 
-def _node_state(env: dict) -> str:
+def _node_state(env: dict) -> list[str]:
     p = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], env=env, capture_output=True, text=True)
-    return p.stdout.strip()
+    return p.stdout.split()
 
 
 def _wait(ready, timeout: float, what: str, folder: Path) -> None:
@@ -147,13 +214,11 @@ def stop(folder: Path, timeout: float = 15.0) -> None:
     record = folder / "pids.json"
     if not record.exists():
         return
-    pids = json.loads(record.read_text())
+    recorded = json.loads(record.read_text())
+    pids = recorded["pids"]
     if "slurmctld" in pids:
         subprocess.run(["scancel", "--full", "-u", "root"], env=environment(folder), capture_output=True, timeout=30)
-    for name in reversed(DAEMONS):
-        pid = pids.get(name)
-        if pid is None:
-            continue
+    for pid in reversed(pids.values()):  # the nodes first, munged last
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -163,6 +228,8 @@ def stop(folder: Path, timeout: float = 15.0) -> None:
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+    if recorded.get("network"):
+        _network_down(recorded["network"])
     record.unlink()
 
 
@@ -182,12 +249,12 @@ def _alive(pid: int) -> bool:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("start", "stop"):
+    if len(sys.argv) not in (3, 4) or sys.argv[1] not in ("start", "stop"):
         sys.exit(__doc__)
     where = Path(sys.argv[2]).resolve()
     if sys.argv[1] == "start":
         t = time.perf_counter()
-        start(where)
+        start(where, int(sys.argv[3]) if len(sys.argv) == 4 else 1)
         print(f"# Slurm is up in {time.perf_counter() - t:.1f} s; to use it:\nexport SLURM_CONF={where / 'slurm.conf'}")
     else:
         stop(where)

@@ -20,6 +20,7 @@ import yaml
 
 from mdrive import decks, jobs
 from mdrive.errors import InputError
+from mdrive.launch import RANKS_FILE, read_ranks
 from mdrive.logs import read_log
 from mdrive.manifest import write_json, write_text
 from mdrive.potentials import Potential
@@ -27,7 +28,7 @@ from mdrive.structures import Structure
 from mdrive.study_kinds import StudyKind
 
 KIND_NAME = "scaling"
-STUDY, JOBS, SUBMITTED = "study.yaml", "jobs", "submitted.json"
+STUDY, JOBS, SUBMITTED, PSIJ = "study.yaml", "jobs", "submitted.json", "psij"  # jobs/psij: PSI/J's own files
 TABLE, PLOT = "scaling.csv", "scaling.png"
 SCHEDULERS = ("local", "slurm", "pbs", "lsf", "flux")  # local, then mdrive.scheduler's
 SECTIONS = ("Pair", "Neigh", "Comm", "Modify", "Output", "Other")
@@ -188,6 +189,7 @@ def run(folder: Path, scheduler_name: str, options: dict) -> list[str]:
         if _launched(job_dir):
             lines.append(f"{p.name}: already {'done' if _complete(job_dir) else 'submitted'}, skipped")
             continue
+        (job_dir / RANKS_FILE).unlink(missing_ok=True)  # a point launched again records afresh
         if scheduler_name == "local":
             lines.append(_run_local(job_dir, p, study.launch[p.name], env))
         else:
@@ -234,7 +236,7 @@ def _run_local(job_dir: Path, p: Point, args: list[str], env: dict) -> str:
     from mdrive.scheduler import bin_path
 
     started = time.time()
-    cmd = [bin_path("mpirun"), "-np", str(p.ranks), bin_path("lmp"), *args]
+    cmd = [bin_path("mpirun"), "-np", str(p.ranks), *recorded(args)]
     with open(job_dir / "stdout.txt", "w") as out:
         rc = subprocess.run(cmd, cwd=job_dir, env={**os.environ, **env}, stdout=out,
                             stderr=subprocess.STDOUT).returncode
@@ -243,17 +245,26 @@ def _run_local(job_dir: Path, p: Point, args: list[str], env: dict) -> str:
     return f"{p.name}: ran locally on {p.ranks} ranks (exit {rc}, {time.time() - started:.1f} s)"
 
 
+def recorded(args: list[str]) -> list[str]:
+    """Plain `lmp ARGS` on each rank, as users run production, after each rank wrote down its host
+    (launch.record_and_exec: ranks.txt, a few ms)."""
+    from mdrive.scheduler import bin_path
+
+    return [sys.executable, "-m", "mdrive.launch", "--record", bin_path("lmp"), *args]
+
+
 def command(job_dir: Path, p: Point, args: list[str], env: dict):
-    """What one point's batch job runs: plain `lmp` on the point's ranks, as users run production."""
+    """What one point's batch job runs: `lmp` on the point's ranks, each rank's host recorded."""
     from mdrive import scheduler
 
-    return scheduler.Command(scheduler.bin_path("lmp"), args, job_dir, env, f"mdrive-{p.name}")
+    program = recorded(args)
+    return scheduler.Command(program[0], program[1:], job_dir, env, f"mdrive-{p.name}")
 
 
 def _submit(job_dir: Path, p: Point, args: list[str], env: dict, request) -> str:
     from mdrive import scheduler
 
-    native_id = scheduler.submit_job(request, command(job_dir, p, args, env))
+    native_id = scheduler.submit_job(request, command(job_dir, p, args, env), job_dir.parent / PSIJ)
     write_json(job_dir / SUBMITTED, {"scheduler": request.scheduler, "native_id": native_id,
                                      "launcher": request.launcher, "submitted": time.time()})
     return f"{p.name}: submitted to {request.scheduler} as {native_id}"
@@ -278,7 +289,7 @@ def job_states(folder: Path) -> dict[str, str]:
         else:
             asked.setdefault(record["scheduler"], {})[record["native_id"]] = p.name
     for name, ids in asked.items():
-        for native_id, state in scheduler.states(name, list(ids)).items():
+        for native_id, state in scheduler.states(name, list(ids), folder / JOBS / PSIJ).items():
             state, _, why = state.partition(" ")
             out[ids[native_id]] = f"{state.lower()} ({name} job {native_id}){' ' + why if why else ''}"
     return {p.name: out[p.name] for p in study.points}
@@ -303,7 +314,8 @@ def collect(folder: Path) -> pd.DataFrame:
     rows = []
     for p in study.points:
         row = {"point": p.name, "ranks": p.ranks, "nodes": p.nodes, "gpus": p.gpus_per_node * p.nodes,
-               "atoms": p.atoms, "atoms_per_rank": p.atoms / p.ranks, "steps": study.steps}
+               "atoms": p.atoms, "atoms_per_rank": p.atoms / p.ranks, "steps": study.steps,
+               "hosts": read_ranks(folder / JOBS / p.name)}
         log_path = folder / JOBS / p.name / "log.lammps"
         runs = read_log(log_path).runs if log_path.exists() else []
         timed = runs[-1] if runs else None
@@ -364,7 +376,7 @@ def cancel_jobs(folder: Path) -> list[str]:
         write_json(job_dir / SUBMITTED, {**record, "cancelled": time.time()})  # first: `run` may resubmit it
         asked.setdefault(record["scheduler"], []).append(record["native_id"])
     for name, ids in asked.items():
-        scheduler.cancel(name, ids)
+        scheduler.cancel(name, ids, folder / JOBS / PSIJ)
     lines = [f"cancelled {name} job {i}" for name, ids in asked.items() for i in ids]
     return lines or ["no job was still queued or running"]
 
