@@ -43,9 +43,9 @@ $(FOREIGN)/.installed: pyproject.toml
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: OVITO renders snapshots through Vulkan (the loader and its CPU driver,
-# lavapipe); `mdrive compare`'s page is opened in chromium; the cluster tests start a real one-node Slurm
-# (tests/slurm_cluster.py); Debian's own LAMMPS (29 Sep 2021, Open MPI) is the foreign build mdrive is tested on
-DEBIAN_PKGS := libvulkan1 mesa-vulkan-drivers chromium slurmctld slurmd slurm-client munge \
+# lavapipe); `mdrive compare`'s page is opened in chromium; the cluster tests start a real one-node Slurm and a
+# two-node one in network namespaces (tests/slurm_cluster.py: iproute2, util-linux); Debian's own LAMMPS (29 Sep 2021, Open MPI) is the foreign build mdrive is tested on
+DEBIAN_PKGS := libvulkan1 mesa-vulkan-drivers chromium slurmctld slurmd slurm-client munge iproute2 util-linux \
                python3-lammps liblammps-dev lammps-data python3-mpi4py python3-venv
 debian-packages:
 	@dpkg -s $(DEBIAN_PKGS) >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PKGS) >/dev/null || \

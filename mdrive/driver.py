@@ -173,7 +173,7 @@ def check_launch(ranks_per_run: int) -> None:
     a launch that cannot get its ranks is refused now, in seconds, not after each run waited for it."""
     if ranks_per_run == 1:
         return
-    hosts = WORLD.allgather(MPI.Get_processor_name())
+    hosts = WORLD.allgather(launch.host_name())
     if WORLD.rank % ranks_per_run:
         return
     why = launch.check(hosts[WORLD.rank:WORLD.rank + ranks_per_run], isolation.worker_env())

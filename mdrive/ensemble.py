@@ -51,7 +51,7 @@ class Ensemble:
         color = WORLD.rank // self.options.ranks_per_run
         groups = WORLD.size // self.options.ranks_per_run
         comm = WORLD.Split(color, WORLD.rank)
-        hosts = comm.allgather(MPI.Get_processor_name())
+        hosts = comm.allgather(launch.host_name())
         progress = Progress(self.out, len(jobs)) if WORLD.rank == 0 else None
         for job in assign(jobs, groups)[color]:
             if comm.allreduce(self.stop.requested(), op=MPI.LOR):  # the group agrees, or its waits would not pair

@@ -40,6 +40,16 @@ def batch_system() -> str | None:
     return next((name for name, var in BATCH_IDS.items() if os.environ.get(var)), None)
 
 
+def host_name() -> str:
+    """This rank's host as the batch system names it (Slurm's node name, which `srun --nodelist` takes and which
+    may differ from the hostname), else MPI's processor name."""
+    if batch_system() == "slurm" and os.environ.get("SLURMD_NODENAME"):
+        return os.environ["SLURMD_NODENAME"]
+    from mpi4py import MPI
+
+    return MPI.Get_processor_name()
+
+
 def host_counts(hosts: list[str]) -> str:
     """`h1:2,h2:1`: each host, in order of first appearance, with its number of ranks."""
     return ",".join(f"{h}:{hosts.count(h)}" for h in dict.fromkeys(hosts))
@@ -129,7 +139,7 @@ def _probe() -> None:
     """The probe's ranks: rank 0 prints every rank's host, as one JSON line."""
     from mpi4py import MPI
 
-    names = MPI.COMM_WORLD.gather(MPI.Get_processor_name())
+    names = MPI.COMM_WORLD.gather(host_name())
     if names is not None:
         print(json.dumps(names), flush=True)
 

@@ -164,9 +164,9 @@ def states(scheduler: str, ids: list[str], work: Path, timeout_s: float = 10.0) 
     """Each job's state as PSI/J reads it from the queue: QUEUED, ACTIVE, COMPLETED, FAILED or CANCELED
     (UNKNOWN when the queue did not answer in time). A queue that cannot be asked is said, in one line: PSI/J
     would take every job for FAILED."""
-    from psij import Job, JobState
-
     import logging
+
+    from psij import Job, JobState
 
     waiting = pending_reasons(scheduler, ids)  # asks the queue once: refused here if it does not answer
     # an attached job has no spec, so PSI/J's look for a launcher failure in its output warns, empty, to stderr

@@ -40,7 +40,7 @@ def main(run_dir: Path) -> int:
     from mdrive.run import OneRankError, StopControl, run_deck
 
     comm = MPI.COMM_WORLD
-    _say_hosts(comm, MPI.Get_processor_name())
+    _say_hosts(comm)
     stop = StopControl(deadline=setup.deadline, stop_file=run_dir / setup.stop_file, supervisor=setup.supervisor)
     stop.install()
     def record(error):
@@ -56,11 +56,11 @@ def main(run_dir: Path) -> int:
     return 0
 
 
-def _say_hosts(comm, host: str) -> None:
+def _say_hosts(comm) -> None:
     """Where this run's ranks really are, in worker.log under the launch line that asked for them."""
-    from mdrive.launch import host_counts
+    from mdrive.launch import host_counts, host_name
 
-    hosts = comm.gather(host)
+    hosts = comm.gather(host_name())
     if hosts is not None:
         print(f"mdrive: {comm.size} rank(s) running on {host_counts(hosts)}", flush=True)
 

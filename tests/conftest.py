@@ -65,3 +65,37 @@ def float32_torch():
     torch.set_default_dtype(torch.float32)
     yield
     torch.set_default_dtype(before)
+
+
+def _cluster(tmp_path_factory, nodes: int):
+    """A real Slurm of `nodes` nodes for one test module (tests/slurm_cluster.py); its environment."""
+    import time
+
+    import slurm_cluster
+    from helpers import ENV
+
+    why = slurm_cluster.missing(nodes)
+    if why:
+        pytest.skip(f"no Slurm here: {why}")
+    folder = tmp_path_factory.mktemp(f"slurm{nodes}")
+    started = time.perf_counter()
+    env = slurm_cluster.start(folder, nodes)
+    print(f"\nslurm ({nodes} node(s)) up in {time.perf_counter() - started:.1f} s")
+    try:
+        yield {**ENV, **env}
+    finally:
+        started = time.perf_counter()
+        slurm_cluster.stop(folder)
+        print(f"\nslurm ({nodes} node(s)) stopped in {time.perf_counter() - started:.1f} s")
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A real one-node Slurm (localhost)."""
+    yield from _cluster(tmp_path_factory, 1)
+
+
+@pytest.fixture(scope="module")
+def slurm_two_nodes(tmp_path_factory):
+    """A real two-node Slurm: nodes n1 and n2, each in a network namespace of its own."""
+    yield from _cluster(tmp_path_factory, 2)

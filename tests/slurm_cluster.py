@@ -248,6 +248,22 @@ def _alive(pid: int) -> bool:
     return not (status.exists() and status.read_text().split()[2] == "Z")
 
 
+def logs_on_failure(env: dict) -> str:
+    """The daemons' logs of the cluster `env` uses."""
+    return logs(Path(env["SLURM_CONF"]).parent)
+
+
+def wait_for(condition, timeout: float, what: str, env: dict):
+    """condition()'s first true value, polled; else fail saying `what`, with the cluster's logs."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"{what} within {timeout:g} s\n{logs_on_failure(env)}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) not in (3, 4) or sys.argv[1] not in ("start", "stop"):
         sys.exit(__doc__)

@@ -5,45 +5,17 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 
 import pandas as pd
 import pytest
-import slurm_cluster
-from helpers import ENV, mdrive, structure_set
+from helpers import mdrive, structure_set
+from slurm_cluster import logs_on_failure, wait_for
 
 from mdrive.submit import margin_s
 
 pytestmark = pytest.mark.slurm
-WHY = slurm_cluster.missing()
-
-
-@pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    if WHY:
-        pytest.skip(f"no Slurm here: {WHY}")
-    folder = tmp_path_factory.mktemp("slurm")
-    started = time.perf_counter()
-    env = slurm_cluster.start(folder)
-    print(f"\nslurm up in {time.perf_counter() - started:.1f} s")
-    yield {**ENV, **env}
-    started = time.perf_counter()
-    slurm_cluster.stop(folder)
-    print(f"\nslurm stopped in {time.perf_counter() - started:.1f} s")
-
-
-def logs_on_failure(slurm) -> str:
-    return slurm_cluster.logs(slurm["SLURM_CONF"].rsplit("/", 1)[0])
-
-
-def wait_for(condition, timeout: float, what: str, slurm):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {timeout:g} s\n{logs_on_failure(slurm)}")
 
 
 @pytest.mark.parametrize("launcher", ["mpirun", "srun"])
@@ -215,3 +187,67 @@ def test_status_says_in_one_line_when_the_queue_does_not_answer(tmp_path, slurm)
 
 CHAIN_PS = "50"  # ps per run: 2-4 s of 108-atom EAM copper here, one core each
 START_S = 5  # a job's start-up before its first run: Python, mdrive, the preflight
+
+
+TABLES = {"ramp": "summary.csv", "evscan": "evscan.csv"}  # each protocol's run-by-run table
+TIMING = ["steps_per_s", "wall_s"]
+
+
+def same_runs(protocol: str, a, b) -> None:
+    """Two studies' tables agree run by run, but for their timings."""
+    read = [pd.read_csv(folder / TABLES[protocol]) for folder in (a, b)]
+    pd.testing.assert_frame_equal(*(t.drop(columns=[c for c in TIMING if c in t]) for t in read))
+
+
+def two_rank_runs(protocol: str, src) -> list:
+    if protocol == "ramp":
+        return ["ramp", src, "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--duration", "1", "--t-stop",
+                "900", "--ranks-per-run", "2"]
+    return ["evscan", src, "--potential", "eam:Cu_u3.eam", "--ranks-per-run", "2"]
+
+
+@pytest.mark.parametrize("protocol", ["ramp", "evscan"])
+def test_runs_of_two_ranks_in_a_job_equal_a_local_run(tmp_path, slurm, protocol):
+    """The issue's study: each run on 2 ranks inside a 2-rank job. Its runs' steps overlap the CPUs the job's
+    own ranks hold while they wait; before, each run waited for them until the wall time."""
+    src = structure_set(tmp_path, 3, name="s{k}")
+    args = two_rank_runs(protocol, src)
+    local = tmp_path / "local"
+    r = mdrive(*args, "--out", local, np=2, env=slurm)
+    assert r.returncode == 0, r.stderr
+    sub = tmp_path / "sub"
+    r = mdrive(*args, "--submit", "slurm", "--ranks", "2", "--job-time", "3min", "--out", sub, env=slurm)
+    assert r.returncode == 0, r.stderr
+    record = wait_for(lambda: (j := json.loads((sub / "jobs.json").read_text())).get("state") and j, 150,
+                      "the job did not finish", slurm)
+    assert record["state"].startswith("every run has a final verdict after 1 job"), record
+    same_runs(protocol, local, sub)
+    for run in (sub / "runs").iterdir():
+        log = (run / "worker.log").read_text()
+        assert "-launcher slurm" in log and "mdrive: 2 rank(s) running on localhost:2" in log, log
+        assert json.loads((run / "outcome.json").read_text())["hosts"] == "localhost:2"
+    said = (sub / "jobs" / "job-001" / "stderr.txt").read_text()
+    assert "2-rank runs start on localhost:2" in said and "(slurm allocation)" in said, said
+
+
+def test_a_job_whose_runs_cannot_get_their_ranks_fails_with_the_cause(tmp_path, slurm):
+    """The failure before this fix, put back by a launcher that drops the overlap: the runs' job steps wait for
+    the CPUs the job's ranks hold. The probe before any run gives up in seconds; the job is `failed`, with the
+    cause, in every `status`, and nothing ran."""
+    no_overlap = tmp_path / "mpiexec-no-overlap"
+    no_overlap.write_text(f'#!/bin/sh\nunset SLURM_OVERLAP\nexec {sys.executable.rsplit("/", 1)[0]}/mpiexec "$@"\n')
+    no_overlap.chmod(0o755)
+    env = {**slurm, "MDRIVE_MPIEXEC": str(no_overlap), "MDRIVE_LAUNCH_TIMEOUT": "5"}  # the job inherits both
+    src = structure_set(tmp_path, 2, name="s{k}")
+    out = tmp_path / "out"
+    r = mdrive(*two_rank_runs("ramp", src), "--submit", "slurm", "--ranks", "2", "--job-time", "5min", "--out", out,
+               env=env)
+    assert r.returncode == 0, r.stderr
+    started = time.monotonic()
+    status = wait_for(lambda: "job 1" in (s := mdrive("status", out, env=slurm).stdout) and "active" not in s
+                      and "queued" not in s and s, 90, "the job did not end", slurm)
+    assert time.monotonic() - started < 60  # seconds, not the 5 min wall time
+    assert "job 1 (slurm" in status and "): failed, ended without recording: mdrive: runs of 2 ranks cannot start" \
+        in status and "did not start within 5 s" in status, status
+    assert not (out / "runs").exists(), "nothing may run"
+    assert mdrive("status", out, env=slurm).stdout == status  # PSI/J's exit-code file is kept: still failed
