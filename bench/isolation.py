@@ -22,7 +22,8 @@ BEFORE = "cab3bd8"  # main before isolation: LAMMPS ran inside the ensemble's ra
 def worker_cost(tmp: Path, repeats: int = 5) -> tuple[float, float]:
     """Median ms from start to exit of `python -m mdrive.worker` on a one-line deck, and its peak RSS in MB."""
     sys.path.insert(0, str(ROOT))
-    from mdrive.isolation import command, worker_env
+    from mdrive.isolation import worker_env
+    from mdrive.launch import command
     from mdrive.manifest import write_json
 
     run_dir = tmp / "empty"
@@ -32,7 +33,8 @@ def worker_cost(tmp: Path, repeats: int = 5) -> tuple[float, float]:
     times, rss = [], []
     for _ in range(repeats):
         t = time.perf_counter()
-        child = subprocess.Popen(command(run_dir, 1, ["here"]), env=worker_env())
+        child = subprocess.Popen(command([sys.executable, "-m", "mdrive.worker", str(run_dir)], ["here"]),
+                                 env=worker_env())
         _, status, usage = os.wait4(child.pid, 0)
         times.append((time.perf_counter() - t) * 1e3)
         rss.append(usage.ru_maxrss / 1024)

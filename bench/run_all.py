@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 STORE = HERE / "results"
 ORDER = ["logparse", "ramp_demo", "isolation", "evscan_deck", "mace_bridge", "one_interface", "results_contract",
-         "pace_bridge", "nequip_routes", "mc_trials", "li_graphite", "driver_overhead",
+         "pace_bridge", "nequip_routes", "mc_trials", "li_graphite", "cluster_launch", "driver_overhead",
          "arena_md", "foundation_md", "foundation_md_ase", "foundation_chgnet", "foundation_md_npt", "foundation_npt", "foundation_protocols"]
 # one benchmark module run with other arguments, each variant's numbers kept under its own name
 VARIANTS = {"foundation_md_ase": ("foundation_md", {"mode": "ase"}),
@@ -108,6 +108,24 @@ def isolation(r: dict) -> list[str]:
         f"| in the ensemble's ranks | {fmt(str(x) for x in r['walls']['in_process'])} | {r['in_process_wall_s']} |", "",
         f"**isolated / in-process = {r['ratio']}** (target <= 1.03: {met(r['ratio'] <= 1.03)}). One run process "
         f"costs {r['worker_start_ms']} ms from start to exit on an empty deck and {r['worker_rss_mb']} MB resident.", ""]
+
+
+def cluster_launch(r: dict) -> list[str]:
+    overhead = r["launch_overhead_s"]
+    return [
+        "## Batch jobs on a real Slurm: submission to first run, and a 2-rank run's launch (issue 30)", "",
+        measured(r), "",
+        f"A ramp of {r['runs']} runs of {r['ranks_per_run']} ranks each (108-atom EAM Cu, {r['ps']} ps) submitted "
+        "with `--submit slurm --ranks 2` to the clusters the tests start (`tests/slurm_cluster.py`: one node; two "
+        "nodes, each slurmd in a network namespace of its own), and run here under `mpirun -np 2`; "
+        f"{r['repeats']} times each, interleaved (`bench/cluster_launch.py`). Inside a job each run's ranks start "
+        "through hydra's slurm launcher as an `srun --overlap` step; here through hydra's fork.", "",
+        *each_and_median(("path", "submission to first run (s, each)"),
+                         [(name, p["to_first_run_s"], p["median_to_first_run_s"]) for name, p in r["paths"].items()]),
+        "", "The time to the first run includes the submitting command (Python, mdrive, its checks), Slurm's "
+        "scheduling, the job's start-up and the K-rank launch probe.", "",
+        "| where the run's 2 ranks start | wall per run (s, median) | launch overhead vs here (s) |", "|---|---|---|",
+        *(f"| {name} | {wall} | {overhead.get(name, 0.0):+.3f} |" for name, wall in r["run_wall_s"].items()), ""]
 
 
 def each_and_median(head: tuple[str, str], rows: list[tuple[str, list, float]]) -> list[str]:

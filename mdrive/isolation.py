@@ -78,6 +78,7 @@ def run(run_dir: Path, setup: Setup, hosts: list[str], stop, on_poll=None) -> Ou
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  env={**worker_env(), **launch.environment(hosts)}, start_new_session=True)
     status, peak, over, stopped_at, polls = None, 0, False, None, 0
+    start = StartWatch(run_dir, ranks)
     with _exit_watch(child.pid) as exited:
         while status is None:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -94,6 +95,8 @@ def run(run_dir: Path, setup: Setup, hosts: list[str], stop, on_poll=None) -> Ou
                 elif stopped_at is not None and time.monotonic() - stopped_at > GRACE_S:
                     _kill(child.pid)  # stopped, not crashed: its log ends where it was (censored)
                     stopped_at = float("inf")
+                elif start.overdue():
+                    _kill(child.pid)
                 if on_poll:
                     on_poll()
                 exited(POLL_S)
@@ -101,10 +104,33 @@ def run(run_dir: Path, setup: Setup, hosts: list[str], stop, on_poll=None) -> Ou
     peak = max(peak, usage.ru_maxrss * 1024)
     if stopped_at == float("inf"):
         return Outcome(None, peak)
+    if start.said:
+        return Outcome(start.said, peak)
     outcome = _outcome(run_dir, status, over, memory, peak)
     if outcome.error in STOP_SIGNALS:  # a scheduler's or user's stop reached the process before its handler
         return Outcome(None, peak)
     return outcome
+
+
+class StartWatch:
+    """Whether a run's K ranks failed to come up in time: no worker's "running on" line in worker.log
+    launch.RUN_START_S after the launch (e.g. a job step that waits for resources the job holds). Checked once,
+    then `said` is the run's error."""
+
+    def __init__(self, run_dir: Path, ranks: int):
+        self.run_dir, self.due, self.said = run_dir, None if ranks == 1 else time.monotonic() + launch.RUN_START_S, None
+
+    def overdue(self) -> bool:
+        if self.due is None or time.monotonic() < self.due:
+            return False
+        self.due = None
+        text = (self.run_dir / WORKER_LOG).read_text(errors="replace")
+        if launch.RUNNING in text:
+            return False
+        lines = [x.strip() for x in text.splitlines()[1:] if x.strip()]
+        self.said = (f"launch failed: its ranks did not all start within {launch.RUN_START_S:g} s"
+                     + (f" ({lines[-1][:200]})" if lines else ""))
+        return True
 
 
 def _outcome(run_dir: Path, status: int, over: bool, memory: int, peak: int) -> Outcome:

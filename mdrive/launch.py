@@ -33,6 +33,8 @@ from pathlib import Path
 
 BATCH_IDS = {"slurm": "SLURM_JOB_ID", "lsf": "LSB_JOBID", "pbs": "PBS_JOBID", "flux": "FLUX_JOB_ID"}
 PROBE_S = float(os.environ.get("MDRIVE_LAUNCH_TIMEOUT", 60))  # a sane launch answers in ~1 s
+RUN_START_S = 5 * PROBE_S  # a run's ranks, past the probe, also import their potential's libraries (torch) first
+RUNNING = "rank(s) running on"  # the worker's line once all its ranks are up (worker._say_hosts)
 
 
 def batch_system() -> str | None:

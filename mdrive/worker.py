@@ -58,11 +58,11 @@ def main(run_dir: Path) -> int:
 
 def _say_hosts(comm) -> None:
     """Where this run's ranks really are, in worker.log under the launch line that asked for them."""
-    from mdrive.launch import host_counts, host_name
+    from mdrive.launch import RUNNING, host_counts, host_name
 
     hosts = comm.gather(host_name())
     if hosts is not None:
-        print(f"mdrive: {comm.size} rank(s) running on {host_counts(hosts)}", flush=True)
+        print(f"mdrive: {comm.size} {RUNNING} {host_counts(hosts)}", flush=True)
 
 
 def cap_memory(limit: int | None) -> None:

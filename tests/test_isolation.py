@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 import pytest
-from helpers import ROOT, TRUSTED, copper, mdrive, structure_set, write_structures
+from helpers import ENV, ROOT, TRUSTED, copper, mdrive, structure_set, write_structures
 
 WATCHDOG_S = 300
 FAULT = ROOT / "tests" / "fault.py"
@@ -328,3 +328,25 @@ def test_retry_failed_reruns_only_the_error_verdicts(tmp_path):
     after = mtimes(out)
     assert [name for name in before if after[name] != before[name]] == ["c-nvt"]
     assert "--retry-failed continues a study" in mdrive(*args, "--retry-failed", env=TRUSTED).stderr
+
+
+def test_a_run_whose_ranks_never_start_is_an_error_not_a_wait(tmp_path):
+    """A K-rank run whose launcher hangs (the probe before the runs got through): its supervisor ends it once
+    its ranks have not all come up in time (5 probe timeouts), with the cause; the next run is not held up."""
+    import sys
+
+    hang = tmp_path / "mpiexec-hangs-for-runs"
+    real = f"{sys.executable.rsplit('/', 1)[0]}/mpiexec"
+    hang.write_text(f'#!/bin/sh\ncase "$*" in *mdrive.worker*) exec sleep 600;; esac\nexec {real} "$@"\n')
+    hang.chmod(0o755)
+    env = {**ENV, "MDRIVE_MPIEXEC": str(hang), "MDRIVE_LAUNCH_TIMEOUT": "3"}
+    src = structure_set(tmp_path, 2)
+    out = tmp_path / "out"
+    r = mdrive("ramp", src, "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt", "--ranks-per-run", "2",
+               "--duration", "0.2", "--out", out, np=2, env=env, timeout=WATCHDOG_S)
+    assert "2-rank runs start on" in r.stderr, r.stderr  # the probe got through
+    table = pd.read_csv(out / "summary.csv")
+    assert list(table["status"]) == ["error", "error"]
+    assert all(c.startswith("launch failed: its ranks did not all start within 15 s") for c in table["cause"])
+    walls = [json.loads(p.read_text())["wall_s"] for p in out.glob("runs/*/outcome.json")]
+    assert all(15 <= w < 60 for w in walls), walls

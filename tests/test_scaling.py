@@ -63,7 +63,7 @@ def test_slurm_script_from_psij_carries_the_kokkos_launch(tmp_path):
     assert args[:12] == ["-in", "in.lammps", "-log", "log.lammps", "-k", "on", "g", "4", "-sf", "kk", "-pk", "kokkos"]
     request = scaling.request(point, "slurm", {"queue": "gpu", "account": "mat123", "minutes": 45, "launcher": "srun"})
     command = scaling.command(out / "jobs" / point.name, point, args, {"OMP_NUM_THREADS": "1"})
-    script = scheduler.script(request, scheduler.job(request, command))
+    script = scheduler.script(request, scheduler.job(request, command), tmp_path / "psij")
     for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-task=1",
                  "#SBATCH --time=0:45:0", '#SBATCH --partition="gpu"', '#SBATCH --account="mat123"',
                  "export OMP_NUM_THREADS=1"):
@@ -116,7 +116,7 @@ def test_pbs_and_lsf_scripts_of_a_follow_up_job(tmp_path, name, lines):
     request = scheduler.Request(name, 4, 2, 0, 90, "batch", "mat1", "mpirun")
     command = scheduler.Command("/usr/bin/python3", ["-m", "mdrive", "ramp"], tmp_path, {"OMP_NUM_THREADS": "1"})
     job = scheduler.job(request, command, after="123")
-    script = scheduler.script(request, job)
+    script = scheduler.script(request, job, tmp_path / "psij")
     for line in lines:
         assert line in script, line
     assert "-m mdrive ramp" in script
