@@ -1,6 +1,7 @@
 """The cluster path against a real one-node Slurm (Debian's slurmctld/slurmd/munge, started by the fixture):
 scaling studies submitted with both launchers and collected, a ramp ensemble that needs a chain of jobs
-and ends equal to a local run, the srun-without-PMI launch caught, cancel leaving a resumable folder."""
+and ends equal to a local run, the srun-without-PMI launch caught, cancel leaving a resumable folder, runs of
+2 ranks inside a job equal to local ones, and a job whose runs cannot get their ranks failing with the cause."""
 from __future__ import annotations
 
 import json
