@@ -176,7 +176,12 @@ def check_launch(ranks_per_run: int) -> None:
     hosts = WORLD.allgather(launch.host_name())
     if WORLD.rank % ranks_per_run:
         return
-    why = launch.check(hosts[WORLD.rank:WORLD.rank + ranks_per_run], isolation.worker_env())
+    started = time.monotonic()
+    group = hosts[WORLD.rank:WORLD.rank + ranks_per_run]
+    why = launch.check(group, isolation.worker_env())
+    if why is None and WORLD.rank == 0:
+        print(f"[mdrive] {ranks_per_run}-rank runs start on {launch.host_counts(group)} in "
+              f"{time.monotonic() - started:.1f} s ({launch.how()})", file=sys.stderr, flush=True)
     if why:
         raise InputError(f"runs of {ranks_per_run} ranks cannot start: {why}; nothing was run (README: "
                          f"Clusters, runs of several ranks)")

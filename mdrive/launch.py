@@ -28,7 +28,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 BATCH_IDS = {"slurm": "SLURM_JOB_ID", "lsf": "LSB_JOBID", "pbs": "PBS_JOBID", "flux": "FLUX_JOB_ID"}
@@ -105,7 +104,6 @@ def check(hosts: list[str], env: dict) -> str | None:
     if len(hosts) == 1:
         return None
     argv = command([sys.executable, "-m", "mdrive.launch"], hosts)
-    started = time.monotonic()
     probe = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              env={**env, **environment(hosts)}, start_new_session=True, text=True)
     try:
@@ -120,12 +118,10 @@ def check(hosts: list[str], env: dict) -> str | None:
     if seen is None or sorted(seen) != sorted(hosts):
         got = f"ranks on {host_counts(seen)}" if seen else "no answer"
         return f"a {len(hosts)}-rank launch on {host_counts(hosts)} gave {got} ({' '.join(argv[:6])} ...)"
-    print(f"[mdrive] {len(hosts)}-rank runs start on {host_counts(hosts)} in {time.monotonic() - started:.1f} s "
-          f"({_how()})", file=sys.stderr, flush=True)
     return None
 
 
-def _how() -> str:
+def how() -> str:
     system = batch_system()
     return f"{system} allocation" if system else "no batch allocation"
 
@@ -134,7 +130,7 @@ def _said(what: str, out: str, argv: list[str], hosts: list[str]) -> str:
     lines = [x.strip() for x in out.splitlines() if x.strip()]
     last = f": {lines[-1][:240]}" if lines else ""
     asked = f"a {len(hosts)}-rank launch on {host_counts(hosts)} ({' '.join(argv[:6])} ...)"
-    return f"{asked} in this {_how()} {what}{last}"
+    return f"{asked} in this {how()} {what}{last}"
 
 
 def _probe() -> None:
