@@ -114,10 +114,22 @@ def check(hosts: list[str], env: dict) -> str | None:
         return _said(f"did not start within {PROBE_S:g} s", out, argv, hosts)
     if probe.returncode:
         return _said(f"failed (exit code {probe.returncode})", out, argv, hosts)
-    seen = next((json.loads(line) for line in out.splitlines() if line.startswith("[")), None)
+    seen = _answer(out)
     if seen is None or sorted(seen) != sorted(hosts):
         got = f"ranks on {host_counts(seen)}" if seen else "no answer"
         return f"a {len(hosts)}-rank launch on {host_counts(hosts)} gave {got} ({' '.join(argv[:6])} ...)"
+    return None
+
+
+def _answer(out: str) -> list[str] | None:
+    """The probe's JSON line of hosts among what the launcher printed (hydra's own lines also start with '[')."""
+    for line in out.splitlines():
+        try:
+            hosts = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(hosts, list) and all(isinstance(h, str) for h in hosts):
+            return hosts
     return None
 
 
@@ -154,7 +166,8 @@ def record_and_exec(argv: list[str]) -> None:
 
     rank = next((os.environ[v] for v in RANK_VARS if v in os.environ), "?")
     fd = os.open(RANKS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    os.write(fd, f"{rank} {socket.gethostname()}\n".encode())
+    host = os.environ.get("SLURMD_NODENAME") or socket.gethostname()  # as host_name(), without MPI
+    os.write(fd, f"{rank} {host}\n".encode())
     os.close(fd)
     os.execv(argv[0], argv)
 
@@ -162,10 +175,11 @@ def record_and_exec(argv: list[str]) -> None:
 def read_ranks(folder: Path) -> str | None:
     """`h1:2,h2:2` from a job folder's ranks.txt (ranks in order); None when there is none."""
     try:
-        rows = [line.split() for line in (folder / RANKS_FILE).read_text().splitlines()]
+        rows = [line.split() for line in (folder / RANKS_FILE).read_text(errors="replace").splitlines()]
     except OSError:
         return None
-    rows = sorted((r for r in rows if len(r) == 2), key=lambda r: int(r[0]) if r[0].isdigit() else 1 << 30)
+    rows = [r for r in rows if len(r) == 2 and (r[0].isdigit() or r[0] == "?")]  # "?": a launcher without a rank
+    rows.sort(key=lambda r: int(r[0]) if r[0].isdigit() else 1 << 30)
     hosts = [host for _, host in rows]
     return host_counts(hosts) if hosts else None
 

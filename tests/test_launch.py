@@ -63,3 +63,10 @@ def test_ranks_file_gives_hosts_in_rank_order(tmp_path):
     (tmp_path / launch.RANKS_FILE).write_text("2 n2\n0 n1\n10 n2\n1 n1\ngarbage\n3 n2\n")
     assert launch.read_ranks(tmp_path) == "n1:2,n2:3"
     assert launch.read_ranks(tmp_path / "none") is None
+    (tmp_path / launch.RANKS_FILE).write_bytes(b"0 n1\n\xff\xfe 1\n")  # damaged: read, never a crash
+    assert launch.read_ranks(tmp_path) == "n1:1"
+
+
+def test_the_probe_answer_is_found_among_the_launchers_lines():
+    out = '[proxy:0@n1] got a signal\n[mpiexec@n1] note\n["n1", "n2"]\n'
+    assert launch._answer(out) == ["n1", "n2"] and launch._answer("[1, 2]\n[oops") is None
