@@ -7,7 +7,8 @@ Both models at once, one process (one core) each, per protocol:
   3·10^16 K/s to 300 K, minimise (far faster than the paper's rates: this shows the protocol runs and what
   it reports, not converged a-Si);
 - widom: Cu test insertions over a 27-atom Cu(111) slab with 10 Å of vacuum at 900 K (10 invocations of 20);
-- gcmc: Cu at μ = -3 eV, 600 K: the MC guard rail's verdict.
+- gcmc: Cu at μ = -3 eV, 600 K, 300 MD steps (30 invocations): which engine the MC guard chose and the first
+  exchanges (the default 20,000 steps take hours through the exact engine on one core).
 Usage: python bench/foundation_protocols.py
 """
 from __future__ import annotations
@@ -43,7 +44,8 @@ def inputs(folder: Path) -> dict[str, list[str]]:
                        "--thermo-every", "10"],
         "widom": ["widom", str(folder / "slab.extxyz"), "--species", "Cu", "--temperature", "900K",
                   "--equilibrate", "20", "--steps", "100", "--every", "10", "--insertions", "20", "--blocks", "5"],
-        "gcmc": ["gcmc", str(folder / "rm.extxyz"), "--species", "Cu", "--temperature", "600K", "--mu", "-3.0"],
+        "gcmc": ["gcmc", str(folder / "rm.extxyz"), "--species", "Cu", "--temperature", "600K", "--mu", "-3.0",
+                 "--steps", "300"],
     }
 
 
