@@ -35,9 +35,9 @@ def structures(folder: Path) -> Path:
     return src
 
 
-def study(src: Path, out: Path, env: dict, extra: list[str]) -> float:
-    """Run the study (2-rank runs); the wall time of the command."""
-    cmd = [sys.executable, "-m", "mdrive", "ramp", str(src), "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt",
+def study(src: Path, out: Path, env: dict, extra: list[str], under: tuple = ()) -> float:
+    """Run the study (2-rank runs), `under` a launcher if given; the wall time of the command."""
+    cmd = [*under, sys.executable, "-m", "mdrive", "ramp", str(src), "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt",
            "--duration", PS, "--ranks-per-run", "2", "--out", str(out), *extra]
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -77,10 +77,7 @@ def main(repeats: int = 3) -> dict:
             run_walls = {name: [] for name in PATHS} | {"here, mpirun -np 2": []}
             for k in range(repeats):
                 local = tmp / f"local{k}"
-                subprocess.run([str(Path(sys.executable).parent / "mpirun"), "-np", "2", sys.executable, "-m",
-                                "mdrive", "ramp", str(src), "--potential", "eam:Cu_u3.eam", "--ensemble", "nvt",
-                                "--duration", PS, "--ranks-per-run", "2", "--out", str(local)], env=ENV, check=True,
-                               capture_output=True)
+                study(src, local, ENV, [], under=(str(Path(sys.executable).parent / "mpirun"), "-np", "2"))
                 run_walls["here, mpirun -np 2"] += walls(local)
                 for name, (nodes, launcher) in PATHS.items():
                     wait, each = submitted(src, tmp / f"{name.replace(' ', '').replace(',', '-')}{k}",

@@ -73,7 +73,7 @@ def run(run_dir: Path, setup: Setup, hosts: list[str], stop, on_poll=None) -> Ou
             rank_memory_bytes=memory // ranks).write(run_dir)
     argv = launch.command([sys.executable, "-m", "mdrive.worker", str(run_dir)], hosts)
     with open(run_dir / WORKER_LOG, "wb") as log:
-        log.write(f"mdrive: {ranks} rank(s) asked on {launch.host_counts(hosts)}: {' '.join(argv)}\n".encode())
+        log.write(f"mdrive: {ranks} {ASKED} {launch.host_counts(hosts)}: {' '.join(argv)}\n".encode())
         log.flush()
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  env={**worker_env(), **launch.environment(hosts)}, start_new_session=True)
@@ -127,10 +127,18 @@ class StartWatch:
         text = (self.run_dir / WORKER_LOG).read_text(errors="replace")
         if launch.RUNNING in text:
             return False
-        lines = [x.strip() for x in text.splitlines()[1:] if x.strip()]
+        lines = [x.strip() for x in text.splitlines() if x.strip() and not _launch_line(x)]
         self.said = (f"launch failed: its ranks did not all start within {launch.RUN_START_S:g} s"
                      + (f" ({lines[-1][:200]})" if lines else ""))
         return True
+
+
+ASKED = "rank(s) asked on"  # worker.log's first line, by the supervisor: the launch command
+
+
+def _launch_line(line: str) -> bool:
+    """One of the launch's own lines in worker.log (asked, then got): never a run's last words."""
+    return line.startswith("mdrive: ") and (ASKED in line or launch.RUNNING in line)
 
 
 def _outcome(run_dir: Path, status: int, over: bool, memory: int, peak: int) -> Outcome:
@@ -143,7 +151,7 @@ def _outcome(run_dir: Path, status: int, over: bool, memory: int, peak: int) -> 
         error = said.get("error")
         return Outcome(f"{budget}: {error}" if _out_of_memory(error) else error, peak)
     text = _worker_text(run_dir)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not _launch_line(line)]
     last = lines[-1][:200] if lines else ""
     if _out_of_memory(last):
         return Outcome(budget, peak)

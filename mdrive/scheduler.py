@@ -21,6 +21,7 @@ LAUNCHERS = ("mpirun", "srun")
 # "start after job ID ends, however it ended", as each scheduler's directive spells it (PSI/J custom attributes)
 AFTER = {"slurm": ("slurm.dependency", "afterany:{}"), "pbs": ("pbs.W", "depend=afterany:{}"),
          "lsf": ("lsf.w", "ended({})")}
+PSIJ_FOLDER = "psij"  # PSI/J's files, in a study's jobs/ folder (submit.py, protocols/scaling.py)
 POLL_S = 1  # PSI/J's queue polling interval here (its default is 30 s: too slow for `status` and the tests)
 
 

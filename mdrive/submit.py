@@ -18,7 +18,8 @@ from mdrive.errors import InputError
 from mdrive.jobs import FINAL, is_final, read_metrics
 from mdrive.manifest import MANIFEST, now, read_manifest, write_json
 
-JOBS_FILE, JOBS_DIR, PSIJ_DIR = "jobs.json", "jobs", "jobs/psij"  # PSIJ_DIR: PSI/J's own files
+JOBS_FILE, JOBS_DIR = "jobs.json", "jobs"
+PSIJ_DIR = f"{JOBS_DIR}/{scheduler.PSIJ_FOLDER}"
 CHAIN_ENV, RANKS_ENV = "MDRIVE_CHAIN", "MDRIVE_JOB_RANKS"  # set in a job's environment by the submission
 
 

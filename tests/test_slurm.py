@@ -246,8 +246,8 @@ def test_a_job_whose_runs_cannot_get_their_ranks_fails_with_the_cause(tmp_path, 
     assert r.returncode == 0, r.stderr
     started = time.monotonic()
     status = wait_for(lambda: "job 1" in (s := mdrive("status", out, env=slurm).stdout) and "active" not in s
-                      and "queued" not in s and s, 90, "the job did not end", slurm)
-    assert time.monotonic() - started < 60  # seconds, not the 5 min wall time
+                      and "queued" not in s and s, 240, "the job did not end", slurm)
+    assert time.monotonic() - started < 270  # ended by the probe, not at its 5 min wall time
     assert "job 1 (slurm" in status and "): failed, ended without recording: mdrive: runs of 2 ranks cannot start" \
         in status and "did not start within 5 s" in status, status
     assert not (out / "runs").exists(), "nothing may run"

@@ -28,7 +28,7 @@ from mdrive.structures import Structure
 from mdrive.study_kinds import StudyKind
 
 KIND_NAME = "scaling"
-STUDY, JOBS, SUBMITTED, PSIJ = "study.yaml", "jobs", "submitted.json", "psij"  # jobs/psij: PSI/J's own files
+STUDY, JOBS, SUBMITTED = "study.yaml", "jobs", "submitted.json"
 TABLE, PLOT = "scaling.csv", "scaling.png"
 SCHEDULERS = ("local", "slurm", "pbs", "lsf", "flux")  # local, then mdrive.scheduler's
 SECTIONS = ("Pair", "Neigh", "Comm", "Modify", "Output", "Other")
@@ -264,7 +264,7 @@ def command(job_dir: Path, p: Point, args: list[str], env: dict):
 def _submit(job_dir: Path, p: Point, args: list[str], env: dict, request) -> str:
     from mdrive import scheduler
 
-    native_id = scheduler.submit_job(request, command(job_dir, p, args, env), job_dir.parent / PSIJ)
+    native_id = scheduler.submit_job(request, command(job_dir, p, args, env), job_dir.parent / scheduler.PSIJ_FOLDER)
     write_json(job_dir / SUBMITTED, {"scheduler": request.scheduler, "native_id": native_id,
                                      "launcher": request.launcher, "submitted": time.time()})
     return f"{p.name}: submitted to {request.scheduler} as {native_id}"
@@ -289,7 +289,7 @@ def job_states(folder: Path) -> dict[str, str]:
         else:
             asked.setdefault(record["scheduler"], {})[record["native_id"]] = p.name
     for name, ids in asked.items():
-        for native_id, state in scheduler.states(name, list(ids), folder / JOBS / PSIJ).items():
+        for native_id, state in scheduler.states(name, list(ids), folder / JOBS / scheduler.PSIJ_FOLDER).items():
             state, _, why = state.partition(" ")
             out[ids[native_id]] = f"{state.lower()} ({name} job {native_id}){' ' + why if why else ''}"
     return {p.name: out[p.name] for p in study.points}
@@ -376,7 +376,7 @@ def cancel_jobs(folder: Path) -> list[str]:
         write_json(job_dir / SUBMITTED, {**record, "cancelled": time.time()})  # first: `run` may resubmit it
         asked.setdefault(record["scheduler"], []).append(record["native_id"])
     for name, ids in asked.items():
-        scheduler.cancel(name, ids, folder / JOBS / PSIJ)
+        scheduler.cancel(name, ids, folder / JOBS / scheduler.PSIJ_FOLDER)
     lines = [f"cancelled {name} job {i}" for name, ids in asked.items() for i in ids]
     return lines or ["no job was still queued or running"]
 
